@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Provides the binaries of the local control plane and the chart tools, cached per version outside the repo:
+#   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  (built from Go modules through
+#   the committed wrapper modules in hack/tools/{etcd,k8s}), helm, netpolicy (np-guard netpol-analyzer),
+#   promtool (from Debian's prometheus package).
+# KUBEBUILDER_ASSETS, when set, supplies etcd/kube-apiserver/kubectl (and any other binary found there).
+# Usage: hack/cluster-binaries.sh [--quiet-if-cached] [--print-dir]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=versions.env
+source "$ROOT/hack/versions.env"
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/m87"
+QUIET=0; PRINT_DIR=0
+for a in "$@"; do case "$a" in --quiet-if-cached) QUIET=1 ;; --print-dir) PRINT_DIR=1 ;; *) echo "unknown flag $a" >&2; exit 2 ;; esac; done
+
+K8S_BIN="$CACHE/k8s-$K8S_VERSION/bin"
+ETCD_BIN="$CACHE/etcd-$ETCD_VERSION/bin"
+HELM_BIN="$CACHE/helm-$HELM_VERSION/bin"
+NETPOL_BIN="$CACHE/netpol-analyzer-$NETPOL_ANALYZER_VERSION/bin"
+PROMTOOL_BIN="$CACHE/promtool/bin"
+
+log() { [ "$QUIET" = 1 ] && [ "${FORCE_LOG:-0}" = 0 ] && return 0; echo "m87: $*" >&2; }
+have_asset() { [ -n "${KUBEBUILDER_ASSETS:-}" ] && [ -x "$KUBEBUILDER_ASSETS/$1" ]; }
+
+need_go() {
+  if ! command -v go >/dev/null 2>&1; then
+    cat >&2 <<MSG
+m87: cannot provide '$1': no Go toolchain found and it is not in KUBEBUILDER_ASSETS.
+     Either install Go >= 1.26 (https://go.dev/dl) so the binaries can be built once and cached in $CACHE,
+     or set KUBEBUILDER_ASSETS to a directory holding etcd, kube-apiserver, kube-controller-manager,
+     kube-scheduler and kubectl for Kubernetes $K8S_VERSION.
+MSG
+    exit 1
+  fi
+}
+
+# timed <label> <command...>: prints progress and the time the step took.
+timed() {
+  local label="$1"; shift
+  FORCE_LOG=1 log "$label (first run only)…"
+  local t0=$SECONDS
+  if ! "$@"; then echo "m87: FAILED: $label" >&2; exit 1; fi
+  FORCE_LOG=1 log "  done in $((SECONDS - t0))s"
+}
+
+go_env() { export CGO_ENABLED=0 GOFLAGS=-mod=mod; unset GOTOOLCHAIN_FORCE; }
+
+build_k8s() { # <command>
+  local cmd="$1" minor ldf tmp
+  minor="$(echo "$K8S_VERSION" | cut -d. -f2)"
+  ldf="-s -w"
+  for p in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+    ldf="$ldf -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  mkdir -p "$K8S_BIN"; tmp="$K8S_BIN/.$cmd.tmp.$$"
+  (cd "$ROOT/hack/tools/k8s" && go_env && go build -trimpath -ldflags "$ldf" -o "$tmp" "k8s.io/kubernetes/cmd/$cmd") \
+    && mv -f "$tmp" "$K8S_BIN/$cmd"
+}
+
+build_etcd() {
+  local tmp; mkdir -p "$ETCD_BIN"; tmp="$ETCD_BIN/.etcd.tmp.$$"
+  (cd "$ROOT/hack/tools/etcd" && go_env && go build -trimpath -ldflags "-s -w" -o "$tmp" go.etcd.io/etcd/server/v3) \
+    && mv -f "$tmp" "$ETCD_BIN/etcd"
+}
+
+go_install() { # <bin dir> <name> <package@version>
+  local dir="$1" name="$2" pkg="$3" tmp
+  tmp="$(mktemp -d)"
+  (export GOBIN="$tmp"; go_env; go install -trimpath -ldflags "-s -w" "$pkg") && mkdir -p "$dir" && mv -f "$tmp/$name" "$dir/$name"
+  rm -rf "$tmp"
+}
+
+fetch_promtool() {
+  local tmp; tmp="$(mktemp -d)"
+  (
+    cd "$tmp"
+    if ! apt-get download "$PROMTOOL_DEB" >/dev/null 2>&1; then
+      apt-get update >/dev/null 2>&1 || true
+      apt-get download "$PROMTOOL_DEB" >/dev/null
+    fi
+    dpkg-deb -x ./*.deb x
+  ) && mkdir -p "$PROMTOOL_BIN" && mv -f "$tmp/x/usr/bin/promtool" "$PROMTOOL_BIN/promtool"
+  rm -rf "$tmp"
+}
+
+provide() { # <name> <target path> <builder...>
+  local name="$1" target="$2"; shift 2
+  if have_asset "$name"; then log "$name: using KUBEBUILDER_ASSETS"; return 0; fi
+  if [ -x "$target" ]; then log "$name: cached at $target"; return 0; fi
+  [ "$name" = promtool ] || need_go "$name"
+  timed "$1" "${@:2}" || exit 1
+}
+
+T0=$SECONDS
+provide etcd "$ETCD_BIN/etcd" "building etcd $ETCD_VERSION" build_etcd
+for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+  provide "$c" "$K8S_BIN/$c" "building $c $K8S_VERSION" build_k8s "$c"
+done
+provide helm "$HELM_BIN/helm" "building helm $HELM_VERSION" go_install "$HELM_BIN" helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+provide netpolicy "$NETPOL_BIN/netpolicy" "building netpol-analyzer $NETPOL_ANALYZER_VERSION" \
+  go_install "$NETPOL_BIN" netpolicy "github.com/np-guard/netpol-analyzer/cmd/netpolicy@$NETPOL_ANALYZER_VERSION"
+provide promtool "$PROMTOOL_BIN/promtool" "extracting promtool from Debian's $PROMTOOL_DEB package" fetch_promtool
+log "all binaries ready ($((SECONDS - T0))s)"
+if [ "$PRINT_DIR" = 1 ]; then echo "$CACHE"; fi
