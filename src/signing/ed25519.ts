@@ -1,0 +1,75 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { sha256Hex } from '../hash/canonical.ts';
+
+/**
+ * Ed25519 signatures over the deployment envelope hash (DEH) and over the binding of a DEH to one Job
+ * incarnation. Messages carry a domain-separation prefix so a signature can never be replayed as the other.
+ */
+export interface SigningKey {
+  keyId: string;
+  privateKeyPem: string;
+  publicKeyPem: string;
+}
+
+const DEH_DOMAIN = 'm87-deh-v1:';
+const BINDING_DOMAIN = 'm87-job-binding-v1:';
+
+/** Key id: first 16 hex chars of SHA-256 of the public key's SPKI DER. Stable for a key, says nothing secret. */
+export function keyIdOf(publicKey: KeyObject | string): string {
+  const key = typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey;
+  return sha256Hex(key.export({ format: 'der', type: 'spki' })).slice(0, 16);
+}
+
+export function generateSigningKey(): SigningKey {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return {
+    keyId: keyIdOf(publicKey),
+    privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    publicKeyPem: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+  };
+}
+
+function signMessage(privateKeyPem: string, message: string): string {
+  return sign(null, Buffer.from(message, 'utf8'), createPrivateKey(privateKeyPem)).toString('base64');
+}
+
+/** Never throws: a malformed key or signature is simply "not verified" (fail closed). */
+function verifyMessage(publicKeyPem: string, message: string, signatureB64: string): boolean {
+  try {
+    const key = createPublicKey(publicKeyPem);
+    if (key.asymmetricKeyType !== 'ed25519') return false;
+    const sig = Buffer.from(signatureB64, 'base64');
+    if (sig.length !== 64) return false;
+    return verify(null, Buffer.from(message, 'utf8'), key, sig);
+  } catch {
+    return false;
+  }
+}
+
+export function signDeh(privateKeyPem: string, deh: string): string {
+  return signMessage(privateKeyPem, DEH_DOMAIN + deh);
+}
+
+export function verifyDeh(publicKeyPem: string, deh: string, signatureB64: string): boolean {
+  return verifyMessage(publicKeyPem, DEH_DOMAIN + deh, signatureB64);
+}
+
+/** Identifies one Job incarnation: the runner learns the UID from its Pod annotation and checks this signature. */
+export interface JobBinding {
+  namespace: string;
+  jobName: string;
+  jobUID: string;
+  deh: string;
+}
+
+function bindingMessage(b: JobBinding): string {
+  return `${BINDING_DOMAIN}${b.namespace}/${b.jobName}:${b.jobUID}:${b.deh}`;
+}
+
+export function signJobBinding(privateKeyPem: string, b: JobBinding): string {
+  return signMessage(privateKeyPem, bindingMessage(b));
+}
+
+export function verifyJobBinding(publicKeyPem: string, b: JobBinding, signatureB64: string): boolean {
+  return verifyMessage(publicKeyPem, bindingMessage(b), signatureB64);
+}
