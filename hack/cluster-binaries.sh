@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Provides the binaries of the local control plane and the chart tools, cached per version outside the repo:
 #   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  (built from Go modules through
-#   the committed wrapper modules in hack/tools/{etcd,k8s}), helm, netpolicy (np-guard netpol-analyzer),
+#   the committed wrapper modules in hack/tools/{etcd,k8s,netpol}), helm, netpolicy (np-guard netpol-analyzer),
 #   promtool (from Debian's prometheus package).
 # KUBEBUILDER_ASSETS, when set, supplies etcd/kube-apiserver/kubectl (and any other binary found there).
 # Usage: hack/cluster-binaries.sh [--quiet-if-cached] [--print-dir]
@@ -64,14 +64,24 @@ build_etcd() {
 }
 
 go_install() { # <bin dir> <name> <package@version>
-  local dir="$1" name="$2" pkg="$3" tmp
+  local dir="$1" name="$2" pkg="$3" tmp rc=0
   tmp="$(mktemp -d)"
-  (export GOBIN="$tmp"; go_env; go install -trimpath -ldflags "-s -w" "$pkg") && mkdir -p "$dir" && mv -f "$tmp/$name" "$dir/$name"
+  (export GOBIN="$tmp"; go_env; go install -trimpath -ldflags "-s -w" "$pkg") && mkdir -p "$dir" && mv -f "$tmp/$name" "$dir/$name" || rc=$?
   rm -rf "$tmp"
+  return "$rc" # a failed build must fail the step, not be masked by the cleanup's status
+}
+
+# The checksum database does not know np-guard's modules, so the committed go.sum of the wrapper module
+# is what pins their content (GONOSUMDB only skips the lookup; go.sum is still enforced).
+build_netpol() {
+  local tmp; mkdir -p "$NETPOL_BIN"; tmp="$NETPOL_BIN/.netpolicy.tmp.$$"
+  (cd "$ROOT/hack/tools/netpol" && go_env && export GONOSUMDB=github.com/np-guard GOFLAGS=-mod=readonly &&
+    go build -trimpath -ldflags "-s -w" -o "$tmp" github.com/np-guard/netpol-analyzer/cmd/netpolicy) \
+    && mv -f "$tmp" "$NETPOL_BIN/netpolicy"
 }
 
 fetch_promtool() {
-  local tmp; tmp="$(mktemp -d)"
+  local tmp rc=0; tmp="$(mktemp -d)"
   (
     cd "$tmp"
     if ! apt-get download "$PROMTOOL_DEB" >/dev/null 2>&1; then
@@ -79,8 +89,9 @@ fetch_promtool() {
       apt-get download "$PROMTOOL_DEB" >/dev/null
     fi
     dpkg-deb -x ./*.deb x
-  ) && mkdir -p "$PROMTOOL_BIN" && mv -f "$tmp/x/usr/bin/promtool" "$PROMTOOL_BIN/promtool"
+  ) && mkdir -p "$PROMTOOL_BIN" && mv -f "$tmp/x/usr/bin/promtool" "$PROMTOOL_BIN/promtool" || rc=$?
   rm -rf "$tmp"
+  return "$rc"
 }
 
 provide() { # <name> <target path> <builder...>
@@ -97,8 +108,7 @@ for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   provide "$c" "$K8S_BIN/$c" "building $c $K8S_VERSION" build_k8s "$c"
 done
 provide helm "$HELM_BIN/helm" "building helm $HELM_VERSION" go_install "$HELM_BIN" helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
-provide netpolicy "$NETPOL_BIN/netpolicy" "building netpol-analyzer $NETPOL_ANALYZER_VERSION" \
-  go_install "$NETPOL_BIN" netpolicy "github.com/np-guard/netpol-analyzer/cmd/netpolicy@$NETPOL_ANALYZER_VERSION"
+provide netpolicy "$NETPOL_BIN/netpolicy" "building netpol-analyzer $NETPOL_ANALYZER_VERSION" build_netpol
 provide promtool "$PROMTOOL_BIN/promtool" "extracting promtool from Debian's $PROMTOOL_DEB package" fetch_promtool
 log "all binaries ready ($((SECONDS - T0))s)"
 if [ "$PRINT_DIR" = 1 ]; then echo "$CACHE"; fi

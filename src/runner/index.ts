@@ -1,0 +1,15 @@
+/** Public API of the in-pod runner (`m87 runner`). */
+export { runJob, defaultRunnerEnvironment, childEnvironment, EXIT_CODES, DEFAULT_TERMINATION_LOG } from './runner.ts';
+export type { RunnerEnvironment, RunOutcome, StepDiagnostics } from './runner.ts';
+export { REASON_CODES, REFUSAL_CODES, FAILURE_CODES, isRefusalCode, RunnerStop } from './codes.ts';
+export type { ReasonCode, RefusalCode, FailureCode } from './codes.ts';
+export { parseAnnotationsFile, goUnquote, AnnotationsParseError } from './annotations.ts';
+export { verifyJob, loadPublicKey } from './verify.ts';
+export type { VerifiedJob, DehEvidence } from './verify.ts';
+export { checkIsolation, DEFAULT_SERVICE_ACCOUNT_TOKEN_PATH, DEFAULT_API_CONNECT_TIMEOUT_MS } from './isolation.ts';
+export type { IsolationEnvironment } from './isolation.ts';
+export { EgressGate, GATE_HEADER, isForbiddenAddress } from './egress-gate.ts';
+export type { EgressGateOptions, EgressLease, EgressRecord } from './egress-gate.ts';
+export { buildReceipt } from './receipt.ts';
+export type { RunnerReceipt, ReceiptTruncation } from './receipt.ts';
+export { OUTPUT_CAP_BYTES } from './output.ts';

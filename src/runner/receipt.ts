@@ -1,0 +1,102 @@
+import { Receipt, RECEIPT_MAX_BYTES } from '../api/receipt.ts';
+import type { BudgetUsage } from './budget.ts';
+import type { ReasonCode } from './codes.ts';
+import type { ArtifactDigest } from './tools/index.ts';
+
+export interface ReceiptStep {
+  tool: string;
+  exitCode: number;
+  outputHash: string;
+}
+
+export interface ReceiptInput {
+  status: Receipt['status'];
+  reasonCode: ReasonCode | '';
+  jobUID: string;
+  deh: { claimed: string; recomputed: string; verified: boolean };
+  steps: readonly ReceiptStep[];
+  usage: BudgetUsage;
+  artifacts: readonly ArtifactDigest[];
+}
+
+/**
+ * Present only when detail had to be left out to stay within RECEIPT_MAX_BYTES (or the schema's list
+ * limits): how many steps and artifacts are missing from the end of their lists.
+ */
+export interface ReceiptTruncation {
+  stepsOmitted: number;
+  artifactsOmitted: number;
+}
+
+export type RunnerReceipt = Receipt & { truncated?: ReceiptTruncation };
+
+const MAX_STEPS = 32;
+const MAX_ARTIFACTS = 16;
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** Keeps a string within the schema's length and free of anything that is not printable ASCII. */
+function clip(s: string, max: number): string {
+  return s.replace(/[^\x20-\x7e]/g, '?').slice(0, max);
+}
+
+function bytes(r: RunnerReceipt): number {
+  return Buffer.byteLength(JSON.stringify(r), 'utf8');
+}
+
+/**
+ * Builds the receipt and its JSON, never larger than RECEIPT_MAX_BYTES: when the whole receipt does not fit,
+ * steps are dropped from the end first, then artifacts, and `truncated` says how many. The result always
+ * passes the Receipt schema.
+ */
+export function buildReceipt(input: ReceiptInput): { receipt: RunnerReceipt; json: string } {
+  const steps = input.steps.map((s) => ({
+    tool: clip(s.tool, 63),
+    exitCode: Number.isInteger(s.exitCode) ? Math.min(Math.max(s.exitCode, -1), 255) : -1,
+    outputHash: HEX64.test(s.outputHash) ? s.outputHash : '',
+  }));
+  const artifacts = input.artifacts.filter((a) => HEX64.test(a.sha256) && a.path.length > 0 && a.path.length <= 512).map((a) => ({ path: a.path, sha256: a.sha256 }));
+  const base: RunnerReceipt = {
+    v: 1,
+    status: input.status,
+    reasonCode: input.reasonCode,
+    jobUID: clip(input.jobUID, 64),
+    deh: { claimed: clip(input.deh.claimed, 64), recomputed: clip(input.deh.recomputed, 64), verified: input.deh.verified },
+    steps: [],
+    usage: {
+      steps: Math.max(0, Math.floor(input.usage.steps)),
+      toolCalls: Math.max(0, Math.floor(input.usage.toolCalls)),
+      runtimeMs: Math.max(0, Math.floor(input.usage.runtimeMs)),
+      externalIO: Math.max(0, Math.floor(input.usage.externalIO)),
+    },
+    artifacts: [],
+  };
+
+  let keepSteps = Math.min(steps.length, MAX_STEPS);
+  let keepArtifacts = Math.min(artifacts.length, MAX_ARTIFACTS);
+  const make = (): RunnerReceipt => {
+    const r: RunnerReceipt = { ...base, steps: steps.slice(0, keepSteps), artifacts: artifacts.slice(0, keepArtifacts) };
+    if (keepSteps < steps.length || keepArtifacts < artifacts.length) {
+      r.truncated = { stepsOmitted: steps.length - keepSteps, artifactsOmitted: artifacts.length - keepArtifacts };
+    }
+    return r;
+  };
+  let receipt = make();
+  while (bytes(receipt) > RECEIPT_MAX_BYTES && keepSteps > 0) {
+    keepSteps--;
+    receipt = make();
+  }
+  while (bytes(receipt) > RECEIPT_MAX_BYTES && keepArtifacts > 0) {
+    keepArtifacts--;
+    receipt = make();
+  }
+  // Cannot happen with the clipped fields above; kept so that no input can ever produce an oversize receipt.
+  if (bytes(receipt) > RECEIPT_MAX_BYTES || !Receipt.safeParse(receipt).success) {
+    receipt = {
+      ...base,
+      status: input.status === 'Succeeded' ? 'Failed' : input.status,
+      reasonCode: input.status === 'Succeeded' ? 'INTERNAL_ERROR' : input.reasonCode,
+      truncated: { stepsOmitted: steps.length, artifactsOmitted: artifacts.length },
+    };
+  }
+  return { receipt, json: JSON.stringify(receipt) };
+}

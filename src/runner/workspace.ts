@@ -1,0 +1,177 @@
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, realpathSync, statSync, writeSync } from 'node:fs';
+import { posix } from 'node:path';
+import { createHash } from 'node:crypto';
+import { stop } from './codes.ts';
+
+/** The workspace mount path in the Pod contract; absolute arguments below it mean the same as relative ones. */
+export const CANONICAL_WORKSPACE = '/workspace';
+/** Where the runner keeps its own outputs (saved step outputs, HTTP bodies); tools may not write here. */
+export const RESERVED_DIR = '.m87';
+/** The receipt's artifact paths are at most this long. */
+export const MAX_RELATIVE_PATH = 512;
+
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this rejects
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+
+export interface ResolvedPath {
+  /** Workspace-relative, normalised, never empty, never starting with `..`. */
+  relative: string;
+  /** Absolute path below the workspace's real path. */
+  absolute: string;
+}
+
+function within(base: string, p: string): boolean {
+  return p === base || p.startsWith(base === '/' ? '/' : base + '/');
+}
+
+/**
+ * The job workspace: an emptyDir at $M87_WORKSPACE. Paths are resolved lexically against its real path,
+ * then every existing component is checked so that no symlink leads outside it.
+ */
+export class Workspace {
+  /** As configured ($M87_WORKSPACE). */
+  readonly configured: string;
+  /** Its real path (symlinks resolved). */
+  readonly root: string;
+
+  constructor(configured: string) {
+    this.configured = posix.resolve(configured);
+    let root: string;
+    let isDir: boolean;
+    try {
+      root = realpathSync(this.configured);
+      isDir = statSync(root).isDirectory();
+    } catch (e) {
+      stop('WORKSPACE_UNAVAILABLE', `M87_WORKSPACE ${configured} is not accessible: ${(e as Error).message}`);
+    }
+    if (!isDir) stop('WORKSPACE_UNAVAILABLE', `M87_WORKSPACE ${configured} is not a directory`);
+    this.root = root;
+  }
+
+  /**
+   * Lexical resolution: relative paths are below the workspace; absolute paths must be below it (under its
+   * configured path, its real path or /workspace). `..` that climbs out, NUL and control characters are refused.
+   */
+  resolveLexically(arg: string, argName: string, allowReserved = false): ResolvedPath {
+    if (arg.length === 0) stop('PATH_INVALID', `${argName}: empty path`);
+    if (CONTROL_CHARS.test(arg)) stop('PATH_INVALID', `${argName}: path contains control characters`);
+    let relative: string;
+    if (arg.startsWith('/')) {
+      const abs = posix.normalize(arg);
+      const base = [this.configured, this.root, CANONICAL_WORKSPACE].find((b) => within(b, abs));
+      if (base === undefined) stop('PATH_ESCAPE', `${argName}: ${JSON.stringify(arg)} is outside the workspace`);
+      relative = posix.relative(base, abs);
+    } else {
+      relative = posix.normalize(arg);
+    }
+    relative = relative.replace(/\/+$/, '');
+    if (relative === '' || relative === '.') stop('PATH_INVALID', `${argName}: ${JSON.stringify(arg)} names the workspace itself`);
+    if (relative === '..' || relative.startsWith('../') || posix.isAbsolute(relative)) {
+      stop('PATH_ESCAPE', `${argName}: ${JSON.stringify(arg)} climbs out of the workspace`);
+    }
+    if (relative.length > MAX_RELATIVE_PATH) stop('PATH_INVALID', `${argName}: path is longer than ${MAX_RELATIVE_PATH} characters`);
+    if (!allowReserved && (relative === RESERVED_DIR || relative.startsWith(RESERVED_DIR + '/'))) {
+      stop('PATH_RESERVED', `${argName}: ${RESERVED_DIR}/ is reserved for the runner`);
+    }
+    return { relative, absolute: posix.join(this.root, relative) };
+  }
+
+  /**
+   * Re-validation against the filesystem as it is now: every existing ancestor must resolve (realpath) to a
+   * directory inside the workspace, and an existing target must not be a symlink at all.
+   */
+  revalidate(p: ResolvedPath, argName: string): void {
+    const parts = p.relative.split('/');
+    let current = this.root;
+    for (let i = 0; i < parts.length; i++) {
+      current = posix.join(current, parts[i]!);
+      let st;
+      try {
+        st = lstatSync(current);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // the rest will be created
+        stop('PATH_INVALID', `${argName}: cannot inspect ${posix.relative(this.root, current)}: ${(e as Error).message}`);
+      }
+      const last = i === parts.length - 1;
+      if (st.isSymbolicLink()) {
+        if (last) stop('PATH_SYMLINK_ESCAPE', `${argName}: ${p.relative} is a symlink`);
+        let real: string;
+        try {
+          real = realpathSync(current);
+        } catch {
+          stop('PATH_SYMLINK_ESCAPE', `${argName}: ${posix.relative(this.root, current)} is a dangling symlink`);
+        }
+        if (!within(this.root, real)) stop('PATH_SYMLINK_ESCAPE', `${argName}: ${posix.relative(this.root, current)} is a symlink leading outside the workspace`);
+        current = real;
+        continue;
+      }
+      if (!last && !st.isDirectory()) stop('PATH_INVALID', `${argName}: ${posix.relative(this.root, current)} is not a directory`);
+    }
+  }
+
+  resolve(arg: string, argName: string, allowReserved = false): ResolvedPath {
+    const p = this.resolveLexically(arg, argName, allowReserved);
+    this.revalidate(p, argName);
+    return p;
+  }
+
+  /**
+   * Writes a file below the workspace without following symlinks: directories are created one component at
+   * a time and checked with lstat, the file is opened with O_NOFOLLOW, and the bytes are read back and
+   * hashed. Returns the SHA-256 of what is on disk.
+   */
+  writeFile(p: ResolvedPath, data: Buffer, argName: string): string {
+    this.revalidate(p, argName);
+    const parts = p.relative.split('/');
+    let dir = this.root;
+    for (const part of parts.slice(0, -1)) {
+      dir = posix.join(dir, part);
+      try {
+        mkdirSync(dir, { mode: 0o755 });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      const st = lstatSync(dir);
+      if (st.isSymbolicLink()) {
+        const real = realpathSync(dir);
+        if (!within(this.root, real) || !statSync(real).isDirectory()) stop('PATH_SYMLINK_ESCAPE', `${argName}: ${posix.relative(this.root, dir)} leads outside the workspace`);
+        dir = real;
+      } else if (!st.isDirectory()) {
+        stop('PATH_INVALID', `${argName}: ${posix.relative(this.root, dir)} is not a directory`);
+      }
+    }
+    const target = posix.join(dir, parts[parts.length - 1]!);
+    let fd: number;
+    try {
+      fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ELOOP') stop('PATH_SYMLINK_ESCAPE', `${argName}: ${p.relative} is a symlink`);
+      throw e;
+    }
+    try {
+      if (!fstatSync(fd).isFile()) stop('PATH_INVALID', `${argName}: ${p.relative} is not a regular file`);
+      let off = 0;
+      while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    } finally {
+      closeSync(fd);
+    }
+    return this.hashFile(target);
+  }
+
+  /** SHA-256 of a file's current bytes, read without following a symlink. */
+  hashFile(absolute: string): string {
+    const fd = openSync(absolute, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      const h = createHash('sha256');
+      const buf = Buffer.alloc(64 * 1024);
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, null);
+        if (n === 0) break;
+        h.update(buf.subarray(0, n));
+      }
+      return h.digest('hex');
+    } finally {
+      closeSync(fd);
+    }
+  }
+}

@@ -1,0 +1,146 @@
+// Test fixture for the runner: real Ed25519 keys, really signed envelopes, a kubelet-format annotations file
+// in a temp dir, and an isolation environment that passes (except where a test says otherwise).
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EffectiveEnvelope } from '../../../src/api/envelope.ts';
+import { ANNOTATIONS } from '../../../src/api/group.ts';
+import { canonicalHash, canonicalJson } from '../../../src/hash/canonical.ts';
+import { formatMap } from '../../../src/node/downward-api.ts';
+import type { IsolationEnvironment } from '../../../src/runner/isolation.ts';
+import type { RunOutcome, RunnerEnvironment } from '../../../src/runner/runner.ts';
+import { runJob } from '../../../src/runner/runner.ts';
+import { generateSigningKey, signDeh, signJobBinding, type SigningKey } from '../../../src/signing/ed25519.ts';
+import { toolManifestHash } from '../../../src/tools/manifest.ts';
+
+export const JOB_UID = '6f1c2a9e-0d7b-4c53-9a7e-2f1d3c4b5a69';
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+
+export function envelope(overrides: DeepPartial<EffectiveEnvelope> = {}): EffectiveEnvelope {
+  const base: EffectiveEnvelope = {
+    modelId: 'm87-runner-v1',
+    modelSource: 'closed',
+    inferencePolicy: { reasoningMode: false, toolAccessProfile: 'default', maxComputeClass: 'standard' },
+    safetyMode: 'safe_default',
+    autonomyBudget: { maxSteps: 10, maxToolCalls: 10, maxParallelAgents: 1, maxRuntimeSeconds: 60, maxExternalIO: 5, maxWriteScope: 'sandbox' },
+    steps: [{ tool: 'echo', args: { message: 'hello' } }],
+    image: 'ghcr.io/m87/m87:0.1.0',
+    egress: [],
+    toolManifestHash: toolManifestHash(),
+    effectSchemaVersion: '1.0.0',
+    effects: ['COMPUTE', 'WRITE_PATCH', 'RUN_TESTS', 'NETWORK_CALL', 'SEND_NOTIFICATION'],
+    reversibility: { class: 'REVERSIBLE', executionMode: 'commit', cleanupCost: 'LOW', hasRollbackProof: true },
+    humanApproved: false,
+    budgetMultiplierPercent: 100,
+    retryLimit: 0,
+    proposal: { namespace: 'team-a', name: 'fix-ci', uid: 'b7f0c3d2-1111-2222-3333-444455556666', hash: 'a'.repeat(64) },
+  };
+  return {
+    ...base,
+    ...overrides,
+    autonomyBudget: { ...base.autonomyBudget, ...overrides.autonomyBudget },
+    reversibility: { ...base.reversibility, ...overrides.reversibility },
+    proposal: { ...base.proposal, ...overrides.proposal },
+    inferencePolicy: { ...base.inferencePolicy, ...overrides.inferencePolicy },
+  };
+}
+
+/** The Pod annotations the controller writes, signed with `key`. Works for any plain envelope (even off-schema). */
+export function signedAnnotations(key: SigningKey, env: unknown, jobUID = JOB_UID): Record<string, string> {
+  const deh = canonicalHash(env);
+  const e = env as EffectiveEnvelope;
+  return {
+    [ANNOTATIONS.envelope]: canonicalJson(env),
+    [ANNOTATIONS.envelopeHash]: deh,
+    [ANNOTATIONS.signature]: signDeh(key.privateKeyPem, deh),
+    [ANNOTATIONS.keyId]: key.keyId,
+    [ANNOTATIONS.jobUID]: jobUID,
+    [ANNOTATIONS.jobName]: e.proposal.name,
+    [ANNOTATIONS.bindingSignature]: signJobBinding(key.privateKeyPem, { namespace: e.proposal.namespace, jobName: e.proposal.name, jobUID, deh }),
+    'kubernetes.io/config.seen': '2025-01-01T00:00:00Z',
+  };
+}
+
+/** A port on 127.0.0.1 where nothing listens (bound, then released). */
+export async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const addr = srv.address();
+  await new Promise<void>((r) => srv.close(() => r()));
+  if (addr === null || typeof addr === 'string') throw new Error('no port');
+  return addr.port;
+}
+
+export async function passingIsolation(dir: string): Promise<IsolationEnvironment> {
+  return {
+    serviceAccountTokenPath: join(dir, 'no-such-serviceaccount', 'token'),
+    rootDir: join(dir, 'read-only-root-does-not-exist'),
+    getuid: () => 65532,
+    apiServerHost: '127.0.0.1',
+    apiServerPort: String(await closedPort()),
+    apiConnectTimeoutMs: 1000,
+  };
+}
+
+export interface Fixture {
+  dir: string;
+  key: SigningKey;
+  workspace: string;
+  podinfo: string;
+  keyFile: string;
+  terminationLog: string;
+  renv: RunnerEnvironment;
+  logs: string[];
+  /** (Re)writes the annotations file. */
+  writeAnnotations(annotations: Record<string, string>): void;
+  run(): Promise<RunOutcome>;
+  terminationMessage(): string;
+  cleanup(): void;
+}
+
+export async function fixture(env: unknown = envelope(), opts: { key?: SigningKey; annotations?: (a: Record<string, string>) => Record<string, string> } = {}): Promise<Fixture> {
+  const dir = mkdtempSync(join(tmpdir(), 'm87-runner-test-'));
+  const key = opts.key ?? generateSigningKey();
+  const workspace = join(dir, 'workspace');
+  const podinfo = join(dir, 'podinfo');
+  const keyFile = join(dir, 'keys', 'public.pem');
+  const terminationLog = join(dir, 'termination-log');
+  mkdirSync(workspace);
+  mkdirSync(podinfo);
+  mkdirSync(join(dir, 'keys'));
+  writeFileSync(keyFile, key.publicKeyPem);
+  const writeAnnotations = (a: Record<string, string>) => writeFileSync(join(podinfo, 'annotations'), formatMap(a));
+  const base = signedAnnotations(key, env);
+  writeAnnotations(opts.annotations ? opts.annotations(base) : base);
+  const logs: string[] = [];
+  const renv: RunnerEnvironment = {
+    env: {
+      M87_PODINFO_DIR: podinfo,
+      M87_PUBLIC_KEY_FILE: keyFile,
+      M87_WORKSPACE: workspace,
+      M87_TERMINATION_LOG: terminationLog,
+      PATH: process.env.PATH,
+      LANG: 'C.UTF-8',
+      SECRET_TOKEN: 'must-not-leak',
+    },
+    isolation: await passingIsolation(dir),
+    now: () => performance.now(),
+    log: (line) => logs.push(line),
+  };
+  return {
+    dir,
+    key,
+    workspace,
+    podinfo,
+    keyFile,
+    terminationLog,
+    renv,
+    logs,
+    writeAnnotations,
+    run: () => runJob(renv),
+    terminationMessage: () => readFileSync(terminationLog, 'utf8'),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}

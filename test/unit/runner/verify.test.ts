@@ -1,0 +1,249 @@
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ANNOTATIONS } from '../../../src/api/group.ts';
+import { Receipt, RECEIPT_MAX_BYTES } from '../../../src/api/receipt.ts';
+import { canonicalHash, canonicalJson, envelopeHash } from '../../../src/hash/canonical.ts';
+import type { ReasonCode } from '../../../src/runner/codes.ts';
+import { generateSigningKey, signDeh, signJobBinding } from '../../../src/signing/ed25519.ts';
+import { envelope, fixture, JOB_UID, signedAnnotations, type Fixture } from './fixture.ts';
+
+const open: Fixture[] = [];
+afterEach(() => {
+  for (const f of open.splice(0)) f.cleanup();
+});
+
+async function run(f: Fixture) {
+  open.push(f);
+  const outcome = await f.run();
+  const written = f.terminationMessage();
+  expect(Buffer.byteLength(written)).toBeLessThanOrEqual(RECEIPT_MAX_BYTES);
+  expect(Receipt.safeParse(JSON.parse(written)).success).toBe(true);
+  return outcome;
+}
+
+/** A refusal before anything ran: no step, no artifact, nothing written to the workspace, non-zero exit. */
+async function expectRefusedBeforeSteps(f: Fixture, code: ReasonCode) {
+  const outcome = await run(f);
+  expect(outcome.receipt.reasonCode).toBe(code);
+  expect(outcome.receipt.status).toBe('Refused');
+  expect(outcome.exitCode).not.toBe(0);
+  expect(outcome.receipt.steps).toEqual([]);
+  expect(outcome.receipt.artifacts).toEqual([]);
+  expect(outcome.receipt.usage.steps).toBe(0);
+  expect(outcome.receipt.deh.verified).toBe(false);
+  expect(readdirSync(f.workspace)).toEqual([]);
+  return outcome;
+}
+
+function retamper(f: Fixture, change: (a: Record<string, string>) => void) {
+  const a = signedAnnotations(f.key, envelope());
+  change(a);
+  f.writeAnnotations(a);
+}
+
+describe('runner envelope verification', () => {
+  it('runs a correctly signed job and reports the DEH evidence', async () => {
+    const env = envelope();
+    const f = await fixture(env);
+    const outcome = await run(f);
+    expect(outcome.receipt).toMatchObject({ status: 'Succeeded', reasonCode: '', jobUID: JOB_UID });
+    expect(outcome.receipt.deh).toEqual({ claimed: envelopeHash(env), recomputed: envelopeHash(env), verified: true });
+    expect(outcome.exitCode).toBe(0);
+    expect(outcome.verifyMs).toBeGreaterThan(0);
+    expect(JSON.parse(f.terminationMessage())).toEqual(outcome.receipt);
+    const line = JSON.parse(f.logs[0]!) as { receipt: unknown; status: string };
+    expect(f.logs).toHaveLength(1);
+    expect(line.status).toBe('Succeeded');
+    expect(line.receipt).toEqual(outcome.receipt);
+  });
+
+  it('a tampered envelope (budget raised after signing) → DEH_MISMATCH', async () => {
+    const f = await fixture();
+    retamper(f, (a) => {
+      const e = JSON.parse(a[ANNOTATIONS.envelope]!) as ReturnType<typeof envelope>;
+      e.autonomyBudget.maxSteps = 10000;
+      a[ANNOTATIONS.envelope] = canonicalJson(e);
+    });
+    const outcome = await expectRefusedBeforeSteps(f, 'DEH_MISMATCH');
+    expect(outcome.receipt.deh.claimed).not.toBe(outcome.receipt.deh.recomputed);
+  });
+
+  it('a tampered envelope with a recomputed DEH but the old signature → SIGNATURE_INVALID', async () => {
+    const f = await fixture();
+    retamper(f, (a) => {
+      const e = envelope({ steps: [{ tool: 'echo', args: { message: 'pwned' } }] });
+      a[ANNOTATIONS.envelope] = canonicalJson(e);
+      a[ANNOTATIONS.envelopeHash] = envelopeHash(e);
+    });
+    await expectRefusedBeforeSteps(f, 'SIGNATURE_INVALID');
+  });
+
+  it('a tampered DEH annotation → DEH_MISMATCH', async () => {
+    const f = await fixture();
+    retamper(f, (a) => {
+      a[ANNOTATIONS.envelopeHash] = 'f'.repeat(64);
+    });
+    await expectRefusedBeforeSteps(f, 'DEH_MISMATCH');
+  });
+
+  it('a signature by another key (with the right key id) → SIGNATURE_INVALID', async () => {
+    const f = await fixture();
+    const other = generateSigningKey();
+    retamper(f, (a) => {
+      a[ANNOTATIONS.signature] = signDeh(other.privateKeyPem, a[ANNOTATIONS.envelopeHash]!);
+    });
+    await expectRefusedBeforeSteps(f, 'SIGNATURE_INVALID');
+  });
+
+  it('a garbage signature → SIGNATURE_INVALID', async () => {
+    const f = await fixture();
+    retamper(f, (a) => {
+      a[ANNOTATIONS.signature] = 'bm90IGEgc2lnbmF0dXJl';
+    });
+    await expectRefusedBeforeSteps(f, 'SIGNATURE_INVALID');
+  });
+
+  it('a job signed entirely by an unknown key → KEY_ID_MISMATCH', async () => {
+    const f = await fixture();
+    f.writeAnnotations(signedAnnotations(generateSigningKey(), envelope()));
+    await expectRefusedBeforeSteps(f, 'KEY_ID_MISMATCH');
+  });
+
+  it('a changed job UID → JOB_BINDING_INVALID', async () => {
+    const f = await fixture();
+    retamper(f, (a) => {
+      a[ANNOTATIONS.jobUID] = '00000000-0000-0000-0000-000000000000';
+    });
+    const outcome = await expectRefusedBeforeSteps(f, 'JOB_BINDING_INVALID');
+    expect(outcome.receipt.jobUID).toBe('00000000-0000-0000-0000-000000000000');
+  });
+
+  it('a binding signed for another namespace → JOB_BINDING_INVALID', async () => {
+    const f = await fixture();
+    retamper(f, (a) => {
+      a[ANNOTATIONS.bindingSignature] = signJobBinding(f.key.privateKeyPem, {
+        namespace: 'team-b',
+        jobName: 'fix-ci',
+        jobUID: JOB_UID,
+        deh: a[ANNOTATIONS.envelopeHash]!,
+      });
+    });
+    await expectRefusedBeforeSteps(f, 'JOB_BINDING_INVALID');
+  });
+
+  it('a job name that is not the proposal name → JOB_NAME_MISMATCH', async () => {
+    const f = await fixture();
+    retamper(f, (a) => {
+      a[ANNOTATIONS.jobName] = 'other-job';
+    });
+    await expectRefusedBeforeSteps(f, 'JOB_NAME_MISMATCH');
+  });
+
+  it('a correctly signed envelope for another tool manifest → MANIFEST_HASH_MISMATCH', async () => {
+    const f = await fixture(envelope({ toolManifestHash: '0'.repeat(64) }));
+    await expectRefusedBeforeSteps(f, 'MANIFEST_HASH_MISMATCH');
+  });
+
+  it('a correctly signed envelope with another effect schema version → EFFECT_SCHEMA_VERSION_MISMATCH', async () => {
+    const e = { ...envelope(), effectSchemaVersion: '2.0.0' };
+    const f = await fixture(e);
+    const outcome = await expectRefusedBeforeSteps(f, 'EFFECT_SCHEMA_VERSION_MISMATCH');
+    expect(outcome.receipt.deh.recomputed).toBe(canonicalHash(e));
+  });
+
+  it('an effect schema version change without a new signature is caught earlier (DEH_MISMATCH)', async () => {
+    const f = await fixture();
+    retamper(f, (a) => {
+      a[ANNOTATIONS.envelope] = canonicalJson({ ...envelope(), effectSchemaVersion: '2.0.0' });
+    });
+    await expectRefusedBeforeSteps(f, 'DEH_MISMATCH');
+  });
+
+  it('an envelope that is not JSON → ENVELOPE_MALFORMED', async () => {
+    const f = await fixture();
+    retamper(f, (a) => {
+      a[ANNOTATIONS.envelope] = '{"modelId":';
+    });
+    await expectRefusedBeforeSteps(f, 'ENVELOPE_MALFORMED');
+  });
+
+  it('an envelope off the schema (float where an integer is meant) → ENVELOPE_SCHEMA_INVALID', async () => {
+    const e = envelope();
+    const bad = { ...e, autonomyBudget: { ...e.autonomyBudget, maxSteps: 2.5 } };
+    const f = await fixture(bad);
+    const outcome = await expectRefusedBeforeSteps(f, 'ENVELOPE_SCHEMA_INVALID');
+    expect(outcome.message).toContain('envelope.autonomyBudget.maxSteps');
+  });
+
+  it('an envelope with a field the schema does not know, even correctly signed → ENVELOPE_SCHEMA_INVALID', async () => {
+    const f = await fixture({ ...envelope(), extraPower: true });
+    const outcome = await expectRefusedBeforeSteps(f, 'ENVELOPE_SCHEMA_INVALID');
+    expect(outcome.message).toContain('envelope.extraPower');
+  });
+
+  it('a missing annotation → ANNOTATION_MISSING, naming it', async () => {
+    for (const key of Object.values(ANNOTATIONS)) {
+      const f = await fixture();
+      retamper(f, (a) => {
+        delete a[key];
+      });
+      const outcome = await expectRefusedBeforeSteps(f, 'ANNOTATION_MISSING');
+      expect(outcome.message).toContain(key);
+    }
+  });
+
+  it('an unreadable or malformed annotations file → ANNOTATIONS_UNREADABLE / ANNOTATIONS_MALFORMED', async () => {
+    const f1 = await fixture();
+    rmSync(join(f1.podinfo, 'annotations'));
+    await expectRefusedBeforeSteps(f1, 'ANNOTATIONS_UNREADABLE');
+    const f2 = await fixture();
+    writeFileSync(join(f2.podinfo, 'annotations'), 'governance.m87.io/envelope={"not":"go-quoted"}\n');
+    await expectRefusedBeforeSteps(f2, 'ANNOTATIONS_MALFORMED');
+  });
+
+  it('a missing or invalid public key → PUBLIC_KEY_UNREADABLE / PUBLIC_KEY_INVALID', async () => {
+    const f1 = await fixture();
+    rmSync(f1.keyFile);
+    await expectRefusedBeforeSteps(f1, 'PUBLIC_KEY_UNREADABLE');
+    const f2 = await fixture();
+    writeFileSync(f2.keyFile, '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n');
+    await expectRefusedBeforeSteps(f2, 'PUBLIC_KEY_INVALID');
+  });
+
+  it('missing configuration → CONFIG_MISSING', async () => {
+    const f = await fixture();
+    f.renv.env = { ...f.renv.env, M87_WORKSPACE: undefined };
+    const outcome = await expectRefusedBeforeSteps(f, 'CONFIG_MISSING');
+    expect(outcome.message).toContain('M87_WORKSPACE');
+  });
+
+  it('verification runs before the isolation checks', async () => {
+    const f = await fixture();
+    retamper(f, (a) => {
+      a[ANNOTATIONS.envelopeHash] = '0'.repeat(64);
+    });
+    f.renv.isolation = { ...f.renv.isolation, getuid: () => 0 };
+    await expectRefusedBeforeSteps(f, 'DEH_MISMATCH');
+  });
+
+  it('reads the annotations file once, before anything runs', async () => {
+    // The file is replaced by a tampered one while the first step runs; the job still uses what it read.
+    const env = envelope({ steps: [{ tool: 'echo', args: { message: 'one' } }, { tool: 'echo', args: { message: 'two' } }] });
+    const f = await fixture(env);
+    open.push(f);
+    const realNow = f.renv.now;
+    let swapped = false;
+    f.renv.now = () => {
+      if (!swapped && f.logs.length === 0 && readdirSync(f.workspace).length > 0) {
+        swapped = true;
+        writeFileSync(join(f.podinfo, 'annotations'), 'garbage');
+      }
+      return realNow();
+    };
+    const outcome = await f.run();
+    expect(swapped).toBe(true);
+    expect(outcome.receipt.status).toBe('Succeeded');
+    expect(outcome.receipt.steps).toHaveLength(2);
+  });
+});
