@@ -44,6 +44,13 @@ export const Receipt = z
       16,
       'Artifacts produced, with digests.',
     ),
+    truncated: z
+      .object({
+        stepsOmitted: z.int().min(0).max(32).meta({ description: 'Steps left out to fit the 4096-byte limit.' }),
+        artifactsOmitted: z.int().min(0).max(16).meta({ description: 'Artifacts left out to fit the 4096-byte limit.' }),
+      })
+      .optional()
+      .meta({ description: 'Present when per-step or artifact detail was dropped to keep the receipt within 4096 bytes.' }),
   })
   .meta({ description: 'The runner receipt.' });
 export type Receipt = z.infer<typeof Receipt>;
