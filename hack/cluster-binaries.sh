@@ -102,7 +102,26 @@ provide() { # <name> <target path> <builder...>
   timed "$1" "${@:2}" || exit 1
 }
 
+# System tools the process node uses to isolate job Pods: ip (network namespaces, veth), nft (NetworkPolicy
+# egress rules inside the Pod's namespace), setpriv/nsenter (drop to the Pod's uid, enter its namespace).
+ensure_system_tools() {
+  local missing=()
+  command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+  command -v nft >/dev/null 2>&1 || missing+=(nftables)
+  { command -v setpriv >/dev/null 2>&1 && command -v nsenter >/dev/null 2>&1; } || missing+=(util-linux)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "m87: missing system packages: ${missing[*]} (install them; the process node needs them)" >&2
+    return 0
+  fi
+  FORCE_LOG=1 log "installing system packages: ${missing[*]} (first run only)…"
+  { apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
+    { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; }; } ||
+    { echo "m87: could not install ${missing[*]}" >&2; exit 1; }
+}
+
 T0=$SECONDS
+ensure_system_tools
 provide etcd "$ETCD_BIN/etcd" "building etcd $ETCD_VERSION" build_etcd
 for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   provide "$c" "$K8S_BIN/$c" "building $c $K8S_VERSION" build_k8s "$c"
