@@ -4,11 +4,11 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { parse } from 'yaml';
 import { DEFAULT_AGENT_PROFILES, DEFAULT_POLICY_SPEC } from '../../governance/defaults.ts';
-import { canonicalHash, envelopeHash, proposalHash, sha256Hex } from '../../hash/canonical.ts';
+import { canonicalHash, proposalHash, sha256Hex } from '../../hash/canonical.ts';
+import { decisionSpecFrom, evaluate, type EvaluationInput } from '../../governance/index.ts';
+import { toolManifestHash } from '../../tools/manifest.ts';
 import { keyIdOf, signDeh, type SigningKey } from '../../signing/ed25519.ts';
-import { EFFECT_SCHEMA_VERSION } from '../effects.ts';
 import { API_VERSION } from '../group.ts';
-import type { EffectiveEnvelope } from '../envelope.ts';
 import { AgentProfile, Approval, Decision, GovernancePolicy, Job, Proposal } from '../kinds.ts';
 import { toYaml, type GeneratedFile } from './generate.ts';
 
@@ -25,9 +25,7 @@ export const EXAMPLE_PROPOSAL_UID = '7d3c9a4e-2f61-4b8a-9c05-1e6f8d2b4a73';
 export const EXAMPLE_DECISION_UID = 'b1e07f52-93c4-4d2e-8a6b-0c5d9e3f7a18';
 export const EXAMPLE_APPROVAL_UID = 'e4a2c8d1-6b5f-4e93-b07a-3d9c1f8e2b64';
 const DECIDED_AT = '2025-06-02T09:30:00Z';
-const EXPIRES_AT = '2025-06-02T10:30:00Z';
-const ENGINE_VERSION = '0.1.0';
-const RUNNER_IMAGE = 'ghcr.io/m87/runner:0.1.0';
+const RUNNER_IMAGE = 'ghcr.io/m87/m87:0.1.0';
 
 /**
  * A deterministic Ed25519 key used only to sign the example Job, so the example carries a well-formed
@@ -44,9 +42,6 @@ export function exampleSigningKey(): SigningKey {
     publicKeyPem: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
   };
 }
-
-/** Example tool-manifest hash: the real one is the canonical hash of the runner's tool manifest. */
-const EXAMPLE_TOOL_MANIFEST_HASH = canonicalHash({ example: 'tool manifest hash placeholder' });
 
 function policyHash(): string {
   return canonicalHash(GovernancePolicy.shape.spec.parse(DEFAULT_POLICY_SPEC));
@@ -75,65 +70,34 @@ export function generatedExampleFiles(inputs: ExampleInputs): GeneratedFile[] {
   const name = proposal.metadata.name ?? '';
   const spec = proposal.spec;
   const hash = proposalHash(spec);
-  const policy = DEFAULT_POLICY_SPEC;
-  const cleanup = policy.reversibility.cleanupCost[spec.reversibility?.cleanupCost ?? 'MEDIUM'];
-  const requestedBudget = spec.envelope?.autonomyBudget ?? {};
-  const budget = { ...policy.envelope.defaults.autonomyBudget, ...requestedBudget };
-  const scaled = (n: number) => Math.max(1, Math.floor((n * cleanup.budgetMultiplierPercent) / 100));
+  const baseProfile = DEFAULT_AGENT_PROFILES[spec.agent];
+  if (!baseProfile) throw new Error(`examples/proposal-deploy.yaml names unknown agent ${spec.agent}`);
 
-  const effectiveEnvelope: EffectiveEnvelope = {
-    modelId: spec.envelope?.modelId ?? policy.envelope.defaults.modelId,
-    modelSource: spec.envelope?.modelSource ?? policy.envelope.defaults.modelSource,
-    inferencePolicy: { ...policy.envelope.defaults.inferencePolicy, ...spec.envelope?.inferencePolicy },
-    safetyMode: spec.envelope?.safetyMode ?? policy.envelope.defaults.safetyMode,
-    autonomyBudget: { ...budget, maxSteps: scaled(budget.maxSteps), maxToolCalls: scaled(budget.maxToolCalls) },
-    steps: spec.steps,
-    image: RUNNER_IMAGE,
-    egress: spec.envelope?.egress ?? [],
-    toolManifestHash: EXAMPLE_TOOL_MANIFEST_HASH,
-    effectSchemaVersion: EFFECT_SCHEMA_VERSION,
-    effects: spec.effects,
-    reversibility: {
-      ...(spec.reversibility?.class ? { class: spec.reversibility.class } : {}),
-      executionMode: spec.reversibility?.executionMode ?? 'commit',
-      ...(spec.reversibility?.cleanupCost ? { cleanupCost: spec.reversibility.cleanupCost } : {}),
-      hasRollbackProof: spec.reversibility?.rollbackProof !== undefined,
-    },
-    humanApproved: true,
-    budgetMultiplierPercent: cleanup.budgetMultiplierPercent,
-    retryLimit: cleanup.retryLimit,
-    proposal: { namespace: 'default', name, uid: EXAMPLE_PROPOSAL_UID, hash },
+  // The Decision is what the real engine decides for that proposal under the default policy, with the
+  // submitter added to the profile's subjects the way an admin would.
+  const input: EvaluationInput = {
+    proposal: { namespace: 'default', name, uid: EXAMPLE_PROPOSAL_UID, spec, hash, createdAt: Date.parse(DECIDED_AT) },
+    profile: { ...baseProfile, subjects: [...baseProfile.subjects, spec.submittedBy] },
+    policy: { spec: DEFAULT_POLICY_SPEC, generation: 1, hash: policyHash() },
+    history: { known: true, entries: [] },
+    now: Date.parse(DECIDED_AT),
+    challengeSecret: 'example challenge secret',
+    runnerImage: RUNNER_IMAGE,
+    toolManifestHash: toolManifestHash(),
   };
-  const deh = envelopeHash(effectiveEnvelope);
+  const result = evaluate(input);
+  const decisionSpec = decisionSpecFrom(input, result);
+  const effectiveEnvelope = result.effectiveEnvelope;
+  const deh = result.envelopeHash;
+  if (result.outcome !== 'REQUIRE_HUMAN' || effectiveEnvelope === undefined || deh === undefined) {
+    throw new Error(`examples/proposal-deploy.yaml should need a human, engine says ${result.outcome}: ${result.reasons.map((r) => r.code).join(', ')}`);
+  }
 
   const decision = validated(Decision, {
     apiVersion: API_VERSION,
     kind: 'Decision',
     metadata: { name, ownerReferences: [ownerRef(name)] },
-    spec: {
-      proposalRef: { name, uid: EXAMPLE_PROPOSAL_UID },
-      proposalHash: hash,
-      submittedBy: spec.submittedBy,
-      agent: spec.agent,
-      effects: spec.effects,
-      outcome: 'REQUIRE_HUMAN',
-      reasons: [
-        {
-          code: 'DEPLOY_REQUIRES_HUMAN',
-          rule: 'deploy',
-          outcome: 'REQUIRE_HUMAN',
-          message: 'DEPLOY always needs a human approval.',
-        },
-      ],
-      allowedEffects: spec.effects,
-      requiredApprovals: { count: policy.approvals.requiredCount },
-      expiresAt: EXPIRES_AT,
-      policy: { generation: 1, hash: policyHash() },
-      engineVersion: ENGINE_VERSION,
-      effectiveEnvelope,
-      envelopeHash: deh,
-      decidedAt: DECIDED_AT,
-    },
+    spec: decisionSpec,
   });
 
   const approval = validated(Approval, {

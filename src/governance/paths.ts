@@ -1,0 +1,75 @@
+import type { VirtualFsRule } from '../api/governance-policy.ts';
+
+/** Where the runner resolves relative paths; a relative path is checked as if it were below it. */
+export const WORKSPACE = '/workspace';
+
+// Anything that could make a path look different from what it is: //, /./, /../, trailing / or /., /..
+const NEEDS_NORMALISING = /\/\/|\/\.|\/$/;
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this rejects
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+const FILE_URL = /^file:/i;
+
+/**
+ * Lexical normalisation, as the kernel would resolve the path without symlinks: relative paths are
+ * resolved against /workspace, empty and `.` segments vanish, `..` removes the previous segment and never
+ * climbs above `/`. A leading `//` is an ordinary `/` (POSIX lets `//` be special; Linux does not).
+ */
+export function normalisePath(path: string): string {
+  const abs = path.startsWith('/') ? path : `${WORKSPACE}/${path}`;
+  if (!NEEDS_NORMALISING.test(abs)) return abs;
+  const out: string[] = [];
+  for (const seg of abs.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') out.pop();
+    else out.push(seg);
+  }
+  return '/' + out.join('/');
+}
+
+/** Strips a file: URL down to its path (file:///sys, file://host/sys and file:/sys all name /sys). */
+function fileUrlPath(value: string): string {
+  let rest = value.slice('file:'.length);
+  if (rest.startsWith('//')) {
+    const slash = rest.indexOf('/', 2);
+    rest = slash === -1 ? '/' : rest.slice(slash);
+  }
+  return rest;
+}
+
+export interface CompiledFsRule {
+  mountPoint: string;
+  /** mountPoint + '/', the prefix of everything below it. */
+  prefix: string;
+  deny: boolean;
+  allowed: ReadonlySet<string>;
+  reason: string;
+}
+
+export function compileFsRules(rules: readonly VirtualFsRule[]): CompiledFsRule[] {
+  return rules.map((r) => {
+    const mountPoint = normalisePath(r.mountPoint);
+    return {
+      mountPoint,
+      prefix: mountPoint === '/' ? '/' : mountPoint + '/',
+      deny: r.policy === 'DENY',
+      allowed: new Set((r.allowedPaths ?? []).map(normalisePath)),
+      reason: r.reason,
+    };
+  });
+}
+
+export type PathVerdict =
+  | { code: 'PATH_INVALID'; normalised: string }
+  | { code: 'VIRTUAL_FS_DENIED' | 'VIRTUAL_FS_NOT_IN_ALLOWLIST'; normalised: string; rule: CompiledFsRule };
+
+/** undefined when the path is allowed; otherwise why not. Every rule covering the path must allow it. */
+export function checkPath(raw: string, rules: readonly CompiledFsRule[]): PathVerdict | undefined {
+  if (CONTROL_CHARS.test(raw)) return { code: 'PATH_INVALID', normalised: raw };
+  const normalised = normalisePath(FILE_URL.test(raw) ? fileUrlPath(raw) : raw);
+  for (const rule of rules) {
+    if (normalised !== rule.mountPoint && !normalised.startsWith(rule.prefix)) continue;
+    if (rule.deny) return { code: 'VIRTUAL_FS_DENIED', normalised, rule };
+    if (!rule.allowed.has(normalised)) return { code: 'VIRTUAL_FS_NOT_IN_ALLOWLIST', normalised, rule };
+  }
+  return undefined;
+}
