@@ -5,7 +5,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "typecheck"; tsc --noEmit -p tsconfig.json
 step "lint"; eslint .
+step "cluster binaries and tools"; bash hack/cluster-binaries.sh
 step "unit tests"; vitest run --project unit
-step "cluster binaries"; bash hack/cluster-binaries.sh
 step "integration tests"; vitest run --project integration
 step "e2e tests"; vitest run --project e2e --passWithNoTests

@@ -1,0 +1,41 @@
+# syntax=docker/dockerfile:1.7
+# The m87 image: one image for `m87 controller` (the Deployment) and `m87 runner` (every job Pod).
+# Node 24 runs the TypeScript sources directly (type stripping; the code uses only erasable syntax), so there
+# is no build step: the image is the production dependencies plus src/.
+# Not built in CI here (this environment has no container engine); hack/e2e-kind.sh and
+# .github/workflows/e2e-kind.yaml build it where Docker exists.
+#   docker build -t ghcr.io/m87/m87:0.1.0 .
+
+ARG NODE_IMAGE=node:24-bookworm-slim
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
+
+# ---- dependencies: production only, from the lock file, no install scripts ---------------------------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+# ---- runtime: distroless Node 24, no shell, no package manager, UID/GID 65532 ---------------------------
+FROM ${RUNTIME_IMAGE}
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="m87" \
+      org.opencontainers.image.description="Governed execution for AI agents: controller and in-pod runner" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+WORKDIR /app
+ENV NODE_ENV=production \
+    PATH=/nodejs/bin:/usr/local/bin:/usr/bin:/bin
+COPY --from=deps --chown=0:0 /app/node_modules ./node_modules
+COPY --chown=0:0 package.json ./
+# src/ minus what only development and tests use (see .dockerignore).
+COPY --chown=0:0 src ./src
+# Job Pods run `command: ["m87", "runner"]` (docs/dev/pod-contract.md), so `m87` must be on PATH. No shell
+# exists here: the launcher is a tiny CommonJS file whose shebang passes the one Node flag we need.
+COPY --chown=0:0 --chmod=0555 <<'LAUNCHER' /usr/local/bin/m87
+#!/nodejs/bin/node --disable-warning=ExperimentalWarning
+import('/app/src/cli/main.ts');
+LAUNCHER
+USER 65532:65532
+ENTRYPOINT ["/nodejs/bin/node", "--disable-warning=ExperimentalWarning", "/app/src/cli/main.ts"]
+CMD ["--help"]
