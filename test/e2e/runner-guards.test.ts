@@ -1,0 +1,65 @@
+// The runner's own guards on a real job Pod: a workspace path that escapes through a symlink (planted in the
+// Pod's workspace by the compromised node of src/demo/node-fault-injector.ts) or through `..` is refused
+// before the step writes anything; a tool that is not in the manifest is denied by the policy and never gets
+// a Job or a Pod (a forged envelope that smuggles one in is covered by tampering.test.ts).
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { condition, eventsFor, getJob, getPod } from '../../src/demo/observe.ts';
+import { unknownToolSpec, writeFileSpec } from '../../src/demo/proposals.ts';
+import { runProposal } from '../../src/demo/scenarios.ts';
+import { e2eStack } from './stack.ts';
+
+const { stack, ctx } = await e2eStack('runner-guards');
+const ns = stack.jobNamespace;
+
+describe('runner guards', () => {
+  // A directory outside the workspace the Pod's user could write to, so an escape would leave a file here.
+  const outside = mkdtempSync(join(tmpdir(), 'm87-e2e-outside-'));
+  chmodSync(outside, 0o777);
+  afterAll(() => rmSync(outside, { recursive: true, force: true }));
+
+  it('a symlink in the workspace that leads outside it is refused (PATH_SYMLINK_ESCAPE) and nothing is written', async () => {
+    const run = await runProposal(ctx, {
+      as: stack.agents.casey,
+      submitter: 'casey',
+      name: `symlink-escape-${ctx.suffix}`,
+      spec: writeFileSpec('reports/summary.md', 'this must not leave the workspace\n'),
+      fault: { symlink: { link: 'reports', target: outside } },
+    });
+    expect(run.decision.spec.outcome).toBe('ALLOW');
+    const job = run.job!;
+    expect(job.status?.phase).toBe('Failed');
+    // The envelope itself verified; the path gate refused.
+    expect(job.status?.receipt).toMatchObject({ status: 'Refused', reasonCode: 'PATH_SYMLINK_ESCAPE', steps: [], deh: { verified: true } });
+    expect(job.status?.reason).toBe('PATH_SYMLINK_ESCAPE');
+    expect(condition(job, 'Succeeded')).toMatchObject({ status: 'False' });
+    expect(run.runner?.verifyMs).toBeGreaterThan(0);
+    expect(readdirSync(outside)).toEqual([]);
+  });
+
+  it('a `..` path that climbs out of the workspace is refused (PATH_ESCAPE)', async () => {
+    const run = await runProposal(ctx, {
+      as: stack.agents.casey,
+      submitter: 'casey',
+      name: `dotdot-escape-${ctx.suffix}`,
+      spec: writeFileSpec('../../../escape.md', 'this must not leave the workspace\n'),
+    });
+    // The policy allows it (a relative path names no denied mount); the runner's workspace check does not.
+    expect(run.decision.spec.outcome).toBe('ALLOW');
+    expect(run.job?.status?.phase).toBe('Failed');
+    expect(run.job?.status?.receipt).toMatchObject({ status: 'Refused', reasonCode: 'PATH_ESCAPE', steps: [] });
+  });
+
+  it('a tool that is not in the manifest is denied: no Job, no Pod, nothing runs', async () => {
+    const run = await runProposal(ctx, { as: stack.agents.casey, submitter: 'casey', name: `unknown-tool-${ctx.suffix}`, spec: unknownToolSpec() });
+    expect(run.decision.spec.outcome).toBe('DENY');
+    expect(run.decision.spec.reasons.find((r) => r.code === 'TOOL_UNKNOWN')?.message).toContain('shell');
+    expect(run.proposal.status?.phase).toBe('Denied');
+    expect(await getJob(stack.admin, ns, run.name)).toBeUndefined();
+    expect(await getPod(stack.admin, ns, `m87-job-${run.name}`)).toBeUndefined();
+    const events = await eventsFor(stack.admin, ns, 'Proposal', run.name, 'DecidedDeny');
+    expect(events.find((e) => e.reason === 'DecidedDeny')?.message).toContain('TOOL_UNKNOWN');
+  });
+});

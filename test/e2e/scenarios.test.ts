@@ -1,0 +1,176 @@
+// The demo's scenarios end to end (the code `npm run demo` runs), asserted in detail: Decisions, Approvals,
+// Job status and conditions, receipts, the job Pods, Events, the egress target, and the controller's metrics
+// (scraped from its /metrics before and after).
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ANNOTATIONS } from '../../src/api/group.ts';
+import { sha256Hex } from '../../src/hash/canonical.ts';
+import { approvalName } from '../../src/cli/approve-command.ts';
+import type { MetricsSnapshot } from '../../src/demo/metrics.ts';
+import { condition, eventsFor, getJob, getPod } from '../../src/demo/observe.ts';
+import { REPORT_PATH, runScenarios, type ProposalRun, type ScenarioResult } from '../../src/demo/scenarios.ts';
+import { kubeRequest } from '../../src/runtime/kube-http.ts';
+import { e2eStack } from './stack.ts';
+
+const { stack, ctx, metrics } = await e2eStack('scenarios');
+const ns = stack.jobNamespace;
+let before: MetricsSnapshot;
+let after: MetricsSnapshot;
+const results = new Map<string, ScenarioResult>();
+
+beforeAll(async () => {
+  before = await metrics();
+  for (const r of await runScenarios(ctx)) results.set(r.id, r);
+  after = await metrics();
+}, 240_000);
+
+function scenario(id: string): ScenarioResult {
+  const r = results.get(id);
+  if (r === undefined) throw new Error(`scenario ${id} did not run`);
+  return r;
+}
+
+function only(id: string, index = 0): ProposalRun {
+  const run = scenario(id).runs[index];
+  if (run === undefined) throw new Error(`scenario ${id} has no run ${index}`);
+  return run;
+}
+
+/** Receipt checks every runner-verified job must pass: it names this Job incarnation and its DEH. */
+function expectReceiptOfJob(run: ProposalRun): void {
+  const job = run.job!;
+  const receipt = job.status?.receipt;
+  expect(receipt).toMatchObject({
+    v: 1,
+    jobUID: job.metadata.uid,
+    deh: { claimed: job.spec.envelopeHash, recomputed: job.spec.envelopeHash, verified: true },
+  });
+  expect(receipt!.steps.map((s) => s.tool)).toEqual(job.spec.envelope.steps.map((s) => s.tool));
+  expect(receipt!.steps.every((s) => /^[0-9a-f]{64}$/.test(s.outputHash))).toBe(true);
+  expect(Buffer.byteLength(JSON.stringify(receipt))).toBeLessThanOrEqual(4096);
+}
+
+describe('demo scenarios', () => {
+  it('every scenario ends as the demo expects', () => {
+    expect([...results.values()].flatMap((r) => r.problems)).toEqual([]);
+  });
+
+  it('(a) an allowed test run succeeds with a verified receipt and the artifact digest', async () => {
+    const run = only('a');
+    expect(run.decision.spec.outcome).toBe('ALLOW');
+    const job = run.job!;
+    expect(job.status).toMatchObject({ phase: 'Succeeded', podName: `m87-job-${run.name}` });
+    expect(condition(job, 'EnvelopeVerified')).toMatchObject({ status: 'True', reason: 'Verified' });
+    expect(condition(job, 'Succeeded')).toMatchObject({ status: 'True' });
+    expectReceiptOfJob(run);
+    const receipt = job.status!.receipt!;
+    expect(receipt).toMatchObject({ status: 'Succeeded', reasonCode: '', usage: { steps: 2, toolCalls: 2, externalIO: 0 } });
+    expect(receipt.steps.map((s) => s.exitCode)).toEqual([0, 0]);
+    const content = run.proposal.spec.steps[1]?.args?.content ?? '';
+    expect(receipt.artifacts).toContainEqual({ path: REPORT_PATH, sha256: sha256Hex(content) });
+    expect(job.spec.envelopeHash).toBe(run.decision.spec.envelopeHash);
+    // The Pod the runner ran in carries the signed envelope; the runner timed its verification.
+    const pod = await getPod(stack.admin, ns, job.status!.podName!);
+    expect(pod?.metadata.annotations?.[ANNOTATIONS.envelopeHash]).toBe(job.spec.envelopeHash);
+    expect(pod?.metadata.annotations?.[ANNOTATIONS.jobUID]).toBe(job.metadata.uid);
+    expect(pod?.status?.phase).toBe('Succeeded');
+    expect(run.runner).toMatchObject({ status: 'Succeeded', reasonCode: '' });
+    expect(run.runner?.verifyMs).toBeGreaterThan(0);
+    const proposalEvents = await eventsFor(stack.admin, ns, 'Proposal', run.name, 'DecidedAllow');
+    expect(proposalEvents.find((e) => e.reason === 'DecidedAllow')?.type).toBe('Normal');
+    const jobEvents = await eventsFor(stack.admin, ns, 'Job', run.name, 'Succeeded');
+    expect(jobEvents.find((e) => e.reason === 'Succeeded')?.type).toBe('Normal');
+  });
+
+  it('(b) READ_SECRETS is denied and nothing is minted', async () => {
+    const run = only('b');
+    expect(run.decision.spec.outcome).toBe('DENY');
+    expect(run.decision.spec.reasons.map((r) => r.code)).toContain('READ_SECRETS_FORBIDDEN');
+    expect(run.proposal.status?.phase).toBe('Denied');
+    expect(await getJob(stack.admin, ns, run.name)).toBeUndefined();
+    expect(await getPod(stack.admin, ns, `m87-job-${run.name}`)).toBeUndefined();
+    const events = await eventsFor(stack.admin, ns, 'Proposal', run.name, 'DecidedDeny');
+    const denied = events.find((e) => e.reason === 'DecidedDeny');
+    expect(denied?.type).toBe('Warning');
+    expect(denied?.message).toContain('READ_SECRETS_FORBIDDEN');
+  });
+
+  it('(c) a DEPLOY waits for a human; alice approves with `m87 approve`; the approved envelope runs', async () => {
+    const run = only('c');
+    expect(run.decision.spec.outcome).toBe('REQUIRE_HUMAN');
+    expect(run.decision.spec.reasons.map((r) => r.code)).toContain('DEPLOY_REQUIRES_HUMAN');
+    expect(run.approval?.cli.code).toBe(0);
+    expect(run.approval?.cli.stdout).toContain(`(Approve ${ns}/${run.name} as alice)`);
+    const approval = await kubeRequest<{ spec: Record<string, unknown>; status?: { state?: string } }>(stack.admin, {
+      method: 'GET',
+      path: `/apis/governance.m87.io/v1alpha1/namespaces/${ns}/approvals/${approvalName(run.name, 'alice')}`,
+    });
+    expect(approval.spec).toMatchObject({ proposalName: run.name, proposalUID: run.proposal.metadata.uid, verdict: 'Approve', approver: 'alice' });
+    expect(approval.status?.state).toBe('Accepted');
+    const job = run.job!;
+    expect(job.status?.phase).toBe('Succeeded');
+    expect((job.spec.envelope as unknown as { humanApproved: boolean }).humanApproved).toBe(true);
+    expect(job.spec.envelopeHash).toBe(run.decision.spec.envelopeHash);
+    expectReceiptOfJob(run);
+    const events = await eventsFor(stack.admin, ns, 'Approval', approvalName(run.name, 'alice'), 'ApprovalAccepted');
+    expect(events.some((e) => e.reason === 'ApprovalAccepted')).toBe(true);
+  });
+
+  it('(d) READ_REPO then NETWORK_CALL needs alice and the challenge answer; the call goes through the egress gate', async () => {
+    const read = only('d', 0);
+    const call = only('d', 1);
+    expect(read.decision.spec.outcome).toBe('ALLOW');
+    expect(read.job?.status?.phase).toBe('Succeeded');
+    expect(call.decision.spec.outcome).toBe('REQUIRE_HUMAN');
+    const toxic = call.decision.spec.reasons.filter((r) => r.code === 'TOXIC_TOPOLOGY');
+    expect(toxic.some((r) => r.message.includes('repo_read_then_network'))).toBe(true);
+    expect(call.decision.spec.challenge?.prompt).toContain(call.approval?.challengeResponse);
+    expect(call.approval?.cli.code).toBe(0);
+    const job = call.job!;
+    expectReceiptOfJob(call);
+    if (stack.network === 'veth') {
+      expect(job.status?.phase).toBe('Succeeded');
+      expect(job.status?.receipt?.usage.externalIO).toBe(1);
+      expect(call.runner?.egress).toMatchObject({ allowed: 1, refused: 0 });
+      const pod = await getPod(stack.admin, ns, job.status!.podName!);
+      const podIP = pod?.status?.podIP;
+      const got = stack.egress!.requests.filter((r) => r.path === '/status');
+      expect(got).toHaveLength(1);
+      // From the job Pod's own address, as forwarded by the runner's egress gate (its lease token stays behind).
+      expect(got[0]).toMatchObject({ method: 'GET', remoteAddress: podIP, headers: { 'user-agent': 'm87-runner' } });
+      expect(got[0]?.headers['proxy-authorization']).toBeUndefined();
+    } else {
+      expect(job.status?.reason).toBe('EGRESS_UPSTREAM_FAILED');
+    }
+  });
+
+  it('(e) a tampered annotation is refused by the runner and the Job records EnvelopeVerified=False', async () => {
+    const run = only('e');
+    const job = run.job!;
+    expect(job.status?.phase).toBe('Failed');
+    expect(job.status?.receipt).toMatchObject({ status: 'Refused', reasonCode: 'DEH_MISMATCH', steps: [], deh: { verified: false, claimed: job.spec.envelopeHash } });
+    expect(job.status!.receipt!.deh.recomputed).not.toBe(job.spec.envelopeHash);
+    expect(condition(job, 'EnvelopeVerified')).toMatchObject({ status: 'False', reason: 'DEH_MISMATCH' });
+    expect(condition(job, 'Succeeded')).toMatchObject({ status: 'False' });
+    // The API object was never changed: the forgery happened on the node.
+    const pod = await getPod(stack.admin, ns, job.status!.podName!);
+    expect(JSON.parse(pod?.metadata.annotations?.[ANNOTATIONS.envelope] ?? '{}')).toEqual(job.spec.envelope);
+    const events = await eventsFor(stack.admin, ns, 'Job', run.name, 'Failed');
+    expect(events.find((e) => e.reason === 'Failed')?.type).toBe('Warning');
+    expect(run.proposal.status?.phase).toBe('Failed');
+  });
+
+  it('the controller counted every decision, approval, job and verification', () => {
+    const d = (name: string, labels: Record<string, string>): number => after.delta(before, name, labels);
+    expect(d('m87_proposals_total', { outcome: 'ALLOW' })).toBe(3);
+    expect(d('m87_proposals_total', { outcome: 'DENY' })).toBe(1);
+    expect(d('m87_proposals_total', { outcome: 'REQUIRE_HUMAN' })).toBe(2);
+    expect(d('m87_approvals_total', { state: 'Accepted' })).toBe(2);
+    expect(d('m87_jobs_total', { result: 'Succeeded' })).toBe(stack.network === 'veth' ? 4 : 3);
+    expect(d('m87_jobs_total', { result: 'Failed' })).toBe(stack.network === 'veth' ? 1 : 2);
+    expect(d('m87_envelope_verifications_total', { result: 'verified' })).toBe(4);
+    expect(d('m87_envelope_verifications_total', { result: 'refused' })).toBe(1);
+    expect(d('m87_topology_hits_total', { topology: 'repo_read_then_network' })).toBe(1);
+    expect(d('m87_decisions_total', { code: 'READ_SECRETS_FORBIDDEN' })).toBe(1);
+    expect(d('m87_decision_duration_seconds_count', {})).toBe(6);
+  });
+});
