@@ -1,0 +1,154 @@
+// `m87 controller`: runs the controller until SIGTERM/SIGINT (exit 0 after an orderly shutdown) or until
+// leadership is lost or start-up fails (exit 1, so the Deployment restarts it as a fresh candidate).
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { DEFAULT_CONFIG } from '../controller/config.ts';
+import { parseListenAddress } from '../controller/http-server.ts';
+import { startController } from '../controller/start.ts';
+import { CliError, EXIT } from './output.ts';
+
+const HELP = `Usage: m87 controller [flags]
+
+Runs the M87 controller: decides Proposals, evaluates Approvals, mints signed Jobs and runs them as isolated
+Pods. Several replicas elect a leader through a Lease; only the leader writes.
+
+Flags:
+  --kubeconfig <path>            kubeconfig to use (default: in-cluster, then $KUBECONFIG / ~/.kube/config)
+  --context <name>               kubeconfig context
+  --namespace <ns>               controller namespace: Lease, signing key, public key (default ${DEFAULT_CONFIG.namespace})
+  --runner-image <image>         runner image for job Pods (default ${DEFAULT_CONFIG.runnerImage})
+  --metrics-addr <host:port>     /metrics, /healthz, /readyz (default 127.0.0.1:8080; "0" disables)
+  --leader-elect <bool>          elect a leader through a Lease (default true)
+  --lease-name <name>            Lease name (default m87-controller)
+  --identity <id>                leader-election identity (default <hostname>_<uuid>)
+  --lease-duration <d>           how long a standby waits before taking over (default 15s)
+  --renew-deadline <d>           the leader stops when it could not renew for this long (default 10s)
+  --retry-period <d>             interval of lease acquire/renew attempts (default 2s)
+  --signing-secret <name>        Secret holding the Ed25519 signing key (default ${DEFAULT_CONFIG.signingSecretName})
+  --public-key-configmap <name>  ConfigMap publishing the public key (default ${DEFAULT_CONFIG.publicKeyConfigMapName})
+  --policy <name>                GovernancePolicy to decide under (default ${DEFAULT_CONFIG.policyName})
+  --require-restricted-namespaces <bool>
+                                 start job Pods only in namespaces enforcing Pod Security restricted (default true)
+  --install-crds                 install/upgrade the CRDs first (development; Helm does this in production)
+  --log-level <level>            pino level: trace, debug, info, warn, error (default info, or $M87_LOG_LEVEL)
+  -h, --help                     this help
+`;
+
+function parseBool(value: string | boolean | undefined, flag: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value === 'boolean') return value;
+  if (/^(true|1|yes)$/i.test(value)) return true;
+  if (/^(false|0|no)$/i.test(value)) return false;
+  throw new CliError(`${flag}: want true or false, got ${JSON.stringify(value)}`, EXIT.usage);
+}
+
+/** "15s", "500ms", "1m" (Go-style, one unit) → milliseconds. */
+export function parseDuration(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(value.trim());
+  if (!m) throw new CliError(`${flag}: want a duration like 15s or 500ms, got ${JSON.stringify(value)}`, EXIT.usage);
+  const n = Number(m[1]);
+  return Math.round(m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000);
+}
+
+function loadKubeConfig(path: string | undefined, context: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (path !== undefined) kc.loadFromFile(path);
+  else if (process.env.KUBERNETES_SERVICE_HOST !== undefined && process.env.KUBECONFIG === undefined) kc.loadFromCluster();
+  else kc.loadFromDefault();
+  if (context !== undefined) kc.setCurrentContext(context);
+  if (kc.getCurrentCluster() === null) throw new CliError('no cluster: the kubeconfig has no current context', EXIT.usage);
+  return kc;
+}
+
+export async function runController(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      options: {
+        kubeconfig: { type: 'string' },
+        context: { type: 'string' },
+        namespace: { type: 'string', short: 'n' },
+        'runner-image': { type: 'string' },
+        'metrics-addr': { type: 'string' },
+        'leader-elect': { type: 'string' },
+        'lease-name': { type: 'string' },
+        identity: { type: 'string' },
+        'lease-duration': { type: 'string' },
+        'renew-deadline': { type: 'string' },
+        'retry-period': { type: 'string' },
+        'require-restricted-namespaces': { type: 'string' },
+        'signing-secret': { type: 'string' },
+        'public-key-configmap': { type: 'string' },
+        policy: { type: 'string' },
+        'install-crds': { type: 'boolean' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new CliError(`${(err as Error).message}\n\n${HELP}`, EXIT.usage);
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    return EXIT.ok;
+  }
+  const metricsAddr = values['metrics-addr'] ?? '127.0.0.1:8080';
+  let http;
+  try {
+    http = metricsAddr === '0' || metricsAddr === '' ? (false as const) : parseListenAddress(metricsAddr);
+  } catch (err) {
+    throw new CliError((err as Error).message, EXIT.usage);
+  }
+  const leaderElect = parseBool(values['leader-elect'], '--leader-elect', true);
+  const requireRestricted = parseBool(values['require-restricted-namespaces'], '--require-restricted-namespaces', true);
+  const leaseDurationMs = parseDuration(values['lease-duration'], '--lease-duration');
+  const renewDeadlineMs = parseDuration(values['renew-deadline'], '--renew-deadline');
+  const retryPeriodMs = parseDuration(values['retry-period'], '--retry-period');
+  const level = values['log-level'] ?? process.env.M87_LOG_LEVEL ?? 'info';
+  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) {
+    throw new CliError(`--log-level: unknown level ${JSON.stringify(level)}`, EXIT.usage);
+  }
+  const logger = pino({ level, base: { component: 'm87-controller' } });
+  const kc = loadKubeConfig(values.kubeconfig, values.context);
+
+  const controller = await startController({
+    kubeConfig: kc,
+    logger,
+    http,
+    installCrds: values['install-crds'] ?? false,
+    handleSignals: true,
+    config: {
+      ...(values.namespace !== undefined ? { namespace: values.namespace } : {}),
+      ...(values['runner-image'] !== undefined ? { runnerImage: values['runner-image'] } : {}),
+      ...(values['signing-secret'] !== undefined ? { signingSecretName: values['signing-secret'] } : {}),
+      ...(values['public-key-configmap'] !== undefined ? { publicKeyConfigMapName: values['public-key-configmap'] } : {}),
+      ...(values.policy !== undefined ? { policyName: values.policy } : {}),
+      requireRestrictedNamespace: requireRestricted,
+    },
+    leaderElection: leaderElect
+      ? {
+          ...(values['lease-name'] !== undefined ? { leaseName: values['lease-name'] } : {}),
+          ...(values.identity !== undefined ? { identity: values.identity } : {}),
+          ...(leaseDurationMs !== undefined ? { leaseDurationMs } : {}),
+          ...(renewDeadlineMs !== undefined ? { renewDeadlineMs } : {}),
+          ...(retryPeriodMs !== undefined ? { retryPeriodMs } : {}),
+        }
+      : false,
+  });
+  if (controller.httpAddress) {
+    // One line on stderr for humans and for tests that start the controller with port 0.
+    process.stderr.write(`m87 controller: serving metrics on http://${controller.httpAddress.host}:${controller.httpAddress.port}/metrics\n`);
+  }
+  try {
+    await controller.done;
+    logger.info('Controller stopped');
+    return EXIT.ok;
+  } catch (err) {
+    logger.error({ err }, 'Controller failed');
+    return EXIT.error;
+  }
+}

@@ -1,0 +1,116 @@
+// Kubernetes Events (core/v1) for what users look for with `kubectl describe` / `kubectl get events`:
+// decisions, approvals and job results. Events are best effort: they are sent in the background, a failure
+// is logged and never fails a reconcile, and like client-go's spam filter they are rate limited (a token
+// bucket): at hundreds of decisions per second the Decision objects are the record, and an Event per
+// decision would cost as much apiserver capacity as the decision itself. Dropped events are counted.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { errorCode, kubeRequest } from '../runtime/kube-http.ts';
+import { resourcePath } from '../runtime/resource.ts';
+import { formatTime } from '../runtime/status.ts';
+import { EVENTS } from './resources.ts';
+
+export interface InvolvedObject {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  uid?: string | undefined;
+}
+
+export type EventType = 'Normal' | 'Warning';
+
+export const COMPONENT = 'm87-controller';
+
+export class EventRecorder {
+  readonly #kc: KubeConfig;
+  readonly #log: Logger;
+  readonly #fence: () => void;
+  readonly #instance: string;
+  readonly #maxInFlight: number;
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #ratePerSecond: number;
+  readonly #burst: number;
+  #tokens: number;
+  #refilledAt = performance.now();
+  #dropped = 0;
+  readonly #onDrop: (() => void) | undefined;
+
+  constructor(opts: {
+    kubeConfig: KubeConfig;
+    logger: Logger;
+    fence: () => void;
+    instance: string;
+    maxInFlight?: number;
+    /** Sustained events per second; default 10. */
+    ratePerSecond?: number;
+    /** Burst; default 100. */
+    burst?: number;
+    onDrop?: () => void;
+  }) {
+    this.#kc = opts.kubeConfig;
+    this.#log = opts.logger;
+    this.#fence = opts.fence;
+    this.#instance = opts.instance;
+    this.#maxInFlight = opts.maxInFlight ?? 64;
+    this.#ratePerSecond = opts.ratePerSecond ?? 10;
+    this.#burst = opts.burst ?? 100;
+    this.#tokens = this.#burst;
+    this.#onDrop = opts.onDrop;
+  }
+
+  #take(): boolean {
+    const now = performance.now();
+    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#refilledAt) / 1000) * this.#ratePerSecond);
+    this.#refilledAt = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  record(obj: InvolvedObject, type: EventType, reason: string, message: string): void {
+    if (this.#inFlight.size >= this.#maxInFlight || !this.#take()) {
+      this.#dropped++;
+      this.#onDrop?.();
+      return;
+    }
+    try {
+      this.#fence();
+    } catch {
+      return;
+    }
+    const now = new Date();
+    const body = {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { generateName: `${obj.name.slice(0, 200)}.`, namespace: obj.namespace },
+      involvedObject: { apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.namespace, name: obj.name, ...(obj.uid ? { uid: obj.uid } : {}) },
+      type,
+      reason,
+      message: message.length > 1024 ? message.slice(0, 1023) + '…' : message,
+      source: { component: COMPONENT },
+      reportingComponent: COMPONENT,
+      reportingInstance: this.#instance.slice(0, 128),
+      firstTimestamp: formatTime(now),
+      lastTimestamp: formatTime(now),
+      count: 1,
+    };
+    const p: Promise<void> = kubeRequest(this.#kc, { method: 'POST', path: resourcePath(EVENTS, { namespace: obj.namespace }), body, timeoutMs: 10_000 })
+      .then(() => undefined)
+      .catch((err: unknown) => {
+        // Mostly a namespace being deleted; the status code is enough, the response body is noise.
+        this.#log.debug({ status: errorCode(err), reason, involved: `${obj.kind} ${obj.namespace}/${obj.name}` }, 'Could not record Event');
+      })
+      .finally(() => this.#inFlight.delete(p));
+    this.#inFlight.add(p);
+  }
+
+  /** Waits for events still being sent (on shutdown). */
+  async flush(): Promise<void> {
+    await Promise.all([...this.#inFlight]);
+  }
+}

@@ -1,0 +1,306 @@
+// Job → NetworkPolicy (created and read back) → Pod, and Pod → Job.status. Before anything runs the Job
+// is checked again (DEH recomputed, signature verified with our key), so a Job this controller did not
+// sign never gets a Pod. A terminated Pod's receipt decides Succeeded or Failed (receipt-check.ts).
+import { API_VERSION } from '../api/group.ts';
+import type { Job } from '../api/kinds.ts';
+import type { JobStatus } from '../api/job.ts';
+import { envelopeHash } from '../hash/canonical.ts';
+import type { ReconcileContext, ReconcileResult } from '../runtime/controller.ts';
+import { getObject, kubeRequest } from '../runtime/kube-http.ts';
+import type { KubeObject } from '../runtime/resource.ts';
+import { resourcePath } from '../runtime/resource.ts';
+import { createIfAbsent, formatTime, patchStatus, setCondition, type Condition } from '../runtime/status.ts';
+import { verifyDeh } from '../signing/ed25519.ts';
+import { buildJobPod } from './job-pod.ts';
+import { jobNetworkPolicyName, jobPodName } from './names.ts';
+import { buildNetworkPolicy, EgressRuleError, networkPolicyMatches } from './network-policy.ts';
+import { isControlledBy } from './owner.ts';
+import { parseJob } from './parse.ts';
+import { conditionReason } from './proposal-status.ts';
+import { podProgress, type JobResult } from './receipt-check.ts';
+import { JOBS, NETWORK_POLICIES, PODS } from './resources.ts';
+import { FIELD_MANAGER, type Shared } from './shared.ts';
+
+export const JOB_CONDITION = { envelopeVerified: 'EnvelopeVerified', succeeded: 'Succeeded' } as const;
+
+type StatusEdit = (status: JobStatus, now: Date) => JobStatus;
+
+export class JobReconciler {
+  readonly #s: Shared;
+
+  constructor(shared: Shared) {
+    this.#s = shared;
+  }
+
+  async reconcile(_key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const namespace = ctx.namespace;
+    if (namespace === undefined) return;
+    const obj = this.#s.fresh.jobs.read(this.#s.informers.jobs.getByName(namespace, ctx.name));
+    if (obj === undefined || obj.metadata.deletionTimestamp !== undefined) return;
+    const phase = (obj.status as JobStatus | undefined)?.phase;
+    if (phase === 'Succeeded' || phase === 'Failed') return;
+    const log = this.#s.log.child({ controller: 'jobs', namespace, name: ctx.name, reconcileID: ctx.reconcileID });
+
+    const parsed = parseJob(obj);
+    if (!parsed.ok) {
+      await this.#fail(obj, 'InvalidJob', `The Job cannot be read: ${parsed.error}`, ctx);
+      return;
+    }
+    const job = parsed.value;
+    const uid = job.metadata.uid ?? '';
+    const problem = this.#integrityProblem(job);
+    if (problem) {
+      log.warn({ reason: problem.reason }, problem.message);
+      await this.#fail(obj, problem.reason, problem.message, ctx);
+      return;
+    }
+    const facts = { uid, envelopeHash: job.spec.envelopeHash, envelope: job.spec.envelope };
+    const podName = jobPodName(ctx.name);
+    let pod = this.#s.informers.pods.getByName(namespace, podName);
+    if (pod === undefined && (obj.status as JobStatus | undefined)?.podName !== undefined) {
+      // We created it before; the cache may be behind, or it was deleted.
+      pod = await getObject(this.#s.kc, PODS, { namespace, name: podName }, { signal: ctx.signal });
+      if (pod === undefined) {
+        await this.#fail(obj, 'PodDeleted', `Pod ${podName} was deleted before the job finished.`, ctx);
+        return;
+      }
+    }
+    if (pod !== undefined) {
+      if (!isControlledBy(pod, uid)) {
+        if (pod.metadata.deletionTimestamp !== undefined) return { requeueAfterMs: 2000 };
+        await this.#fail(obj, 'PodNameConflict', `Pod ${podName} exists and does not belong to this Job.`, ctx);
+        return;
+      }
+      return this.#observePod(obj, pod, facts, ctx, log);
+    }
+    return this.#start(obj, job, ctx, log);
+  }
+
+  /** Why this Job must not run, or undefined when it is intact and signed by us. */
+  #integrityProblem(job: Job): { reason: string; message: string } | undefined {
+    let deh: string;
+    try {
+      deh = envelopeHash(job.spec.envelope);
+    } catch (err) {
+      return { reason: 'EnvelopeInvalid', message: `spec.envelope: ${(err as Error).message}` };
+    }
+    if (deh !== job.spec.envelopeHash) return { reason: 'EnvelopeHashMismatch', message: 'spec.envelopeHash does not match spec.envelope.' };
+    const key = this.#s.signingKey;
+    if (job.spec.keyId !== key.keyId) return { reason: 'UnknownSigningKey', message: `spec.keyId ${job.spec.keyId} is not the controller's key ${key.keyId}.` };
+    if (!verifyDeh(key.publicKeyPem, deh, job.spec.signature)) return { reason: 'SignatureInvalid', message: 'spec.signature does not verify with the controller key.' };
+    const p = job.spec.envelope.proposal;
+    if (p.name !== job.spec.proposalRef.name || p.uid !== job.spec.proposalRef.uid || p.namespace !== job.metadata.namespace) {
+      return { reason: 'EnvelopeProposalMismatch', message: 'spec.envelope.proposal does not match spec.proposalRef.' };
+    }
+    return undefined;
+  }
+
+  async #start(obj: KubeObject, job: Job, ctx: ReconcileContext, log: ReconcileContext['log']): Promise<ReconcileResult> {
+    const namespace = job.metadata.namespace ?? '';
+    const name = job.metadata.name ?? '';
+    const uid = job.metadata.uid ?? '';
+    const ref = { namespace, name, uid, proposalName: job.spec.proposalRef.name };
+
+    let desiredNp;
+    try {
+      desiredNp = buildNetworkPolicy(ref, job.spec.envelope.egress);
+    } catch (err) {
+      if (!(err instanceof EgressRuleError)) throw err;
+      await this.#fail(obj, 'InvalidEgress', err.message, ctx);
+      return;
+    }
+    if (this.#s.config.requireRestrictedNamespace ?? true) {
+      const problem = await this.#s.namespaces.problem(namespace, ctx.signal);
+      if (problem !== undefined) {
+        await this.#edit(obj, ctx, (s, now) => ({
+          ...s,
+          phase: 'Pending',
+          reason: 'NamespaceNotRestricted',
+          message: problem,
+          conditions: unknownConditions(s.conditions, 'NamespaceNotRestricted', problem, now),
+        }));
+        log.warn({ reason: 'NamespaceNotRestricted' }, problem);
+        return { requeueAfterMs: 30_000 };
+      }
+    }
+    await this.#s.publicKeys.ensure(namespace, ctx.fence);
+
+    const npName = jobNetworkPolicyName(name);
+    const { object: np } = await createIfAbsent<KubeObject>(this.#s.kc, NETWORK_POLICIES, desiredNp as unknown as KubeObject, {
+      fence: ctx.fence,
+      fieldManager: FIELD_MANAGER,
+      signal: ctx.signal,
+    });
+    if (!isControlledBy(np, uid)) {
+      if (np.metadata.deletionTimestamp !== undefined) return { requeueAfterMs: 2000 };
+      await this.#fail(obj, 'NetworkPolicyConflict', `NetworkPolicy ${npName} exists and does not belong to this Job.`, ctx);
+      return;
+    }
+    // Read it back: the Pod is created only once the isolation is known to be stored as intended.
+    const readBack = await kubeRequest<KubeObject>(this.#s.kc, {
+      method: 'GET',
+      path: resourcePath(NETWORK_POLICIES, { namespace, name: npName }),
+      signal: ctx.signal,
+    });
+    const match = networkPolicyMatches(readBack, desiredNp);
+    if (!match.ok || readBack.metadata.uid !== np.metadata.uid) {
+      const field = match.ok ? 'metadata.uid' : match.field;
+      await this.#fail(obj, 'NetworkPolicyMismatch', `NetworkPolicy ${npName} read back differs from what was created (${field}); no Pod is started.`, ctx);
+      return;
+    }
+
+    const desiredPod = buildJobPod({
+      job: { namespace, name, uid, proposalName: job.spec.proposalRef.name, envelope: job.spec.envelope, envelopeHash: job.spec.envelopeHash },
+      signingKey: this.#s.signingKey,
+      publicKeyConfigMap: this.#s.publicKeys.configMapName,
+      ...(this.#s.config.runnerResources ? { resources: this.#s.config.runnerResources } : {}),
+    });
+    const { object: pod, created } = await createIfAbsent<KubeObject>(this.#s.kc, PODS, desiredPod as unknown as KubeObject, {
+      fence: ctx.fence,
+      fieldManager: FIELD_MANAGER,
+      signal: ctx.signal,
+    });
+    if (!isControlledBy(pod, uid)) {
+      if (pod.metadata.deletionTimestamp !== undefined) return { requeueAfterMs: 2000 };
+      await this.#fail(obj, 'PodNameConflict', `Pod ${desiredPod.metadata.name} exists and does not belong to this Job.`, ctx);
+      return;
+    }
+    if (created) log.info({ pod: desiredPod.metadata.name, networkPolicy: npName, envelopeHash: job.spec.envelopeHash }, 'Started job Pod');
+    return this.#observePod(obj, pod, { uid, envelopeHash: job.spec.envelopeHash, envelope: job.spec.envelope }, ctx, log);
+  }
+
+  async #observePod(
+    obj: KubeObject,
+    pod: KubeObject,
+    facts: Parameters<typeof podProgress>[0],
+    ctx: ReconcileContext,
+    log: ReconcileContext['log'],
+  ): Promise<ReconcileResult> {
+    const podName = pod.metadata.name ?? '';
+    const npName = jobNetworkPolicyName(obj.metadata.name ?? '');
+    const progress = podProgress(facts, pod);
+    const base = (s: JobStatus): JobStatus => ({
+      ...s,
+      podName,
+      networkPolicyName: npName,
+      startTime: s.startTime ?? (typeof pod.metadata.creationTimestamp === 'string' ? pod.metadata.creationTimestamp : formatTime(new Date())),
+    });
+    switch (progress.state) {
+      case 'pending':
+        await this.#edit(obj, ctx, (s, now) => ({
+          ...base(s),
+          phase: 'Pending',
+          reason: 'PodPending',
+          message: `Pod ${podName} is waiting to run.`,
+          conditions: unknownConditions(s.conditions, 'Pending', 'The Pod has not run yet.', now),
+        }));
+        return;
+      case 'running':
+        await this.#edit(obj, ctx, (s, now) => ({
+          ...base(s),
+          phase: 'Running',
+          reason: 'PodRunning',
+          message: `Pod ${podName} is running.`,
+          conditions: unknownConditions(s.conditions, 'Running', 'The runner is executing the job.', now),
+        }));
+        return;
+      case 'finished':
+        await this.#finish(obj, progress.result, base, ctx, log);
+        return;
+      default: {
+        const never: never = progress;
+        throw new Error(`unexpected pod progress ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  async #finish(obj: KubeObject, result: JobResult, base: (s: JobStatus) => JobStatus, ctx: ReconcileContext, log: ReconcileContext['log']): Promise<void> {
+    const changed = await this.#edit(obj, ctx, (s, now) => {
+      let conditions = setCondition(
+        (s.conditions ?? []),
+        {
+          type: JOB_CONDITION.envelopeVerified,
+          status: result.envelopeVerified.status,
+          reason: conditionReason(result.envelopeVerified.reason, 'NotVerified'),
+          message: result.envelopeVerified.message,
+        },
+        now,
+      );
+      conditions = setCondition(
+        conditions,
+        {
+          type: JOB_CONDITION.succeeded,
+          status: result.phase === 'Succeeded' ? 'True' : 'False',
+          reason: conditionReason(result.reason, 'Failed'),
+          message: result.message,
+        },
+        now,
+      );
+      const out: JobStatus = {
+        ...base(s),
+        phase: result.phase,
+        reason: result.reason.slice(0, 64),
+        message: result.message.slice(0, 4096),
+        completionTime: result.completionTime ?? formatTime(now),
+        conditions,
+      };
+      if (result.receipt) out.receipt = result.receipt;
+      return out;
+    });
+    if (changed) {
+      this.#s.metrics.jobFinished(result.phase, result.verification);
+      log.info({ phase: result.phase, reason: result.reason, verification: result.verification }, 'Job finished');
+      const { namespace, name, uid } = obj.metadata;
+      this.#s.events.record(
+        { apiVersion: API_VERSION, kind: 'Job', namespace: namespace ?? '', name: name ?? '', uid },
+        result.phase === 'Succeeded' ? 'Normal' : 'Warning',
+        result.phase,
+        result.message,
+      );
+    }
+  }
+
+  async #fail(obj: KubeObject, reason: string, message: string, ctx: ReconcileContext): Promise<void> {
+    const changed = await this.#edit(obj, ctx, (s, now) => {
+      let conditions = setCondition((s.conditions ?? []), { type: JOB_CONDITION.envelopeVerified, status: 'False', reason: conditionReason(reason, 'Failed'), message }, now);
+      conditions = setCondition(conditions, { type: JOB_CONDITION.succeeded, status: 'False', reason: conditionReason(reason, 'Failed'), message }, now);
+      return { ...s, phase: 'Failed', reason: reason.slice(0, 64), message: message.slice(0, 4096), completionTime: formatTime(now), conditions };
+    });
+    if (changed) {
+      this.#s.metrics.jobFinished('Failed', 'missing');
+      const { namespace, name, uid } = obj.metadata;
+      this.#s.events.record({ apiVersion: API_VERSION, kind: 'Job', namespace: namespace ?? '', name: name ?? '', uid }, 'Warning', reason, message);
+    }
+  }
+
+  /** Patches Job.status (from the cached copy; conflicts re-read); true when something was written. */
+  async #edit(obj: KubeObject, ctx: ReconcileContext, edit: StatusEdit): Promise<boolean> {
+    let terminalAlready = false;
+    const result = await patchStatus<KubeObject>(
+      this.#s.kc,
+      JOBS,
+      { namespace: obj.metadata.namespace, name: obj.metadata.name ?? '' },
+      (draft) => {
+        const current = (draft.status ?? {}) as JobStatus;
+        // A result, once recorded, is final.
+        if (current.phase === 'Succeeded' || current.phase === 'Failed') {
+          terminalAlready = true;
+          return draft;
+        }
+        const next = edit(current, new Date());
+        const generation = draft.metadata.generation;
+        draft.status = typeof generation === 'number' ? { ...next, observedGeneration: generation } : next;
+        return draft;
+      },
+      { current: obj, fence: ctx.fence, fieldManager: FIELD_MANAGER, signal: ctx.signal },
+    );
+    if (result.changed) this.#s.fresh.jobs.remember(obj, result.object);
+    return result.changed && !terminalAlready;
+  }
+}
+
+function unknownConditions(conditions: JobStatus['conditions'], reason: string, message: string, now: Date): Condition[] {
+  let out = setCondition((conditions ?? []), { type: JOB_CONDITION.envelopeVerified, status: 'Unknown', reason, message }, now);
+  out = setCondition(out, { type: JOB_CONDITION.succeeded, status: 'Unknown', reason, message }, now);
+  return out;
+}

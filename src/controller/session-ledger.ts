@@ -1,0 +1,245 @@
+// The session view the decision procedure needs, derived from Decisions and Jobs in the informer caches
+// (no extra store, survives restarts): per submitter, which effects were authorized when (ALLOW decisions,
+// and REQUIRE_HUMAN decisions whose Job was minted after approval), and when decisions were made (rate).
+//
+// Reads go through an index keyed by submitter, never a scan of the whole cache. Objects this process just
+// wrote are kept in a small overlay until the informer delivers them, so the next decision for the same
+// submitter sees them at once (read-your-own-writes; the watch may lag by milliseconds).
+import type { EffectTag } from '../api/effects.ts';
+import type { HistoryEntry, SessionHistory } from '../governance/types.ts';
+import type { IndexFunc, Informer } from '../runtime/informer.ts';
+import { keyOf, objectKey, type KubeObject } from '../runtime/resource.ts';
+
+export const SUBMITTER_INDEX = 'submitter';
+
+/** Index Decisions (and Proposals) by spec.submittedBy. */
+export const indexBySubmitter: IndexFunc<KubeObject> = (obj) => {
+  const s = (obj.spec as { submittedBy?: unknown } | undefined)?.submittedBy;
+  return typeof s === 'string' && s !== '' ? [s] : [];
+};
+
+/** The fields of a Decision the controller's bookkeeping needs, read defensively. */
+export interface DecisionFacts {
+  key: string;
+  uid: string;
+  proposalUID: string;
+  submittedBy: string;
+  outcome: string;
+  allowedEffects: readonly string[];
+  /** Epoch ms; NaN when unreadable (then it counts: fail closed). */
+  decidedAt: number;
+}
+
+export interface JobFacts {
+  key: string;
+  proposalUID: string;
+  effects: readonly string[];
+  /** Epoch ms. */
+  createdAt: number;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function strings(v: unknown): string[] | undefined {
+  return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v) : undefined;
+}
+
+/** undefined when the object lacks a field the ledger depends on. */
+export function decisionFacts(obj: KubeObject): DecisionFacts | undefined {
+  const spec = obj.spec as Record<string, unknown> | undefined;
+  if (!spec) return undefined;
+  const proposalUID = str((spec.proposalRef as { uid?: unknown } | undefined)?.uid);
+  const submittedBy = str(spec.submittedBy);
+  const outcome = str(spec.outcome);
+  const allowedEffects = strings(spec.allowedEffects);
+  const uid = obj.metadata.uid;
+  if (proposalUID === undefined || submittedBy === undefined || outcome === undefined || allowedEffects === undefined || uid === undefined) {
+    return undefined;
+  }
+  return { key: objectKey(obj), uid, proposalUID, submittedBy, outcome, allowedEffects, decidedAt: Date.parse(str(spec.decidedAt) ?? '') };
+}
+
+export function jobFacts(obj: KubeObject): JobFacts | undefined {
+  const spec = obj.spec as Record<string, unknown> | undefined;
+  const proposalUID = str((spec?.proposalRef as { uid?: unknown } | undefined)?.uid);
+  const effects = strings((spec?.envelope as { effects?: unknown } | undefined)?.effects);
+  if (proposalUID === undefined || effects === undefined) return undefined;
+  return { key: objectKey(obj), proposalUID, effects, createdAt: Date.parse(str(obj.metadata.creationTimestamp) ?? '') };
+}
+
+interface Pending<T> {
+  facts: T;
+  object: KubeObject;
+  recordedAt: number;
+}
+
+const OVERLAY_TTL_MS = 10 * 60_000;
+const RATE_WINDOW_MS = 60_000;
+
+export class SessionLedger {
+  readonly #decisions: Informer<KubeObject>;
+  readonly #jobs: Informer<KubeObject>;
+  readonly #now: () => number;
+  /** submitter → key → decision written by us, not yet in the cache. */
+  readonly #pendingDecisions = new Map<string, Map<string, Pending<DecisionFacts>>>();
+  /** key → job written by us, not yet in the cache. */
+  readonly #pendingJobs = new Map<string, Pending<JobFacts>>();
+
+  constructor(decisions: Informer<KubeObject>, jobs: Informer<KubeObject>, now: () => number = Date.now) {
+    this.#decisions = decisions;
+    this.#jobs = jobs;
+    this.#now = now;
+    decisions.addHandlers({
+      onAdd: (obj) => this.#forgetDecision(obj),
+      onUpdate: (_old, obj) => this.#forgetDecision(obj),
+      onDelete: (obj) => this.#forgetDecision(obj),
+    });
+    jobs.addHandlers({
+      onAdd: (obj) => this.#pendingJobs.delete(objectKey(obj)),
+      onUpdate: (_old, obj) => this.#pendingJobs.delete(objectKey(obj)),
+      onDelete: (obj) => this.#pendingJobs.delete(objectKey(obj)),
+    });
+  }
+
+  /** Remember a Decision we created (or found) until the informer has it. */
+  recordDecision(obj: KubeObject): void {
+    const facts = decisionFacts(obj);
+    if (!facts || this.#decisions.get(facts.key)?.metadata.uid === facts.uid) return;
+    let m = this.#pendingDecisions.get(facts.submittedBy);
+    if (!m) this.#pendingDecisions.set(facts.submittedBy, (m = new Map<string, Pending<DecisionFacts>>()));
+    m.set(facts.key, { facts, object: obj, recordedAt: this.#now() });
+  }
+
+  recordJob(obj: KubeObject): void {
+    const facts = jobFacts(obj);
+    if (!facts || this.#jobs.get(facts.key) !== undefined) return;
+    this.#pendingJobs.set(facts.key, { facts, object: obj, recordedAt: this.#now() });
+  }
+
+  /**
+   * The Decision object for proposal namespace/name of this incarnation (cache, then overlay);
+   * 'unreadable' when the cached Decision of that name cannot be interpreted.
+   */
+  decisionObject(namespace: string, name: string, proposalUID: string): KubeObject | 'unreadable' | undefined {
+    const key = keyOf(namespace, name);
+    const cached = this.#decisions.get(key);
+    if (cached) {
+      const facts = decisionFacts(cached);
+      if (!facts) return 'unreadable';
+      if (facts.proposalUID === proposalUID) return cached;
+    }
+    for (const m of this.#pendingDecisions.values()) {
+      const p = m.get(key);
+      if (p && p.facts.proposalUID === proposalUID) return p.object;
+    }
+    return undefined;
+  }
+
+  /** Whether a Decision exists (as far as this process knows) for this proposal incarnation. */
+  isDecided(namespace: string, name: string, proposalUID: string): boolean {
+    return this.decisionObject(namespace, name, proposalUID) !== undefined;
+  }
+
+  /** The Job object for proposal namespace/name of this incarnation (cache, then overlay). */
+  jobObject(namespace: string, name: string, proposalUID: string): KubeObject | undefined {
+    const key = keyOf(namespace, name);
+    const cached = this.#jobs.get(key);
+    if (cached && jobFacts(cached)?.proposalUID === proposalUID) return cached;
+    const p = this.#pendingJobs.get(key);
+    return p && p.facts.proposalUID === proposalUID ? p.object : undefined;
+  }
+
+  job(namespace: string, name: string, proposalUID: string): JobFacts | undefined {
+    const obj = this.jobObject(namespace, name, proposalUID);
+    return obj ? jobFacts(obj) : undefined;
+  }
+
+  /** Every decision of the submitter (cache ∪ overlay); `unreadable` counts Decisions we cannot interpret. */
+  #submitterDecisions(submitter: string): { facts: DecisionFacts[]; unreadable: number } {
+    this.#expire();
+    const facts: DecisionFacts[] = [];
+    const seen = new Set<string>();
+    let unreadable = 0;
+    for (const obj of this.#decisions.byIndex(SUBMITTER_INDEX, submitter)) {
+      const f = decisionFacts(obj);
+      if (!f) {
+        unreadable++;
+        continue;
+      }
+      facts.push(f);
+      seen.add(f.uid);
+    }
+    for (const p of this.#pendingDecisions.get(submitter)?.values() ?? []) {
+      if (!seen.has(p.facts.uid)) facts.push(p.facts);
+    }
+    return { facts, unreadable };
+  }
+
+  /**
+   * The submitter's authorized effects for the topology rule. Unknown (fail closed) when a Decision of
+   * theirs cannot be interpreted.
+   */
+  history(submitter: string): SessionHistory {
+    const { facts, unreadable } = this.#submitterDecisions(submitter);
+    if (unreadable > 0) return { known: false };
+    const entries: HistoryEntry[] = [];
+    for (const d of facts) {
+      if (d.outcome === 'ALLOW') {
+        for (const effect of d.allowedEffects) entries.push({ effect: effect as EffectTag, at: d.decidedAt });
+      } else if (d.outcome === 'REQUIRE_HUMAN') {
+        const [namespace, name] = splitNamespaced(d.key);
+        const job = this.job(namespace, name, d.proposalUID);
+        if (job) for (const effect of job.effects) entries.push({ effect: effect as EffectTag, at: job.createdAt });
+      }
+    }
+    return { known: true, entries };
+  }
+
+  /** Times (epoch ms) of the submitter's decisions in the last minute, for the rate limit. */
+  recentDecisionTimes(submitter: string): number[] {
+    const { facts, unreadable } = this.#submitterDecisions(submitter);
+    const since = this.#now() - RATE_WINDOW_MS;
+    const times = facts.map((d) => d.decidedAt).filter((t) => !(t <= since));
+    // An unreadable Decision still counts against the rate (fail closed).
+    for (let i = 0; i < unreadable; i++) times.push(Number.NaN);
+    return times;
+  }
+
+  /** Number of objects still waiting for the informer (for tests and debugging). */
+  pendingWrites(): number {
+    let n = this.#pendingJobs.size;
+    for (const m of this.#pendingDecisions.values()) n += m.size;
+    return n;
+  }
+
+  #forgetDecision(obj: KubeObject): void {
+    const facts = decisionFacts(obj);
+    const key = objectKey(obj);
+    if (facts) {
+      const m = this.#pendingDecisions.get(facts.submittedBy);
+      m?.delete(key);
+      if (m?.size === 0) this.#pendingDecisions.delete(facts.submittedBy);
+      return;
+    }
+    for (const [submitter, m] of this.#pendingDecisions) {
+      m.delete(key);
+      if (m.size === 0) this.#pendingDecisions.delete(submitter);
+    }
+  }
+
+  #expire(): void {
+    const cutoff = this.#now() - OVERLAY_TTL_MS;
+    for (const [submitter, m] of this.#pendingDecisions) {
+      for (const [key, p] of m) if (p.recordedAt < cutoff) m.delete(key);
+      if (m.size === 0) this.#pendingDecisions.delete(submitter);
+    }
+    for (const [key, p] of this.#pendingJobs) if (p.recordedAt < cutoff) this.#pendingJobs.delete(key);
+  }
+}
+
+function splitNamespaced(key: string): [string, string] {
+  const i = key.indexOf('/');
+  return i < 0 ? ['', key] : [key.slice(0, i), key.slice(i + 1)];
+}
