@@ -21,6 +21,7 @@ export const REASON_CODES = {
   VIRTUAL_FS_DENIED: { rule: 'virtual-fs', outcomes: ['DENY'], field: 'spec.virtualFilesystem' },
   VIRTUAL_FS_NOT_IN_ALLOWLIST: { rule: 'virtual-fs', outcomes: ['DENY'], field: 'spec.virtualFilesystem[].allowedPaths' },
   PATH_INVALID: { rule: 'virtual-fs', outcomes: ['DENY'], field: '-' },
+  PATH_OUTSIDE_WORKSPACE: { rule: 'virtual-fs', outcomes: ['DENY'], field: 'tool manifest args[].pathLike' },
   TOOL_UNKNOWN: { rule: 'effect-drift', outcomes: ['DENY'], field: 'tool manifest' },
   TOOL_EFFECT_UNDECLARED: { rule: 'effect-drift', outcomes: ['DENY'], field: 'tool manifest tools[].effects' },
   TOOL_ARGS_INVALID: { rule: 'effect-drift', outcomes: ['DENY'], field: 'tool manifest tools[].args' },

@@ -39,17 +39,17 @@ describe('runner guards', () => {
     expect(readdirSync(outside)).toEqual([]);
   });
 
-  it('a `..` path that climbs out of the workspace is refused (PATH_ESCAPE)', async () => {
+  it('a `..` path that climbs out of the workspace is denied by policy: no Job, nothing runs', async () => {
     const run = await runProposal(ctx, {
       as: stack.agents.casey,
       submitter: 'casey',
       name: `dotdot-escape-${ctx.suffix}`,
       spec: writeFileSpec('../../../escape.md', 'this must not leave the workspace\n'),
     });
-    // The policy allows it (a relative path names no denied mount); the runner's workspace check does not.
-    expect(run.decision.spec.outcome).toBe('ALLOW');
-    expect(run.job?.status?.phase).toBe('Failed');
-    expect(run.job?.status?.receipt).toMatchObject({ status: 'Refused', reasonCode: 'PATH_ESCAPE', steps: [] });
+    // Decided up front (the runner would refuse it too: PATH_ESCAPE, covered by test/unit/runner).
+    expect(run.decision.spec.outcome).toBe('DENY');
+    expect(run.decision.spec.reasons.map((r) => r.code)).toContain('PATH_OUTSIDE_WORKSPACE');
+    expect(await getJob(stack.admin, ns, run.name)).toBeUndefined();
   });
 
   it('a tool that is not in the manifest is denied: no Job, no Pod, nothing runs', async () => {

@@ -1,6 +1,6 @@
 import type { RuleContext } from '../context.ts';
 import { quote, type Findings } from '../findings.ts';
-import { checkPath } from '../paths.ts';
+import { checkPath, normalisePath, WORKSPACE } from '../paths.ts';
 
 const ARTIFACT_PATH_FIELDS = ['path', 'source', 'destination', 'target'] as const;
 
@@ -22,6 +22,7 @@ function check(ctx: RuleContext, out: Findings, where: string, value: string | u
  * normalisation. Arguments of a tool the manifest does not know are all treated as path-like.
  */
 export function virtualFsRule(ctx: RuleContext, out: Findings): void {
+  workspaceRule(ctx, out);
   if (ctx.policy.fsRules.length === 0) return;
   ctx.spec.artifacts.forEach((a, i) => {
     for (const field of ARTIFACT_PATH_FIELDS) check(ctx, out, `artifacts[${i}].${field}`, a[field]);
@@ -32,6 +33,25 @@ export function virtualFsRule(ctx: RuleContext, out: Findings): void {
     for (const name of names) {
       const value = Object.hasOwn(step.args, name) ? step.args[name] : undefined;
       if (typeof value === 'string') check(ctx, out, `steps[${i}].args.${name}`, value);
+    }
+  });
+}
+
+/**
+ * The path arguments of known tools are resolved by the runner inside its workspace; one that resolves
+ * elsewhere (`../..` climbing out, or an absolute path outside /workspace) would be refused at run time,
+ * so it is denied here, before anyone is asked to approve it.
+ */
+function workspaceRule(ctx: RuleContext, out: Findings): void {
+  ctx.spec.steps.forEach((step, i) => {
+    const tool = ctx.tools[i];
+    if (tool === undefined) return;
+    for (const name of tool.pathArgs) {
+      const value = Object.hasOwn(step.args, name) ? step.args[name] : undefined;
+      if (typeof value !== 'string' || value === '') continue;
+      const normalised = normalisePath(value);
+      if (normalised === WORKSPACE || normalised.startsWith(`${WORKSPACE}/`)) continue;
+      out.add('PATH_OUTSIDE_WORKSPACE', `steps[${i}].args.${name} ${quote(value)} resolves to ${quote(normalised)}, outside the job workspace ${WORKSPACE}.`);
     }
   });
 }

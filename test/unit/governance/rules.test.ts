@@ -88,8 +88,8 @@ describe('virtual filesystem', () => {
 
   it('checks path-like step arguments, and not free text', () => {
     const r = evaluate(input({ spec: baseSpec({ steps: [{ tool: 'file_write', args: { path: '/dev/shm/drop', content: 'x' } }] }) }));
-    expect(findings(r)).toEqual(['VIRTUAL_FS_DENIED']);
-    expect(r.reasons[0]?.message).toContain('steps[0].args.path');
+    expect(findings(r)).toEqual(['PATH_OUTSIDE_WORKSPACE', 'VIRTUAL_FS_DENIED']);
+    expect(r.reasons.find((x) => x.code === 'VIRTUAL_FS_DENIED')?.message).toContain('steps[0].args.path');
     const text = evaluate(input({ spec: readOnlyEcho({ steps: [{ tool: 'echo', args: { message: '/sys is mounted read-only' } }] }), profile: READER }));
     expect(text.outcome).toBe('ALLOW');
   });
@@ -102,6 +102,18 @@ describe('virtual filesystem', () => {
   it('denies /proc outside the allowlist and allows the listed files', () => {
     expect(findings(withArtifactPath('path', '/proc/self/environ'))).toEqual(['VIRTUAL_FS_NOT_IN_ALLOWLIST']);
     expect(withArtifactPath('path', '/proc/self/status').outcome).toBe('ALLOW');
+  });
+
+  it('denies a tool path argument that resolves outside the workspace, and allows one inside', () => {
+    for (const path of ['../../etc/cron.d/job', '/etc/passwd', 'reports/../../../x']) {
+      const r = evaluate(input({ spec: baseSpec({ steps: [{ tool: 'file_write', args: { path, content: 'x' } }] }) }));
+      expect(r.outcome, path).toBe('DENY');
+      expect(findings(r), path).toEqual(['PATH_OUTSIDE_WORKSPACE']);
+    }
+    for (const path of ['reports/out.md', '/workspace/a/../b.md', './notes.txt']) {
+      const r = evaluate(input({ spec: baseSpec({ steps: [{ tool: 'file_write', args: { path, content: 'x' } }] }) }));
+      expect(findings(r), path).not.toContain('PATH_OUTSIDE_WORKSPACE');
+    }
   });
 
   it('denies a path with control characters', () => {
