@@ -13,7 +13,7 @@ export interface NetworkPolicyPort {
 }
 
 export interface NetworkPolicyPeer {
-  ipBlock?: { cidr: string };
+  ipBlock?: { cidr: string; except?: string[] };
   namespaceSelector?: { matchLabels: Record<string, string> };
   podSelector?: { matchLabels: Record<string, string> };
 }
@@ -52,12 +52,28 @@ export const CLUSTER_DNS_PEER: NetworkPolicyPeer = {
   podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
 };
 
+/**
+ * Where a name in the allowlist may resolve to: anywhere public. Cluster-internal and private ranges (the
+ * API server's service address, Pods, nodes, link-local metadata endpoints, loopback) stay closed, because
+ * a NetworkPolicy cannot say "only the addresses of this name" and the kernel backstop must never open them.
+ * IPv4 only: a name that resolves only to IPv6 stays blocked (fail closed) until an IPv6 peer is added with
+ * an analyzer that can verify it (netpol-analyzer v1.2.0 reads `::/0` as every address).
+ */
+export const PUBLIC_INTERNET_PEERS: NetworkPolicyPeer[] = [
+  {
+    ipBlock: {
+      cidr: '0.0.0.0/0',
+      except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '169.254.0.0/16', '127.0.0.0/8'],
+    },
+  },
+];
+
 const DNS_NAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 /**
  * Egress rules for the allowlist. An IP host becomes an ipBlock /32 (/128) on its port. A DNS name cannot be
- * expressed as a peer, so it allows its TCP port to any address (the runner's gate restricts the name) and
- * adds DNS to kube-dns. Anything that is neither is refused (fail closed), naming the field.
+ * expressed as a peer, so it allows its TCP port to public addresses only (the runner's gate restricts the
+ * name; private and cluster ranges stay closed) and adds DNS to kube-dns. Anything that is neither is refused (fail closed), naming the field.
  */
 export function egressRules(egress: readonly EgressRule[]): NetworkPolicyEgressRule[] {
   const rules: NetworkPolicyEgressRule[] = [];
@@ -72,7 +88,7 @@ export function egressRules(egress: readonly EgressRule[]): NetworkPolicyEgressR
       rules.push({ to: [{ ipBlock: { cidr: `${rule.host}/${family === 4 ? 32 : 128}` } }], ports: [{ protocol: 'TCP', port: rule.port }] });
     } else if (DNS_NAME.test(rule.host)) {
       needsDns = true;
-      rules.push({ ports: [{ protocol: 'TCP', port: rule.port }] });
+      rules.push({ to: PUBLIC_INTERNET_PEERS, ports: [{ protocol: 'TCP', port: rule.port }] });
     } else {
       throw new EgressRuleError(`${field}.host: ${JSON.stringify(rule.host)} is neither an IP address nor a DNS name`);
     }

@@ -245,11 +245,9 @@ describe('NetworkPolicy semantics of real job Pods (np-guard netpol-analyzer; st
     expect(observed).toEqual(expected);
   });
 
-  // KNOWN GAP, reported to the controller (issue 5): for a host *name* in the allowlist the controller's
-  // NetworkPolicy allows the port to every address, the API server's service address included. Marked
-  // `fails` so the suite stays honest: the day the controller excludes cluster-internal ranges from
-  // name-based rules, this starts passing, vitest reports it, and `fails` must be removed.
-  it.fails('named allowlist: job Pod → the API server address: blocked', async () => {
+  // For a host *name* the policy opens the port to public addresses only: cluster-internal and private
+  // ranges (the API server's service address among them) stay closed.
+  it('named allowlist: job Pod → the API server address: blocked', async () => {
     const pod = jobPod('named-egress');
     const { observed, expected } = verdicts(await analyzerInput('named-egress'), [
       [`API server (service address) :${ALLOWLISTED_NAME.port}`, { source: pod, destinationIp: API_SERVER_SERVICE_IP, port: ALLOWLISTED_NAME.port }, false],

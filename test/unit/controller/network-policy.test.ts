@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LABELS } from '../../../src/api/group.ts';
-import { buildNetworkPolicy, CLUSTER_DNS_PEER, EgressRuleError, egressRules, networkPolicyMatches } from '../../../src/controller/network-policy.ts';
+import { buildNetworkPolicy, CLUSTER_DNS_PEER, EgressRuleError, egressRules, networkPolicyMatches, PUBLIC_INTERNET_PEERS } from '../../../src/controller/network-policy.ts';
 import { labelValue } from '../../../src/controller/names.ts';
 
 const job = { namespace: 'team-a', name: 'write-file', uid: 'job-uid', proposalName: 'write-file' };
@@ -35,7 +35,9 @@ describe('job NetworkPolicy', () => {
       { host: '10.1.2.3', port: 443 },
       { host: 'api.example.com', port: 443 },
     ]);
-    expect(rules).toContainEqual({ ports: [{ protocol: 'TCP', port: 443 }] });
+    // A name opens its port to public addresses only: private and cluster ranges stay closed.
+    expect(rules).toContainEqual({ to: PUBLIC_INTERNET_PEERS, ports: [{ protocol: 'TCP', port: 443 }] });
+    expect(PUBLIC_INTERNET_PEERS[0]?.ipBlock?.except).toEqual(expect.arrayContaining(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16']));
     expect(rules.at(-1)).toEqual({
       to: [CLUSTER_DNS_PEER],
       ports: [
