@@ -46,7 +46,16 @@ export function withConnectionReuse(kc: KubeConfig): PooledKubeConfig {
     const all = [...retired, ...(shared ? [shared.dispatcher as Closable] : [])];
     shared = undefined;
     retired.clear();
-    await Promise.all(all.map((d) => (d.destroy?.() ?? d.close?.() ?? Promise.resolve()).catch(() => undefined)));
+    // Graceful first (requests still in flight finish), then force whatever is left.
+    await Promise.all(
+      all.map(async (d) => {
+        const closed = await Promise.race([
+          (d.close?.() ?? Promise.resolve()).then(() => true, () => false),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5000).unref()),
+        ]);
+        if (!closed) await d.destroy?.().catch(() => undefined);
+      }),
+    );
   };
   return pooled;
 }

@@ -72,7 +72,6 @@ describe('RBAC roles: exactly the designed permissions', () => {
         'networking.k8s.io/networkpolicies: create,delete,get,list,watch',
         'core/configmaps: create,get,list,update,watch',
         'core/namespaces: get',
-        'authorization.k8s.io/subjectaccessreviews: create',
         'core/events: create,patch',
         'events.k8s.io/events: create,patch',
       ].sort(),

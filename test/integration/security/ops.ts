@@ -702,7 +702,7 @@ export function controllerNamespaceOps(ctx: OpContext): Op[] {
       kind: 'SubjectAccessReview',
       verb: 'create',
       case: 'ask whether alice may approve the proposal',
-      expect: allow('controller', 'admin'),
+      expect: allow('admin'),
       run: (id) =>
         send(ctx.kc[id], {
           method: 'POST',
