@@ -120,6 +120,8 @@ export interface ApprovalInput {
   proposal: ObjectRef & { hash: string };
   approver: string;
   verdict?: 'Approve' | 'Reject';
+  /** Answer to the Decision's challenge, when it has one. */
+  challengeResponse?: string | undefined;
 }
 
 export function approvalObject(input: ApprovalInput): KubeObjectJson {
@@ -135,6 +137,7 @@ export function approvalObject(input: ApprovalInput): KubeObjectJson {
       proposalHash: input.proposal.hash,
       approver: input.approver,
       verdict: input.verdict ?? 'Approve',
+      ...(input.challengeResponse !== undefined ? { challengeResponse: input.challengeResponse } : {}),
     },
   };
 }
