@@ -1,4 +1,5 @@
 // What the reconcilers share: clients, caches, keys, metrics and the cross-controller wake-ups.
+import { PROPOSAL_PHASES } from '../api/proposal.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { IndexFunc, Informer } from '../runtime/informer.ts';
@@ -65,17 +66,8 @@ export const UNDECIDED = 'undecided';
 /** Approvals index: "namespace/proposalName". */
 export const BY_PROPOSAL = 'byProposal';
 
-const DECIDED_PHASES: ReadonlySet<string> = new Set([
-  'Denied',
-  'NeedsEvidence',
-  'AwaitingApproval',
-  'Approved',
-  'Running',
-  'Succeeded',
-  'Failed',
-  'Rejected',
-  'Expired',
-]);
+/** Every phase after a decision: all but Pending and Throttled. */
+const DECIDED_PHASES: ReadonlySet<string> = new Set(PROPOSAL_PHASES.filter((p) => p !== 'Pending' && p !== 'Throttled'));
 
 /** Whether a Proposal's status records a decision (then the decider never looks at it again). */
 export function statusDecided(obj: KubeObject): boolean {
