@@ -53,9 +53,31 @@ export function withConnectionReuse(kc: KubeConfig): PooledKubeConfig {
           (d.close?.() ?? Promise.resolve()).then(() => true, () => false),
           new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5000).unref()),
         ]);
-        if (!closed) await d.destroy?.().catch(() => undefined);
+        if (!closed) await destroyQuietly(d);
       }),
     );
   };
   return pooled;
+}
+
+/**
+ * Destroying a pool whose HTTP/2 streams are still open (long watches) makes undici emit
+ * ClientDestroyedError on streams that may have no listener left, which would turn an orderly shutdown into
+ * a crash (exit 1). Only during this deliberate destroy, and only that error, is expected; anything else
+ * still ends the process as an uncaught exception would.
+ */
+async function destroyQuietly(d: Closable): Promise<void> {
+  const onUncaught = (err: unknown): void => {
+    if ((err as { code?: unknown } | null)?.code === 'UND_ERR_DESTROYED') return;
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', onUncaught);
+  try {
+    await d.destroy?.().catch(() => undefined);
+    // Stream errors are emitted asynchronously after destroy resolves.
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  } finally {
+    process.off('uncaughtException', onUncaught);
+  }
 }

@@ -8,3 +8,5 @@ export { APPROVERS_GROUP, USER_CONTEXTS, USER_IDENTITIES, VIEWERS_GROUP } from '
 export type { ServiceAccountTokenOptions } from './service-account.ts';
 export { serviceAccountKubeConfig, serviceAccountUsername } from './service-account.ts';
 export { destroyPlane, sweepOrphanedPlanes } from './state.ts';
+export type { RestartOptions, RestartResult, RestartableComponent } from './faults.ts';
+export { compactEtcd, etcdRevision, restartComponent } from './faults.ts';

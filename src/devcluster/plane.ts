@@ -9,6 +9,8 @@ import type { ControlPlaneBinaries, Versions } from './binaries.ts';
 import { readVersions, resolveControlPlaneBinaries } from './binaries.ts';
 import { apiserverArgs, controllerManagerArgs, etcdArgs, schedulerArgs } from './components.ts';
 import { onOwnerExit } from './exit-hooks.ts';
+import type { RestartOptions, RestartResult, RestartableComponent } from './faults.ts';
+import { compactEtcd, restartComponent } from './faults.ts';
 import type { UserContext } from './identities.ts';
 import { USER_CONTEXTS, isUserContext, issueStaticTokens, tokenAuthFile } from './identities.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
@@ -77,6 +79,13 @@ export interface ControlPlane {
   kubeConfig(context?: UserContext): KubeConfig;
   /** A KubeConfig authenticating as ServiceAccount namespace/name (created if absent) via TokenRequest. */
   serviceAccountKubeConfig(namespace: string, name: string, options?: ServiceAccountTokenOptions): Promise<KubeConfig>;
+  /**
+   * Fault injection (reliability tests): ends kube-apiserver or etcd (SIGKILL unless told otherwise) and starts
+   * it again on the same ports and data directory; resolves once it is ready. Updates `pids`.
+   */
+  restartComponent(component: RestartableComponent, options?: RestartOptions): Promise<RestartResult>;
+  /** Compacts etcd's history up to its current revision (through etcd's loopback gateway); returns that revision. */
+  compactEtcd(): Promise<{ revision: number }>;
   /** Stops every process of the plane (SIGTERM, then SIGKILL) and deletes its state directory. */
   stop(): Promise<void>;
 }
@@ -408,6 +417,12 @@ function makeControlPlane(state: PlaneState, caPem: string, unregister: () => vo
     logDir: layout.logDir,
     kubeConfig,
     serviceAccountKubeConfig: (namespace, name, options) => serviceAccountKubeConfig(kubeConfig('admin'), namespace, name, options),
+    restartComponent: async (component, options) => {
+      const result = await restartComponent(state.stateDir, component, options);
+      pids[component] = result.newPid;
+      return result;
+    },
+    compactEtcd: () => compactEtcd(state.stateDir),
     stop: () => {
       stopping ??= (async () => {
         unregister();
