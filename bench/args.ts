@@ -1,0 +1,114 @@
+// Command-line flags of bench/run.ts (npm run bench -- --n 500 --rates 20 --parts e2e,baseline).
+import { parseArgs } from 'node:util';
+
+export const PARTS = ['e2e', 'baseline', 'memory', 'engine'] as const;
+export type Part = (typeof PARTS)[number];
+
+export interface BenchOptions {
+  /** Proposals per end-to-end phase. */
+  n: number;
+  /** Fixed rates (proposals/s); an as-fast-as-possible phase always runs first. */
+  rates: number[];
+  parts: Part[];
+  /** Unmeasured proposals each end-to-end phase sends (and waits for) before the measured ones. */
+  warmup: number;
+  /** Proposals in the cluster for the memory figure. */
+  memoryN: number;
+  out: string;
+  submitters: number;
+  /** Loader requests in flight in the as-fast-as-possible phases. */
+  concurrency: number;
+  /**
+   * Workers of the no-op baseline. Default 8: the real controller makes the two writes in two
+   * controllers of 4 workers each (decisions, proposals), so 8 keeps the requests in flight alike.
+   */
+  workers: number;
+  controllerLogLevel: string;
+  /** Write V8 CPU profiles of the real controller here (node --cpu-prof). */
+  profileDir: string | undefined;
+  /** Extra flags for bench/engine.ts (--engine-args="--iterations 50000"). */
+  engineArgs: string[];
+  help: boolean;
+}
+
+export const USAGE = `Usage: npm run bench -- [flags]
+
+  --n <count>              proposals per end-to-end phase (default 2000)
+  --rates <r,r>            fixed rates in proposals/s after the as-fast-as-possible phase (default 20,50)
+  --parts <p,p>            which parts: ${PARTS.join(',')} (default all)
+  --warmup <count>         unmeasured proposals per phase before the measured ones, at <= 20/s (default 100; 0 = none)
+  --memory-n <count>       proposals for the memory figure (default 10000)
+  --out <file>             JSON results (default bench/results/latest.json)
+  --submitters <count>     agent ServiceAccounts submitting (default 8)
+  --concurrency <count>    loader requests in flight when going as fast as possible (default 16)
+  --workers <count>        workers of the no-op baseline controller (default 8 = the real one's decisions + proposals workers)
+  --controller-log-level <level>  log level of the controller under test (default info, as deployed)
+  --profile <dir>          write CPU profiles of the controller under test (node --cpu-prof) into dir
+  --engine-args="<flags>"  passed to bench/engine.ts (e.g. --engine-args="--iterations 50000")
+  -h, --help
+`;
+
+function positiveInt(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: want a positive integer, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+export function parseBenchArgs(argv: readonly string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: [...argv],
+    allowPositionals: false,
+    options: {
+      n: { type: 'string' },
+      rates: { type: 'string' },
+      parts: { type: 'string' },
+      warmup: { type: 'string' },
+      'memory-n': { type: 'string' },
+      out: { type: 'string' },
+      submitters: { type: 'string' },
+      concurrency: { type: 'string' },
+      workers: { type: 'string' },
+      'controller-log-level': { type: 'string' },
+      profile: { type: 'string' },
+      'engine-args': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const rates = (values.rates ?? '20,50')
+    .split(',')
+    .map((r) => r.trim())
+    .filter((r) => r !== '')
+    .map((r) => {
+      const n = Number(r);
+      if (!Number.isFinite(n) || n <= 0) throw new Error(`--rates: want positive numbers of proposals per second, got ${JSON.stringify(r)}`);
+      return n;
+    });
+  const parts = (values.parts ?? PARTS.join(','))
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  for (const p of parts) {
+    if (!(PARTS as readonly string[]).includes(p)) throw new Error(`--parts: unknown part ${JSON.stringify(p)} (want ${PARTS.join(', ')})`);
+  }
+  if (parts.length === 0) throw new Error('--parts: name at least one part');
+  const level = values['controller-log-level'] ?? 'info';
+  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) {
+    throw new Error(`--controller-log-level: unknown level ${JSON.stringify(level)}`);
+  }
+  return {
+    n: positiveInt(values.n, '--n', 2000),
+    rates: [...new Set(rates)],
+    parts: [...new Set(parts)] as Part[],
+    warmup: values.warmup === '0' ? 0 : positiveInt(values.warmup, '--warmup', 100),
+    memoryN: positiveInt(values['memory-n'], '--memory-n', 10_000),
+    out: values.out ?? 'bench/results/latest.json',
+    submitters: positiveInt(values.submitters, '--submitters', 8),
+    concurrency: positiveInt(values.concurrency, '--concurrency', 16),
+    workers: positiveInt(values.workers, '--workers', 8),
+    controllerLogLevel: level,
+    profileDir: values.profile,
+    engineArgs: (values['engine-args'] ?? '').split(/\s+/).filter((a) => a !== ''),
+    help: values.help ?? false,
+  };
+}

@@ -1,0 +1,325 @@
+// One measured phase: a fresh namespace, the watcher, the controller under test as a child process, the
+// loader as another; waits until every created proposal is decided (and, for the real controller, every
+// ALLOW has its Pod), then turns the observations into figures.
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { ControlPlane } from '../src/devcluster/index.ts';
+import { sleep } from '../src/runtime/backoff.ts';
+import { kubeRequest } from '../src/runtime/kube-http.ts';
+import { setupPhaseNamespace, type Submitter } from './cluster-setup.ts';
+import type { LoaderConfig, LoaderDone } from './loader.ts';
+import { EXPECTED_OUTCOME } from './mix.ts';
+import { cpuSeconds, peakResidentBytes, residentBytes, startControllerChild, startLoader, type ControllerChild } from './processes.ts';
+import type { Progress } from './progress.ts';
+import type { ControllerKind, MemoryResult, PhaseResult, Rate } from './results.ts';
+import { overallRate, summarize, sustainedRate } from './stats.ts';
+import { rateLabel } from './targets.ts';
+import { LatencyWatch, type ProposalTiming } from './watch-latency.ts';
+
+const MiB = 1024 * 1024;
+/** Give up waiting for the rest when nothing was decided and no Pod appeared for this long. */
+const STALL_MS = 60_000;
+
+export interface BenchContext {
+  plane: ControlPlane;
+  admin: KubeConfig;
+  logDir: string;
+  progress: Progress;
+  submitters: number;
+  concurrency: number;
+  workers: number;
+  controllerLogLevel: string;
+  profileDir: string | undefined;
+}
+
+interface Run {
+  timings: ProposalTiming[];
+  loader: LoaderDone;
+  controller: { cpuSeconds: number; rssBytes: number; peakRssBytes: number };
+  apiserverCpuSeconds: number;
+  etcdCpuSeconds: number;
+  durationSeconds: number;
+  loadAverage: { start: number[]; end: number[] };
+  pods: number;
+}
+
+const round2 = (v: number) => Math.round(v * 100) / 100;
+
+function processCpu(pid: number | undefined): number {
+  return pid === undefined ? NaN : (cpuSeconds(pid) ?? NaN);
+}
+
+interface LoadOptions {
+  label: string;
+  namespace: string;
+  namePrefix: string;
+  submitters: Submitter[];
+  n: number;
+  rate: Rate;
+  watchPods: boolean;
+}
+
+/** Runs the loader once and waits until what it created is decided (and has its Pods); gives up on a stall. */
+async function loadAndWait(ctx: BenchContext, watch: LatencyWatch, controllerPid: number, o: LoadOptions): Promise<LoaderDone> {
+  const { plane, progress } = ctx;
+  const configPath = join(ctx.logDir, `${o.namePrefix}.loader.json`);
+  const loaderConfig: LoaderConfig = {
+    server: plane.server,
+    caPem: plane.caPem,
+    namespace: o.namespace,
+    namePrefix: o.namePrefix,
+    submitters: o.submitters,
+    n: o.n,
+    rate: o.rate === 'max' ? 0 : o.rate,
+    concurrency: ctx.concurrency,
+  };
+  writeFileSync(configPath, JSON.stringify(loaderConfig), { mode: 0o600 });
+  const t0 = performance.now();
+  let sent = 0;
+  let window: { at: number; decided: number }[] = [];
+  const show = () => {
+    const c = watch.counts();
+    const now = performance.now();
+    window.push({ at: now, decided: c.decided });
+    window = window.filter((w) => now - w.at <= 3000);
+    const first = window[0];
+    const rate = first && now > first.at ? ((c.decided - first.decided) / (now - first.at)) * 1000 : 0;
+    const rss = residentBytes(controllerPid);
+    progress.update(
+      `[${o.label}] sent ${sent}/${o.n}  decided ${c.decided}${o.watchPods ? `  pods ${c.pods}/${c.allowed}` : ''}  ${rate.toFixed(0)} decisions/s  controller RSS ${rss === undefined ? '?' : (rss / MiB).toFixed(0)} MiB  ${((now - t0) / 1000).toFixed(0)} s`,
+    );
+  };
+  const ticker = setInterval(show, 500);
+  try {
+    const loader = startLoader(configPath, join(ctx.logDir, `${o.namePrefix}.loader.log`), (m) => {
+      sent = m.sent;
+    });
+    const done = await loader.done;
+    sent = done.created + done.errors;
+    let lastChange = performance.now();
+    let last = { decided: -1, pods: -1 };
+    for (;;) {
+      const c = watch.counts();
+      if (c.decided >= done.created && (!o.watchPods || c.pods >= c.allowed)) break;
+      if (c.decided !== last.decided || c.pods !== last.pods) {
+        last = { decided: c.decided, pods: c.pods };
+        lastChange = performance.now();
+      } else if (performance.now() - lastChange > STALL_MS) {
+        progress.log(`[${o.label}] no progress for ${STALL_MS / 1000} s; ${done.created - c.decided} undecided, ${c.allowed - c.pods} Pods missing - moving on`);
+        break;
+      }
+      await sleep(50);
+    }
+    return done;
+  } finally {
+    clearInterval(ticker);
+  }
+}
+
+/**
+ * Sends `n` proposals at `rate` into a fresh `namespace` with `controller` deciding, and observes
+ * everything. `warmup` proposals go first (at most 20/s) and are waited for, but not measured: a fresh
+ * process spends its first seconds compiling and connecting, which a long-running controller does not.
+ */
+async function observe(
+  ctx: BenchContext,
+  opts: { label: string; controller: ControllerKind; namespace: string; n: number; rate: Rate; warmup: number; settle?: boolean },
+): Promise<Run> {
+  const { plane, admin, progress } = ctx;
+  const submitters = await setupPhaseNamespace(plane, admin, opts.namespace, ctx.submitters);
+  const watchPods = opts.controller === 'm87';
+  const watch = new LatencyWatch({ kubeConfig: admin, namespace: opts.namespace, watchPods });
+  await watch.start();
+  progress.update(`[${opts.label}] starting the ${opts.controller} controller`);
+  const child: ControllerChild = await startControllerChild({
+    kind: opts.controller,
+    kubeconfigPath: plane.kubeconfigPath,
+    context: 'admin',
+    logFile: join(ctx.logDir, `${opts.namespace}.controller.log`),
+    logLevel: ctx.controllerLogLevel,
+    workers: ctx.workers,
+    ...(ctx.profileDir !== undefined && opts.controller === 'm87' ? { cpuProfileDir: ctx.profileDir } : {}),
+  });
+  const apiserverPid = plane.pids['kube-apiserver'];
+  const etcdPid = plane.pids.etcd;
+  const prefix = opts.namespace.replace(/^bench-/, '');
+  const load = { namespace: opts.namespace, submitters, watchPods };
+  try {
+    if (opts.warmup > 0) {
+      const warmRate = opts.rate === 'max' ? 20 : Math.min(opts.rate, 20);
+      await loadAndWait(ctx, watch, child.pid, { ...load, label: `${opts.label} warm-up`, namePrefix: `${prefix}-warm`, n: opts.warmup, rate: warmRate });
+      watch.reset();
+    }
+    const cpu0 = { controller: processCpu(child.pid), apiserver: processCpu(apiserverPid), etcd: processCpu(etcdPid) };
+    const loadStart = loadavg();
+    const t0 = performance.now();
+    const loaderDone = await loadAndWait(ctx, watch, child.pid, { ...load, label: opts.label, namePrefix: prefix, n: opts.n, rate: opts.rate });
+    if (opts.settle === true) await settle(child.pid, (s) => progress.update(`[${opts.label}] all decided; waiting for the controller to go quiet (${s})`));
+    const cpu1 = { controller: processCpu(child.pid), apiserver: processCpu(apiserverPid), etcd: processCpu(etcdPid) };
+    const timings = watch.timings();
+    writeTimings(join(ctx.logDir, `${opts.namespace}.timings.csv`), timings);
+    return {
+      timings,
+      loader: loaderDone,
+      controller: {
+        cpuSeconds: cpu1.controller - cpu0.controller,
+        rssBytes: residentBytes(child.pid) ?? NaN,
+        peakRssBytes: peakResidentBytes(child.pid) ?? NaN,
+      },
+      apiserverCpuSeconds: cpu1.apiserver - cpu0.apiserver,
+      etcdCpuSeconds: cpu1.etcd - cpu0.etcd,
+      durationSeconds: (performance.now() - t0) / 1000,
+      loadAverage: { start: loadStart.map(round2), end: loadavg().map(round2) },
+      pods: watch.counts().pods,
+    };
+  } finally {
+    const how = await child.stop();
+    if (how !== 'exit 0') progress.log(`[${opts.label}] controller ended with ${how} (log ${child.logFile})`);
+    await watch.stop();
+  }
+}
+
+/** Every observation of the phase, one proposal a line (epoch ms), for a closer look at a run. */
+function writeTimings(file: string, timings: readonly ProposalTiming[]): void {
+  const cell = (v: number | string | undefined) => (v === undefined ? '' : typeof v === 'number' ? v.toFixed(3) : v);
+  const lines = timings.map((t) => [t.name, t.kind, t.outcome, t.sentAt, t.createdAt, t.decidedAt, t.podAt].map(cell).join(','));
+  writeFileSync(file, `name,kind,outcome,sentAt,createdAt,decidedAt,podAt\n${lines.join('\n')}\n`);
+}
+
+/** Waits until the controller used < 2 % of a CPU over 2 s (its queues drained), at most 60 s. */
+async function settle(pid: number, onWait: (s: string) => void): Promise<void> {
+  const deadline = performance.now() + 60_000;
+  let before = cpuSeconds(pid) ?? 0;
+  while (performance.now() < deadline) {
+    await sleep(2000);
+    const now = cpuSeconds(pid) ?? 0;
+    const share = (now - before) / 2;
+    onWait(`${(share * 100).toFixed(0)}% CPU`);
+    if (share < 0.02) return;
+    before = now;
+  }
+}
+
+function decidedOnly(timings: readonly ProposalTiming[]): (ProposalTiming & { decidedAt: number })[] {
+  return timings.filter((t): t is ProposalTiming & { decidedAt: number } => t.decidedAt !== undefined);
+}
+
+export async function runPhase(ctx: BenchContext, controller: ControllerKind, rate: Rate, n: number, namespace: string, warmup: number): Promise<PhaseResult> {
+  const label = `${rateLabel(rate)} ${controller === 'm87' ? 'm87' : 'baseline'}`;
+  const run = await observe(ctx, { label, controller, namespace, n, rate, warmup });
+  const decided = decidedOnly(run.timings);
+  const outcomes: Record<string, number> = {};
+  let unexpected = 0;
+  for (const t of decided) {
+    const outcome = t.outcome ?? 'unknown';
+    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    if (controller === 'm87' && t.kind !== undefined && outcome !== EXPECTED_OUTCOME[t.kind]) unexpected++;
+  }
+  const allowed = decided.filter((t) => t.outcome === 'ALLOW');
+  const withPod = allowed.filter((t): t is typeof t & { podAt: number } => t.podAt !== undefined);
+  const cpuMsPerDecision = decided.length > 0 ? (run.controller.cpuSeconds * 1000) / decided.length : NaN;
+  return {
+    controller,
+    rate,
+    namespace,
+    n,
+    loader: {
+      created: run.loader.created,
+      errors: run.loader.errors,
+      retries: run.loader.retries,
+      createRate: run.loader.createRate,
+      maxLagMs: run.loader.maxLagMs,
+      lateOver50ms: run.loader.lateOver50ms,
+      firstErrors: run.loader.firstErrors,
+    },
+    decided: decided.length,
+    undecided: run.loader.created - decided.length,
+    sustainedPerSecond: sustainedRate(decided.map((t) => t.decidedAt)),
+    overallPerSecond: overallRate(
+      decided.map((t) => t.decidedAt),
+      run.loader.startedAt,
+    ),
+    latencyMs: summarize(decided.filter((t) => Number.isFinite(t.sentAt)).map((t) => t.decidedAt - t.sentAt)),
+    latencyFromCreationTimestampMs: summarize(decided.filter((t) => Number.isFinite(t.createdAt)).map((t) => t.decidedAt - t.createdAt)),
+    ...(controller === 'm87'
+      ? { pod: { expected: allowed.length, observed: withPod.length, latencyMs: summarize(withPod.filter((t) => Number.isFinite(t.sentAt)).map((t) => t.podAt - t.sentAt)) } }
+      : {}),
+    outcomes,
+    unexpectedOutcomes: unexpected,
+    controllerProcess: {
+      cpuSeconds: round2(run.controller.cpuSeconds),
+      cpuMsPerDecision,
+      rssMiB: run.controller.rssBytes / MiB,
+      peakRssMiB: run.controller.peakRssBytes / MiB,
+    },
+    apiserverCpuSeconds: round2(run.apiserverCpuSeconds),
+    etcdCpuSeconds: round2(run.etcdCpuSeconds),
+    durationSeconds: round2(run.durationSeconds),
+    loadAverage: run.loadAverage,
+  };
+}
+
+interface ListPage {
+  items?: KubeObjectLike[];
+  metadata?: { continue?: string };
+}
+
+interface KubeObjectLike {
+  metadata?: { managedFields?: unknown };
+}
+
+/** Count and JSON size of the objects of a list path (paged), and how much of it is metadata.managedFields. */
+async function measureObjects(admin: KubeConfig, path: string): Promise<{ count: number; jsonBytes: number; managedFieldsBytes: number }> {
+  let count = 0;
+  let jsonBytes = 0;
+  let managedFieldsBytes = 0;
+  let cont: string | undefined;
+  do {
+    const page = await kubeRequest<ListPage>(admin, { method: 'GET', path, query: { limit: 500, continue: cont } });
+    for (const item of page.items ?? []) {
+      count++;
+      jsonBytes += Buffer.byteLength(JSON.stringify(item));
+      if (item.metadata?.managedFields !== undefined) managedFieldsBytes += Buffer.byteLength(JSON.stringify(item.metadata.managedFields));
+    }
+    cont = page.metadata?.continue || undefined;
+  } while (cont !== undefined);
+  return { count, jsonBytes, managedFieldsBytes };
+}
+
+export async function runMemory(ctx: BenchContext, n: number, namespace: string): Promise<MemoryResult> {
+  const run = await observe(ctx, { label: `memory ${n}`, controller: 'm87', namespace, n, rate: 'max', warmup: 0, settle: true });
+  const decided = decidedOnly(run.timings);
+  const objects: Record<string, number> = {};
+  let jsonBytes = 0;
+  let managedFieldsBytes = 0;
+  ctx.progress.update('measuring what the controller caches…');
+  // What the controller's informers hold (its Pod and NetworkPolicy informers select managed objects only;
+  // every Pod and NetworkPolicy of this plane is one).
+  for (const [name, path] of [
+    ['Proposals', '/apis/governance.m87.io/v1alpha1/proposals'],
+    ['Decisions', '/apis/governance.m87.io/v1alpha1/decisions'],
+    ['Jobs', '/apis/governance.m87.io/v1alpha1/jobs'],
+    ['Pods', '/api/v1/pods'],
+    ['NetworkPolicies', '/apis/networking.k8s.io/v1/networkpolicies'],
+  ] as const) {
+    const m = await measureObjects(ctx.admin, path);
+    objects[name] = m.count;
+    jsonBytes += m.jsonBytes;
+    managedFieldsBytes += m.managedFieldsBytes;
+  }
+  return {
+    proposals: run.loader.created,
+    decided: decided.length,
+    undecided: run.loader.created - decided.length,
+    podsObserved: run.pods,
+    rssMiB: run.controller.rssBytes / MiB,
+    peakRssMiB: run.controller.peakRssBytes / MiB,
+    objects,
+    objectsJsonMiB: jsonBytes / MiB,
+    managedFieldsJsonMiB: managedFieldsBytes / MiB,
+    sustainedPerSecond: sustainedRate(decided.map((t) => t.decidedAt)),
+    durationSeconds: round2(run.durationSeconds),
+  };
+}

@@ -1,0 +1,228 @@
+// The processes a phase runs besides the bench itself: the controller under test (the real one via the
+// m87 CLI, or the no-op baseline) and the loader, each a child `node` so its CPU time and resident memory
+// are its own and can be read from /proc/<pid>.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, createWriteStream, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { REPO_ROOT } from '../src/devcluster/binaries.ts';
+import { sleep } from '../src/runtime/backoff.ts';
+import { CONTROLLER_NAMESPACE, POLICY_NAME } from './cluster-setup.ts';
+import type { LoaderDone, LoaderMessage, LoaderProgress } from './loader.ts';
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ; 100 on Linux for x86 and arm). */
+const USER_HZ = 100;
+
+/** VmRSS (resident memory) of a process in bytes; undefined when it is gone. */
+export function residentBytes(pid: number): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** VmHWM (peak resident memory) in bytes. */
+export function peakResidentBytes(pid: number): number | undefined {
+  try {
+    const m = /^VmHWM:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** User + system CPU seconds a process has used; undefined when it is gone. */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command (which may contain spaces) start at field 3 (state); utime/stime are 14/15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  } catch {
+    return undefined;
+  }
+}
+
+export type ControllerKind = 'm87' | 'noop';
+
+export interface ControllerChild {
+  kind: ControllerKind;
+  pid: number;
+  logFile: string;
+  /** Stops it (SIGTERM, then SIGKILL after 20 s); resolves with the exit code or signal. */
+  stop(): Promise<string>;
+}
+
+export interface ControllerChildOptions {
+  kind: ControllerKind;
+  kubeconfigPath: string;
+  context: string;
+  logFile: string;
+  /** Writes a V8 CPU profile there on exit (node --cpu-prof). */
+  cpuProfileDir?: string;
+  /** pino level of the real controller. */
+  logLevel: string;
+  workers: number;
+}
+
+/** Children still running: killed if the bench itself exits early (error, Ctrl-C), never left behind. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+function track(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+}
+
+function exited(child: ChildProcess): Promise<string> {
+  if (child.exitCode !== null) return Promise.resolve(`exit ${child.exitCode}`);
+  if (child.signalCode !== null) return Promise.resolve(`signal ${child.signalCode}`);
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal !== null ? `signal ${signal}` : `exit ${code ?? '?'}`)));
+}
+
+async function stopChild(child: ChildProcess, graceMs = 20_000): Promise<string> {
+  const done = exited(child);
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    const result = await done;
+    clearTimeout(timer);
+    return result;
+  }
+  return done;
+}
+
+async function waitForHttp200(url: string, child: ChildProcess, timeoutMs: number, what: string): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${what} exited while starting`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (performance.now() > deadline) throw new Error(`${what}: ${url} not 200 within ${timeoutMs / 1000} s`);
+    await sleep(100);
+  }
+}
+
+/** Starts the controller under test and resolves once it is ready to decide. */
+export async function startControllerChild(opts: ControllerChildOptions): Promise<ControllerChild> {
+  const prof = opts.cpuProfileDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfileDir] : [];
+  const args =
+    opts.kind === 'm87'
+      ? [
+          ...prof,
+          join(REPO_ROOT, 'src/cli/main.ts'),
+          'controller',
+          '--kubeconfig',
+          opts.kubeconfigPath,
+          '--context',
+          opts.context,
+          '--namespace',
+          CONTROLLER_NAMESPACE,
+          '--policy',
+          POLICY_NAME,
+          '--leader-elect=false',
+          '--metrics-addr',
+          '127.0.0.1:0',
+          '--runner-image',
+          'ghcr.io/m87/m87:bench',
+          '--log-level',
+          opts.logLevel,
+        ]
+      : [...prof, join(REPO_ROOT, 'bench/noop-controller.ts'), '--kubeconfig', opts.kubeconfigPath, '--context', opts.context, '--workers', String(opts.workers)];
+  // The real controller logs (pino, JSON lines) straight into the file, as into a container's log pipe:
+  // the bench process must not spend CPU relaying them.
+  const fd = openSync(opts.logFile, 'a');
+  const log = createWriteStream(opts.logFile, { flags: 'a' });
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', opts.kind === 'm87' ? fd : 'pipe', 'pipe'] });
+  closeSync(fd);
+  if (child.pid === undefined) throw new Error(`could not start the ${opts.kind} controller`);
+  track(child);
+  const what = `${opts.kind} controller (pid ${child.pid}, log ${opts.logFile})`;
+  const ready = new Promise<string>((resolve, reject) => {
+    if (child.stdout) {
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        log.write(`${line}\n`);
+        if (line === 'READY') resolve('');
+      });
+    }
+    createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => {
+      log.write(`${line}\n`);
+      const m = /serving metrics on (http:\/\/[^/\s]+)\/metrics/.exec(line);
+      if (m?.[1] !== undefined) resolve(m[1]);
+    });
+    child.once('exit', () => reject(new Error(`${what} exited while starting; see its log`)));
+  });
+  const timeout = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  try {
+    const base = await ready;
+    if (opts.kind === 'm87') await waitForHttp200(`${base}/readyz`, child, 120_000, what);
+  } finally {
+    clearTimeout(timeout);
+  }
+  return {
+    kind: opts.kind,
+    pid: child.pid,
+    logFile: opts.logFile,
+    stop: async () => {
+      const result = await stopChild(child);
+      await new Promise((resolve) => log.end(resolve));
+      return result;
+    },
+  };
+}
+
+export interface LoaderChild {
+  pid: number;
+  /** Resolves with the loader's summary. */
+  done: Promise<LoaderDone>;
+  stop(): Promise<string>;
+}
+
+/** Runs node bench/loader.ts <configPath>; onProgress gets each progress message. */
+export function startLoader(configPath: string, logFile: string, onProgress: (m: LoaderProgress) => void): LoaderChild {
+  const log = createWriteStream(logFile, { flags: 'a' });
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bench/loader.ts'), configPath], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (child.pid === undefined) throw new Error('could not start the loader');
+  track(child);
+  child.stderr.on('data', (d: Buffer) => log.write(d));
+  const done = new Promise<LoaderDone>((resolve, reject) => {
+    let summary: LoaderDone | undefined;
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      let m: LoaderMessage;
+      try {
+        m = JSON.parse(line) as LoaderMessage;
+      } catch {
+        log.write(`${line}\n`);
+        return;
+      }
+      if (m.type === 'done') summary = m;
+      else onProgress(m);
+    });
+    child.once('exit', (code) => {
+      log.end();
+      if (summary) resolve(summary);
+      else reject(new Error(`loader exited (${code ?? 'signal'}) without a summary; see ${logFile}`));
+    });
+  });
+  return { pid: child.pid, done, stop: () => stopChild(child, 5000) };
+}
+
+/** Runs bench/engine.ts (its own figures file is bench/results/engine.json); output goes to logFile. */
+export async function runEngineBench(logFile: string, args: readonly string[]): Promise<void> {
+  const log = createWriteStream(logFile, { flags: 'a' });
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bench/engine.ts'), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  track(child);
+  child.stdout.pipe(log, { end: false });
+  child.stderr.pipe(log, { end: false });
+  const result = await exited(child);
+  log.end();
+  if (result !== 'exit 0') throw new Error(`bench/engine.ts ended with ${result}; see ${logFile}`);
+}

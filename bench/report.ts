@@ -1,0 +1,111 @@
+// The human-readable report (stdout): plain-text tables of the figures in bench/results/latest.json.
+import type { BenchResults, PhaseResult } from './results.ts';
+import { rateLabel } from './targets.ts';
+
+/** A number with `digits` decimals, or "-" when it is not a finite number. */
+export function num(value: number | undefined, digits = 0): string {
+  return value !== undefined && Number.isFinite(value) ? value.toFixed(digits) : '-';
+}
+
+/** Pads columns to their widest cell; numeric-looking cells are right-aligned. */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const numeric = (s: string) => /^[-+]?[\d.,]+( ?(x|%|\/s|ms|us|MiB))?$|^-$/.test(s);
+  const line = (cells: readonly string[], isHeader: boolean) =>
+    widths
+      .map((w, i) => {
+        const c = cells[i] ?? '';
+        return !isHeader && numeric(c) ? c.padStart(w) : c.padEnd(w);
+      })
+      .join('  ')
+      .trimEnd();
+  return [line(header, true), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map((r) => line(r, false))].join('\n');
+}
+
+function phaseRow(p: PhaseResult): string[] {
+  return [
+    rateLabel(p.rate),
+    p.controller === 'm87' ? 'm87' : 'baseline',
+    `${p.decided}/${p.n}`,
+    num(p.loader.createRate, 1),
+    num(p.sustainedPerSecond, 1),
+    num(p.latencyMs.p50),
+    num(p.latencyMs.p90),
+    num(p.latencyMs.p99),
+    num(p.latencyMs.max),
+    num(p.latencyFromCreationTimestampMs.p99),
+    p.pod ? num(p.pod.latencyMs.p50) : '-',
+    p.pod ? num(p.pod.latencyMs.p99) : '-',
+    num(p.controllerProcess.cpuMsPerDecision, 2),
+    num(p.decided > 0 ? (p.apiserverCpuSeconds * 1000) / p.decided : NaN, 2),
+    num(p.controllerProcess.rssMiB),
+  ];
+}
+
+export function renderReport(r: BenchResults): string {
+  const s = r.settings;
+  const out: string[] = [];
+  out.push(
+    `M87 benchmark ${r.startedAt} - Node ${r.host.node}, ${r.host.cpus} CPUs (${r.host.cpuModel}), load average at start ${r.host.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}`,
+  );
+  out.push(
+    `N=${s.n} per phase, ${s.submitters} submitters, mix ${s.mix}; policy rate limit raised to ${s.rateLimitPerSubmitterPerMinute}/min per submitter for the bench (default 30/min); controller log level ${s.controllerLogLevel}; process node ${s.processNode ? 'running' : 'not run (Pods are created, not started)'}`,
+  );
+  for (const note of s.notes) out.push(`  - ${note}`);
+
+  if (r.phases.length > 0) {
+    out.push(
+      '',
+      'End to end: latency from the loader send time to Decided=True / Pod seen through a watch (ms); ct p99 = from creationTimestamp (1 s resolution);',
+      'CPU ms/dec = controller CPU time per decision, API ms/dec = kube-apiserver CPU time per decision (both from /proc, load-independent)',
+    );
+    out.push(
+      formatTable(
+        ['rate', 'controller', 'decided', 'sent/s', 'decided/s', 'p50', 'p90', 'p99', 'max', 'ct p99', 'pod p50', 'pod p99', 'CPU ms/dec', 'API ms/dec', 'RSS MiB'],
+        r.phases.map(phaseRow),
+      ),
+    );
+    const odd = r.phases.filter((p) => p.unexpectedOutcomes > 0 || p.loader.errors > 0 || p.undecided > 0);
+    for (const p of odd) {
+      out.push(
+        `  ! ${rateLabel(p.rate)} ${p.controller}: ${p.undecided} undecided, ${p.unexpectedOutcomes} unexpected outcomes, ${p.loader.errors} loader errors${p.loader.firstErrors[0] ? ` (${p.loader.firstErrors[0]})` : ''}`,
+      );
+    }
+    const m87 = r.phases.find((p) => p.controller === 'm87');
+    if (m87) out.push(`  outcomes (${rateLabel(m87.rate)} m87): ${Object.entries(m87.outcomes).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  }
+
+  if (r.comparisons.length > 0) {
+    out.push('', 'Ours / baseline (no-op controller on the same runtime, same two writes per proposal)');
+    out.push(
+      formatTable(
+        ['rate', 'throughput', 'p99 latency', 'CPU per decision'],
+        r.comparisons.map((c) => [rateLabel(c.rate), `${num(c.throughputRatio, 2)} x`, `${num(c.p99Ratio, 2)} x`, `${num(c.cpuPerDecisionRatio, 2)} x`]),
+      ),
+    );
+  }
+
+  if (r.memory) {
+    const m = r.memory;
+    const objects = Object.entries(m.objects)
+      .map(([k, v]) => `${v} ${k}`)
+      .join(', ');
+    out.push(
+      '',
+      `Memory: controller RSS ${num(m.rssMiB)} MiB (peak ${num(m.peakRssMiB)} MiB) with ${m.decided.toLocaleString('en-US')} of ${m.proposals.toLocaleString('en-US')} proposals decided`,
+      `  cached: ${objects}; ${num(m.objectsJsonMiB)} MiB as JSON, of which ${num(m.managedFieldsJsonMiB)} MiB metadata.managedFields`,
+    );
+  }
+
+  if (r.engine) {
+    const e = r.engine;
+    out.push(
+      '',
+      `Engine (bench/engine.ts, one core): ${Math.round(e.opsPerSecond).toLocaleString('en-US')} decisions/s wall clock, ${Math.round(e.opsPerCpuSecond).toLocaleString('en-US')} per CPU-second (${Math.round(e.cpuShareDuringRun * 100)}% of a core); per decision p50 ${num(e.latencyMicroseconds.p50, 1)} us, p99 ${num(e.latencyMicroseconds.p99, 1)} us, p99.9 ${num(e.latencyMicroseconds.p999, 1)} us`,
+    );
+  }
+
+  out.push('', 'Targets');
+  out.push(formatTable(['target', 'actual', 'result'], r.targets.map((t) => [t.target, t.actual, t.pass === null ? 'not run' : t.pass ? 'pass' : 'MISS'])));
+  return `${out.join('\n')}\n`;
+}
