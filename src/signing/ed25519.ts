@@ -29,14 +29,28 @@ export function generateSigningKey(): SigningKey {
   };
 }
 
+// Parsing a PEM costs more than the Ed25519 operation itself; a process holds very few keys, so parsed keys
+// are kept (bounded, in case a caller cycles through many).
+const parsedKeys = new Map<string, KeyObject>();
+function parsed(pem: string, kind: 'private' | 'public'): KeyObject {
+  const cacheKey = `${kind}\n${pem}`; // a private PEM also yields a public key: never mix the two
+  let key = parsedKeys.get(cacheKey);
+  if (key === undefined) {
+    key = kind === 'private' ? createPrivateKey(pem) : createPublicKey(pem);
+    if (parsedKeys.size >= 16) parsedKeys.clear();
+    parsedKeys.set(cacheKey, key);
+  }
+  return key;
+}
+
 function signMessage(privateKeyPem: string, message: string): string {
-  return sign(null, Buffer.from(message, 'utf8'), createPrivateKey(privateKeyPem)).toString('base64');
+  return sign(null, Buffer.from(message, 'utf8'), parsed(privateKeyPem, 'private')).toString('base64');
 }
 
 /** Never throws: a malformed key or signature is simply "not verified" (fail closed). */
 function verifyMessage(publicKeyPem: string, message: string, signatureB64: string): boolean {
   try {
-    const key = createPublicKey(publicKeyPem);
+    const key = parsed(publicKeyPem, 'public');
     if (key.asymmetricKeyType !== 'ed25519') return false;
     const sig = Buffer.from(signatureB64, 'base64');
     if (sig.length !== 64) return false;
