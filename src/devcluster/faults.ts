@@ -1,8 +1,9 @@
 // Faults for reliability tests (dev/test only): restart kube-apiserver or etcd in place (same binary, ports,
 // certificates and data directory, so clients reconnect to the same address and etcd keeps its revisions),
 // and compact etcd's history through its loopback HTTP/JSON gateway.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { fileSize, readFrom } from './log-files.ts';
 import { readVersions, resolveControlPlaneBinaries } from './binaries.ts';
 import { apiserverArgs, etcdArgs } from './components.ts';
 import { planeLayout } from './layout.ts';
@@ -47,22 +48,6 @@ class ExitedError extends Error {
     const tail = log.trimEnd().split('\n').slice(-25).join('\n').replace(/^/gm, '  | ');
     super(`${component} exited after its restart (code ${String(exit.code)}, signal ${String(exit.signal)}):\n${tail}`);
     this.log = log;
-  }
-}
-
-function fileSize(file: string): number {
-  try {
-    return statSync(file).size;
-  } catch {
-    return 0;
-  }
-}
-
-function readFrom(file: string, offset: number): string {
-  try {
-    return readFileSync(file).subarray(offset).toString('utf8');
-  } catch {
-    return '';
   }
 }
 

@@ -1,10 +1,11 @@
 // A real local Kubernetes control plane: etcd, kube-apiserver, kube-controller-manager and kube-scheduler as
 // local processes on loopback ports, with throwaway certificates and static test identities.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { fileSize, readFrom } from './log-files.ts';
 import type { ControlPlaneBinaries, Versions } from './binaries.ts';
 import { readVersions, resolveControlPlaneBinaries } from './binaries.ts';
 import { apiserverArgs, controllerManagerArgs, etcdArgs, schedulerArgs } from './components.ts';
@@ -114,22 +115,6 @@ class StartAbandoned extends Error {
 
 function seconds(since: number): string {
   return `${((performance.now() - since) / 1000).toFixed(1)} s`;
-}
-
-function fileSize(file: string): number {
-  try {
-    return statSync(file).size;
-  } catch {
-    return 0;
-  }
-}
-
-function readFrom(file: string, offset: number): string {
-  try {
-    return readFileSync(file).subarray(offset).toString('utf8');
-  } catch {
-    return '';
-  }
 }
 
 /** Makes stateDir usable: creates it, or cleans up a plane that is no longer alive there. */
