@@ -1,6 +1,52 @@
-// Lint: typescript-eslint's recommended type-aware rules plus a few that matter for a fail-closed operator.
+// Lint: typescript-eslint's recommended type-aware rules plus a few that matter for a fail-closed operator,
+// and the layering of src/ (docs/architecture.md): imports only go down, and the pure layers do no I/O.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+
+/**
+ * The product's layers, bottom first, each with the layers it may import. A layer not listed may not be
+ * imported. src/ never imports dev/, test/, bench/ or hack/ (development and test support stay out of the image).
+ */
+const LAYERS = {
+  hash: [],
+  api: [],
+  runtime: [],
+  integrity: ['hash', 'api'],
+  'tool-catalogue': ['hash', 'api', 'integrity'],
+  governance: ['hash', 'api', 'integrity', 'tool-catalogue'],
+  runner: ['hash', 'api', 'integrity', 'tool-catalogue', 'governance'],
+  controller: ['hash', 'api', 'integrity', 'tool-catalogue', 'governance', 'runtime'],
+  cli: ['hash', 'api', 'integrity', 'tool-catalogue', 'governance', 'runtime', 'runner', 'controller'],
+};
+const PURE = new Set(['hash', 'api', 'integrity', 'tool-catalogue', 'governance']);
+const IO_MODULES = [
+  'node:fs', 'node:fs/promises', 'node:net', 'node:http', 'node:https', 'node:http2', 'node:child_process',
+  'node:dgram', 'node:dns', 'node:worker_threads', '@kubernetes/client-node', 'express', 'pino', 'prom-client', 'undici',
+];
+
+const escape = (s) => s.replace(/[/\\^$*+?.()|[\]{}]/g, '\\$&');
+function layerRules(layer, allowed) {
+  const forbidden = Object.keys(LAYERS).filter((l) => l !== layer && !allowed.includes(l));
+  const patterns = [
+    {
+      regex: `^(\\.\\./)+(dev|test|bench|hack)(/|$)`,
+      message: 'product code (src/) must not import development or test support',
+    },
+  ];
+  if (forbidden.length > 0) {
+    patterns.push({
+      regex: `^(\\.\\./)+(${forbidden.map(escape).join('|')})(/|$)`,
+      message: `src/${layer} may import only ${allowed.length ? allowed.join(', ') : 'nothing else in src/'}: imports go down (docs/architecture.md)`,
+    });
+  }
+  const paths = PURE.has(layer)
+    ? IO_MODULES.map((name) => ({ name, message: `src/${layer} is pure: no I/O` }))
+    : [];
+  return {
+    files: [`src/${layer}/**/*.ts`],
+    rules: { 'no-restricted-imports': ['error', { paths, patterns }] },
+  };
+}
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', 'charts/**', 'crds/**', 'bench/results/**', 'coverage/**'] },
@@ -15,6 +61,24 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
       eqeqeq: ['error', 'always'],
+    },
+  },
+  ...Object.entries(LAYERS).map(([layer, allowed]) => layerRules(layer, allowed)),
+  {
+    // The decision procedure reads time only from its context's clock.
+    files: ['src/governance/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'use the injected clock' },
+        { selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']", message: 'use the injected clock' },
+      ],
+    },
+  },
+  {
+    files: ['dev/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: '^(\\.\\./)+(test|bench)(/|$)', message: 'dev/ support must not depend on tests or benchmarks' }] }],
     },
   },
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },

@@ -5,12 +5,12 @@
 // ServiceAccounts that may create Proposals there.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AgentProfileSpec } from '../src/api/agent-profile.ts';
-import { installCrds } from '../src/api/crd/install.ts';
+import { installCrds } from '../dev/codegen/install.ts';
 import type { GovernancePolicySpec } from '../src/api/governance-policy.ts';
 import { API_VERSION } from '../src/api/group.ts';
 import { AGENT_PROFILES, GOVERNANCE_POLICIES } from '../src/controller/resources.ts';
-import type { ControlPlane } from '../src/devcluster/index.ts';
-import { serviceAccountUsername } from '../src/devcluster/index.ts';
+import type { ControlPlane } from '../dev/cluster/index.ts';
+import { serviceAccountUsername } from '../dev/cluster/index.ts';
 import { DEFAULT_AGENT_PROFILES, DEFAULT_POLICY_SPEC } from '../src/governance/defaults.ts';
 import { sleep } from '../src/runtime/backoff.ts';
 import { isNotFound, kubeRequest } from '../src/runtime/kube-http.ts';

@@ -13,8 +13,9 @@ import { ProposalSpec, type ProposalSpecInput } from '../src/api/proposal.ts';
 import { DEFAULT_AGENT_PROFILES, DEFAULT_POLICY_SPEC } from '../src/governance/defaults.ts';
 import { evaluate } from '../src/governance/evaluate.ts';
 import type { EvaluationInput, HistoryEntry, SessionHistory } from '../src/governance/types.ts';
-import { canonicalHash, proposalHash } from '../src/hash/canonical.ts';
-import { toolManifestHash } from '../src/tools/manifest.ts';
+import { canonicalHash } from '../src/hash/canonical.ts';
+import { proposalHash } from '../src/integrity/document-hashes.ts';
+import { toolManifestHash } from '../src/tool-catalogue/manifest.ts';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

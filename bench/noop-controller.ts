@@ -15,7 +15,7 @@ import { parse } from 'yaml';
 import { API_VERSION } from '../src/api/group.ts';
 import { controllerRef } from '../src/controller/owner.ts';
 import { DECISIONS, PROPOSALS } from '../src/controller/resources.ts';
-import { REPO_ROOT } from '../src/devcluster/binaries.ts';
+import { REPO_ROOT } from '../dev/cluster/binaries.ts';
 import { Controller, type ReconcileContext } from '../src/runtime/controller.ts';
 import { Informer } from '../src/runtime/informer.ts';
 import type { KubeObject } from '../src/runtime/resource.ts';

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { ControlPlane } from '../src/devcluster/index.ts';
+import type { ControlPlane } from '../dev/cluster/index.ts';
 import { sleep } from '../src/runtime/backoff.ts';
 import { kubeRequest } from '../src/runtime/kube-http.ts';
 import { setupPhaseNamespace, type Submitter } from './cluster-setup.ts';

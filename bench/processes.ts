@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, createWriteStream, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { REPO_ROOT } from '../src/devcluster/binaries.ts';
+import { REPO_ROOT } from '../dev/cluster/binaries.ts';
 import { sleep } from '../src/runtime/backoff.ts';
 import { CONTROLLER_NAMESPACE, POLICY_NAME } from './cluster-setup.ts';
 import type { LoaderDone, LoaderMessage, LoaderProgress } from './loader.ts';

@@ -11,8 +11,8 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { REPO_ROOT } from '../src/devcluster/binaries.ts';
-import { startControlPlane } from '../src/devcluster/index.ts';
+import { REPO_ROOT } from '../dev/cluster/binaries.ts';
+import { startControlPlane } from '../dev/cluster/index.ts';
 import { USAGE, parseBenchArgs, type BenchOptions } from './args.ts';
 import { BENCH_RATE_LIMIT_PER_MINUTE, setupCluster, submitterUsernames } from './cluster-setup.ts';
 import { runMemory, runPhase, type BenchContext } from './phase.ts';

@@ -10,16 +10,16 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { REPO_ROOT, readVersions, resolveBinary } from '../src/devcluster/binaries.ts';
-import { startControlPlane, type ControlPlane } from '../src/devcluster/plane.ts';
-import { destroyPlane, destroyPlaneSync } from '../src/devcluster/state.ts';
-import { scrapeMetrics } from '../src/demo/metrics.ts';
-import { propose, waitForProposalPhase } from '../src/demo/observe.ts';
-import { onProcessExit, stopPid } from '../src/demo/processes.ts';
-import { deploySpec } from '../src/demo/proposals.ts';
-import { runScenarios, TAMPER_METHOD, type ScenarioResult } from '../src/demo/scenarios.ts';
-import { AGENT_NAMESPACE, startStack, type Stack } from '../src/demo/stack.ts';
-import { renderTable } from '../src/demo/table.ts';
+import { REPO_ROOT, readVersions, resolveBinary } from '../dev/cluster/binaries.ts';
+import { startControlPlane, type ControlPlane } from '../dev/cluster/plane.ts';
+import { destroyPlane, destroyPlaneSync } from '../dev/cluster/state.ts';
+import { scrapeMetrics } from '../dev/demo/metrics.ts';
+import { propose, waitForProposalPhase } from '../dev/demo/observe.ts';
+import { onProcessExit, stopPid } from '../dev/demo/processes.ts';
+import { deploySpec } from '../dev/demo/proposals.ts';
+import { runScenarios, TAMPER_METHOD, type ScenarioResult } from '../dev/demo/scenarios.ts';
+import { AGENT_NAMESPACE, startStack, type Stack } from '../dev/demo/stack.ts';
+import { renderTable } from '../dev/demo/table.ts';
 
 const USAGE = `usage: npm run demo [-- --keep | --down] [--network veth|isolated]
 
@@ -63,7 +63,7 @@ async function down(): Promise<number> {
   }
   const state = JSON.parse(readFileSync(stateFile, 'utf8')) as KeptState;
   if (await stopPid(state.controllerPid, 'controller')) progress(`stopped the controller (pid ${state.controllerPid})`);
-  if (await stopPid(state.nodePid, 'src/node/cli.ts', 20_000)) progress(`stopped the process node (pid ${state.nodePid})`);
+  if (await stopPid(state.nodePid, 'dev/process-node/cli.ts', 20_000)) progress(`stopped the process node (pid ${state.nodePid})`);
   const killed = await destroyPlane(state.planeDir);
   progress(`stopped the control plane${killed.length > 0 ? ` (pids ${killed.join(', ')})` : ''}`);
   rmSync(keepDir(), { recursive: true, force: true });

@@ -30,7 +30,6 @@ Flags:
   --policy <name>                GovernancePolicy to decide under (default ${DEFAULT_CONFIG.policyName})
   --require-restricted-namespaces <bool>
                                  start job Pods only in namespaces enforcing Pod Security restricted (default true)
-  --install-crds                 install/upgrade the CRDs first (development; Helm does this in production)
   --log-level <level>            pino level: trace, debug, info, warn, error (default info, or $M87_LOG_LEVEL)
   -h, --help                     this help
 `;
@@ -84,7 +83,6 @@ export async function runController(argv: string[]): Promise<number> {
         'signing-secret': { type: 'string' },
         'public-key-configmap': { type: 'string' },
         policy: { type: 'string' },
-        'install-crds': { type: 'boolean' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -119,7 +117,6 @@ export async function runController(argv: string[]): Promise<number> {
     kubeConfig: kc,
     logger,
     http,
-    installCrds: values['install-crds'] ?? false,
     handleSignals: true,
     config: {
       ...(values.namespace !== undefined ? { namespace: values.namespace } : {}),

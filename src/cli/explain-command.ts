@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
 import { AgentProfile, Decision, GovernancePolicy, Job, Proposal } from '../api/kinds.ts';
 import { evaluate, sessionHistoryFor, type SessionRecord } from '../governance/index.ts';
-import { canonicalHash, proposalHash } from '../hash/canonical.ts';
-import { toolManifestHash } from '../tools/manifest.ts';
+import { canonicalHash } from '../hash/canonical.ts';
+import { proposalHash } from '../integrity/document-hashes.ts';
+import { toolManifestHash } from '../tool-catalogue/manifest.ts';
 import { connect, CONNECTION_FLAGS } from './kube-context.ts';
 import { CliError, EXIT, outputFormat, render, table } from './output.ts';
 import { M87Client } from './resources.ts';

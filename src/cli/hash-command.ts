@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { envelopeHash, proposalHash } from '../hash/canonical.ts';
+import { envelopeHash, proposalHash } from '../integrity/document-hashes.ts';
 import { CliError, EXIT, outputFormat, render, table } from './output.ts';
 
 const HELP = `Usage: m87 hash -f <file> [-o json|yaml]

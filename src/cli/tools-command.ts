@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { TOOL_MANIFEST, toolManifestHash } from '../tools/manifest.ts';
+import { TOOL_MANIFEST, toolManifestHash } from '../tool-catalogue/manifest.ts';
 import { EXIT, outputFormat, render, table } from './output.ts';
 
 const HELP = `Usage: m87 tools [-o json|yaml]

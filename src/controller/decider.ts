@@ -16,7 +16,7 @@ import type { ReconcileContext, ReconcileResult } from '../runtime/controller.ts
 import type { KubeObject } from '../runtime/resource.ts';
 import { objectKey } from '../runtime/resource.ts';
 import { createIfAbsent, patchStatus, setCondition } from '../runtime/status.ts';
-import { toolManifestHash } from '../tools/manifest.ts';
+import { toolManifestHash } from '../tool-catalogue/manifest.ts';
 import { labelValue, MANAGED_BY } from './names.ts';
 import { controllerRef } from './owner.ts';
 import { createdAt, parseProposal, profileSpec, type ParsedProposal } from './parse.ts';

@@ -3,7 +3,7 @@
 import type { EffectiveEnvelope } from '../api/envelope.ts';
 import { ANNOTATIONS } from '../api/group.ts';
 import { canonicalJson } from '../hash/canonical.ts';
-import { signDeh, signJobBinding } from '../signing/ed25519.ts';
+import { signDeh, signJobBinding } from '../integrity/signing.ts';
 import { jobLabels, jobPodName } from './names.ts';
 import { controllerRef } from './owner.ts';
 

@@ -4,13 +4,13 @@
 import { API_VERSION } from '../api/group.ts';
 import type { Job } from '../api/kinds.ts';
 import type { JobStatus } from '../api/job.ts';
-import { envelopeHash } from '../hash/canonical.ts';
+import { envelopeHash } from '../integrity/document-hashes.ts';
 import type { ReconcileContext, ReconcileResult } from '../runtime/controller.ts';
 import { getObject, kubeRequest } from '../runtime/kube-http.ts';
 import type { KubeObject } from '../runtime/resource.ts';
 import { resourcePath } from '../runtime/resource.ts';
 import { createIfAbsent, formatTime, patchStatus, setCondition, type Condition } from '../runtime/status.ts';
-import { verifyDeh } from '../signing/ed25519.ts';
+import { verifyDeh } from '../integrity/signing.ts';
 import { buildJobPod } from './job-pod.ts';
 import { jobNetworkPolicyName, jobPodName } from './names.ts';
 import { buildNetworkPolicy, EgressRuleError, networkPolicyMatches } from './network-policy.ts';

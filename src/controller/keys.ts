@@ -9,7 +9,7 @@ import { getObject, kubeRequest } from '../runtime/kube-http.ts';
 import type { KubeObject } from '../runtime/resource.ts';
 import { resourcePath } from '../runtime/resource.ts';
 import { createIfAbsent } from '../runtime/status.ts';
-import { generateSigningKey, keyIdOf, type SigningKey } from '../signing/ed25519.ts';
+import { generateSigningKey, keyIdOf, type SigningKey } from '../integrity/signing.ts';
 import { PUBLIC_KEY_FILE_KEY } from './job-pod.ts';
 import { MANAGED_BY } from './names.ts';
 import { CONFIG_MAPS, SECRETS } from './resources.ts';

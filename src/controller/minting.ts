@@ -4,8 +4,8 @@
 import type { Decision } from '../api/kinds.ts';
 import { API_VERSION, LABELS } from '../api/group.ts';
 import type { ObjectRef } from '../api/primitives.ts';
-import { envelopeHash } from '../hash/canonical.ts';
-import { signDeh, type SigningKey } from '../signing/ed25519.ts';
+import { envelopeHash } from '../integrity/document-hashes.ts';
+import { signDeh, type SigningKey } from '../integrity/signing.ts';
 import { labelValue, MANAGED_BY } from './names.ts';
 import { controllerRef } from './owner.ts';
 

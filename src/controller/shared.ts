@@ -4,7 +4,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { IndexFunc, Informer } from '../runtime/informer.ts';
 import type { KubeObject } from '../runtime/resource.ts';
-import type { SigningKey } from '../signing/ed25519.ts';
+import type { SigningKey } from '../integrity/signing.ts';
 import type { ControllerConfig } from './config.ts';
 import type { EventRecorder } from './events.ts';
 import type { FreshObjects } from './fresh-objects.ts';

@@ -5,14 +5,13 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { installCrds } from '../api/crd/install.ts';
 import { Backoff, sleep } from '../runtime/backoff.ts';
 import { Controller, type Reconciler } from '../runtime/controller.ts';
 import { errorCode } from '../runtime/kube-http.ts';
 import { Informer } from '../runtime/informer.ts';
 import { Manager } from '../runtime/manager.ts';
 import { objectKey, type KubeObject, type ResourceType } from '../runtime/resource.ts';
-import type { SigningKey } from '../signing/ed25519.ts';
+import type { SigningKey } from '../integrity/signing.ts';
 import { DEFAULT_CONFIG, type ControllerConfig } from './config.ts';
 import { withConnectionReuse } from './connection-pool.ts';
 import { Decider } from './decider.ts';
@@ -63,8 +62,6 @@ export interface StartControllerOptions {
   leaderElection?: LeaderElectionSettings | false;
   /** Where to serve /metrics, /healthz, /readyz; false for none. Default 127.0.0.1:8080. */
   http?: ListenAddress | false;
-  /** Install the CRDs first (dev); production installs them with Helm. Default false. */
-  installCrds?: boolean;
   /** Handle SIGTERM/SIGINT (orderly shutdown); default false (the CLI turns it on). */
   handleSignals?: boolean;
   /** Drain deadline on shutdown; default 30 s. */
@@ -149,7 +146,6 @@ export async function startController(opts: StartControllerOptions): Promise<Run
   const log = opts.logger ?? pino({ level: process.env.M87_LOG_LEVEL ?? 'info' });
   const registry = opts.registry ?? new Registry();
 
-  if (opts.installCrds) await withRetry('Installing CRDs', log, () => installCrds(kc));
   const signingKey: SigningKey = await withRetry('Loading the signing key', log, () =>
     ensureSigningKey(kc, config.namespace, config.signingSecretName),
   );

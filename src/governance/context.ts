@@ -1,7 +1,7 @@
 import { EFFECT_TAGS } from '../api/effects.ts';
 import type { ExecutionMode } from '../api/envelope.ts';
 import type { ProposalSpec } from '../api/proposal.ts';
-import { TOOL_MANIFEST, type ToolManifest } from '../tools/manifest.ts';
+import { TOOL_MANIFEST, type ToolManifest } from '../tool-catalogue/manifest.ts';
 import { effectBit, isReadOnly, type EffectMask } from './effect-set.ts';
 import { resolveEnvelope, type ResolvedEnvelope } from './envelope.ts';
 import type { CompiledPolicy } from './policy.ts';

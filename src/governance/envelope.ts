@@ -207,10 +207,7 @@ function sortedArgs(args: Readonly<Record<string, string>>): Record<string, stri
   return out;
 }
 
-/**
- * The complete effective envelope (what the DEH covers). Every object is built with its keys in RFC 8785
- * order, so that engineEnvelopeHash can serialise it natively; keep the order when adding a field.
- */
+/** The complete effective envelope (what the DEH covers). */
 export function buildEffectiveEnvelope(r: ResolvedEnvelope, f: EnvelopeFacts): EffectiveEnvelope {
   const b = r.budget;
   const ip = r.model.inferencePolicy;

@@ -1,5 +1,5 @@
 import type { Outcome } from '../api/decision.ts';
-import { engineEnvelopeHash } from './envelope-hash.ts';
+import { envelopeHash } from '../integrity/document-hashes.ts';
 import { makeChallenge } from './challenge.ts';
 import { buildContext, type RuleContext } from './context.ts';
 import { tagsOf } from './effect-set.ts';
@@ -140,7 +140,7 @@ export function evaluate(input: EvaluationInput): EvaluationResult {
       proposal: { namespace: p.namespace, name: p.name, uid: p.uid, hash: p.hash },
     });
     result.effectiveEnvelope = envelope;
-    result.envelopeHash = engineEnvelopeHash(envelope);
+    result.envelopeHash = envelopeHash(envelope);
   }
   return result;
 }

@@ -1,6 +1,6 @@
 import type { GovernancePolicySpec } from '../api/governance-policy.ts';
 import type { ProposalSpec } from '../api/proposal.ts';
-import { validateStepArgs, type ToolManifest } from '../tools/manifest.ts';
+import { validateStepArgs, type ToolManifest } from '../tool-catalogue/manifest.ts';
 import type { ReasonCode } from './codes.ts';
 import { compiledTool } from './tool-index.ts';
 

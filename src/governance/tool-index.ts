@@ -1,4 +1,4 @@
-import { findTool, type ToolManifest, type ToolSpec } from '../tools/manifest.ts';
+import { findTool, type ToolManifest, type ToolSpec } from '../tool-catalogue/manifest.ts';
 import { maskOf, type EffectMask } from './effect-set.ts';
 import { writeScopeRank } from './policy.ts';
 

@@ -4,7 +4,7 @@ import type { EffectTag } from '../api/effects.ts';
 import type { EffectiveEnvelope } from '../api/envelope.ts';
 import type { GovernancePolicySpec } from '../api/governance-policy.ts';
 import type { ProposalSpec } from '../api/proposal.ts';
-import type { ToolManifest } from '../tools/manifest.ts';
+import type { ToolManifest } from '../tool-catalogue/manifest.ts';
 
 /** The proposal being decided. Times are epoch milliseconds. */
 export interface ProposalInput {

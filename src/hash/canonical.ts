@@ -1,8 +1,5 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
-import type { z } from 'zod';
-import { EffectiveEnvelope } from '../api/envelope.ts';
-import { ProposalSpec } from '../api/proposal.ts';
 
 /**
  * The one place documents are hashed: RFC 8785 (JSON Canonicalization Scheme) + SHA-256, lowercase hex.
@@ -79,28 +76,4 @@ export function sha256Hex(data: string | Uint8Array): string {
 /** SHA-256 of the canonical JSON of a plain value. */
 export function canonicalHash(value: unknown): string {
   return sha256Hex(canonicalJson(value));
-}
-
-/**
- * Validates `value` against a schema first, so e.g. 2.5 where an integer is meant is refused rather than
- * hashed, then hashes the parsed form (which is what the API server stores: same defaults, no unknown fields).
- */
-export function schemaHash<S extends z.ZodType>(schema: S, value: unknown, what: string): string {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = (issue?.path ?? []).map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
-    throw new CanonicalizationError(`${what}${field}: ${issue?.message ?? 'invalid'}`);
-  }
-  return canonicalHash(parsed.data);
-}
-
-/** The proposal hash: SHA-256 over the RFC 8785 form of Proposal.spec. */
-export function proposalHash(spec: unknown): string {
-  return schemaHash(ProposalSpec, spec, 'spec');
-}
-
-/** The deployment envelope hash (DEH). */
-export function envelopeHash(envelope: unknown): string {
-  return schemaHash(EffectiveEnvelope, envelope, 'envelope');
 }

@@ -1,9 +1,9 @@
 import { READ_ONLY_EFFECTS } from '../api/effects.ts';
 import type { AutonomyBudget, EffectiveEnvelope } from '../api/envelope.ts';
-import { findTool, validateStepArgs, type ToolManifest, type ToolSpec } from '../tools/manifest.ts';
+import { findTool, validateStepArgs, type ToolManifest, type ToolSpec } from '../tool-catalogue/manifest.ts';
 import { stop } from './codes.ts';
 import { writeScopeAllows } from './budget.ts';
-import { TOOL_IMPLEMENTATIONS, type ToolImplementation } from './tools/index.ts';
+import { TOOL_IMPLEMENTATIONS, type ToolImplementation } from './builtin-tools/index.ts';
 import type { Workspace } from './workspace.ts';
 
 /**

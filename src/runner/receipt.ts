@@ -1,7 +1,7 @@
 import { Receipt, RECEIPT_MAX_BYTES } from '../api/receipt.ts';
 import type { BudgetUsage } from './budget.ts';
 import type { ReasonCode } from './codes.ts';
-import type { ArtifactDigest } from './tools/index.ts';
+import type { ArtifactDigest } from './builtin-tools/index.ts';
 
 export interface ReceiptStep {
   tool: string;

@@ -9,7 +9,7 @@ import { checkReversibility, planStep, type PlannedStep } from './gates.ts';
 import { checkIsolation, DEFAULT_API_CONNECT_TIMEOUT_MS, DEFAULT_SERVICE_ACCOUNT_TOKEN_PATH, type IsolationEnvironment } from './isolation.ts';
 import { OutputCapture } from './output.ts';
 import { buildReceipt, type ReceiptStep, type RunnerReceipt } from './receipt.ts';
-import type { ArtifactDigest, JobIdentity, ToolResult } from './tools/index.ts';
+import type { ArtifactDigest, JobIdentity, ToolResult } from './builtin-tools/index.ts';
 import { loadPublicKey, verifyJob, type DehEvidence, type VerifiedJob } from './verify.ts';
 import { RESERVED_DIR, Workspace } from './workspace.ts';
 

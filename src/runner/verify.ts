@@ -4,8 +4,8 @@ import { EFFECT_SCHEMA_VERSION } from '../api/effects.ts';
 import { EffectiveEnvelope } from '../api/envelope.ts';
 import { ANNOTATIONS } from '../api/group.ts';
 import { canonicalHash, CanonicalizationError } from '../hash/canonical.ts';
-import { keyIdOf, verifyDeh, verifyJobBinding } from '../signing/ed25519.ts';
-import { toolManifestHash } from '../tools/manifest.ts';
+import { keyIdOf, verifyDeh, verifyJobBinding } from '../integrity/signing.ts';
+import { toolManifestHash } from '../tool-catalogue/manifest.ts';
 import { stop } from './codes.ts';
 
 /**

@@ -2,10 +2,10 @@
 // the state file (so stop() still finds every process), and compactEtcd really compacts etcd's history.
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { etcdRevision } from '../../src/devcluster/faults.ts';
-import { httpGet, waitUntil } from '../../src/devcluster/probe.ts';
-import { readState } from '../../src/devcluster/state.ts';
-import { isAlive } from '../../src/devcluster/supervisor.ts';
+import { etcdRevision } from '../../dev/cluster/faults.ts';
+import { httpGet, waitUntil } from '../../dev/cluster/probe.ts';
+import { readState } from '../../dev/cluster/state.ts';
+import { isAlive } from '../../dev/cluster/supervisor.ts';
 import { getObject, kubeRequest } from '../../src/runtime/kube-http.ts';
 import { CONFIG_MAPS } from '../../src/controller/resources.ts';
 import { testNamespace } from '../support/kube.ts';

@@ -3,8 +3,8 @@
 // then etcd is compacted again and kube-apiserver restarted, so every informer must resume from a revision that
 // neither the new watch cache nor etcd still has: 410 Gone, relist, and nothing is missed.
 import { afterAll, describe, expect, it } from 'vitest';
-import { etcdRevision } from '../../src/devcluster/faults.ts';
-import { waitUntil } from '../../src/devcluster/probe.ts';
+import { etcdRevision } from '../../dev/cluster/faults.ts';
+import { waitUntil } from '../../dev/cluster/probe.ts';
 import { ControllerProcess, isExpiredWatchLine, OUTAGE_LEASE } from './support/controller-process.ts';
 import { apiBackAfterOutage, localPlane, setupChaosEnv } from './support/env.ts';
 import { chaosCounts } from './support/mode.ts';

@@ -9,7 +9,7 @@ import { DEFAULT_AGENT_PROFILES } from '../../src/governance/defaults.ts';
 import { ProposalSpec } from '../../src/api/proposal.ts';
 import type { Outcome } from '../../src/api/decision.ts';
 import { DECISIONS, PROPOSALS } from '../../src/controller/resources.ts';
-import { waitUntil } from '../../src/devcluster/probe.ts';
+import { waitUntil } from '../../dev/cluster/probe.ts';
 import { SEVERITY } from '../../src/governance/severity.ts';
 import { getObject, kubeRequest } from '../../src/runtime/kube-http.ts';
 import type { KubeObject } from '../../src/runtime/resource.ts';

@@ -5,7 +5,7 @@
 // not write anything and must exit to restart as a candidate.
 import { afterAll, describe, expect, it } from 'vitest';
 import { DECISIONS, JOBS, PODS } from '../../src/controller/resources.ts';
-import { waitUntil } from '../../src/devcluster/probe.ts';
+import { waitUntil } from '../../dev/cluster/probe.ts';
 import { getObject } from '../../src/runtime/kube-http.ts';
 import { LEASE_RESOURCE, type Lease } from '../../src/runtime/leader-election.ts';
 import { ControllerProcess, type LeaseTimings, type LogLine } from './support/controller-process.ts';

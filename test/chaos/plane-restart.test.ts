@@ -2,9 +2,9 @@
 // while agents create proposals. The controller process is never restarted: it must ride out the outage, catch up
 // and miss nothing. Catch-up is measured from the moment the restarted component answers again.
 import { afterAll, describe, expect, it } from 'vitest';
-import type { RestartableComponent } from '../../src/devcluster/faults.ts';
-import type { ControlPlane } from '../../src/devcluster/plane.ts';
-import { httpGet, waitUntil } from '../../src/devcluster/probe.ts';
+import type { RestartableComponent } from '../../dev/cluster/faults.ts';
+import type { ControlPlane } from '../../dev/cluster/plane.ts';
+import { httpGet, waitUntil } from '../../dev/cluster/probe.ts';
 import { ControllerProcess, isExpiredWatchLine, OUTAGE_LEASE } from './support/controller-process.ts';
 import { apiBackAfterOutage, localPlane, setupChaosEnv } from './support/env.ts';
 import { chaosCounts } from './support/mode.ts';

@@ -2,9 +2,9 @@
 // `approve` refuses the wrong person and unknown proposals with the documented exit codes and records a
 // hash-bound Approval for an approver, and `explain` replays the decision under today's policy.
 import { describe, expect, it } from 'vitest';
-import { getProposal, m87Cli, propose, waitForDecision, waitForProposalPhase } from '../../src/demo/observe.ts';
-import { deploySpec } from '../../src/demo/proposals.ts';
-import { proposalHash } from '../../src/hash/canonical.ts';
+import { getProposal, m87Cli, propose, waitForDecision, waitForProposalPhase } from '../../dev/demo/observe.ts';
+import { deploySpec } from '../../dev/demo/proposals.ts';
+import { proposalHash } from '../../src/integrity/document-hashes.ts';
 import { e2eStack } from './stack.ts';
 
 const { stack, ctx } = await e2eStack('cli');

@@ -2,7 +2,7 @@
 // loopback inside the Pod's network namespace: host allowlist from the signed envelope, maxExternalIO
 // counted); the process node puts the Pod in its own network namespace and, in veth mode, enforces the job's
 // NetworkPolicy with nftables. Servers used here: one on the host's loopback (started by this test) and the
-// stack's egress target (an address this run created, see src/demo/egress-target.ts).
+// stack's egress target (an address this run created, see dev/demo/egress-target.ts).
 //
 // Not covered here: a tool that bypasses the gate cannot be written with the shipped manifest, so the
 // kernel backstop against a direct connection is only checked as far as the NetworkPolicy the controller
@@ -11,9 +11,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION } from '../../src/api/group.ts';
-import { getPod } from '../../src/demo/observe.ts';
-import { networkCallSpec } from '../../src/demo/proposals.ts';
-import { runProposal, type ProposalRun } from '../../src/demo/scenarios.ts';
+import { getPod } from '../../dev/demo/observe.ts';
+import { networkCallSpec } from '../../dev/demo/proposals.ts';
+import { runProposal, type ProposalRun } from '../../dev/demo/scenarios.ts';
 import { kubeRequest } from '../../src/runtime/kube-http.ts';
 import { e2eStack } from './stack.ts';
 

@@ -1,14 +1,14 @@
 // The runner's own guards on a real job Pod: a workspace path that escapes through a symlink (planted in the
-// Pod's workspace by the compromised node of src/demo/node-fault-injector.ts) or through `..` is refused
+// Pod's workspace by the compromised node of dev/demo/node-fault-injector.ts) or through `..` is refused
 // before the step writes anything; a tool that is not in the manifest is denied by the policy and never gets
 // a Job or a Pod (a forged envelope that smuggles one in is covered by tampering.test.ts).
 import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { condition, eventsFor, getJob, getPod } from '../../src/demo/observe.ts';
-import { unknownToolSpec, writeFileSpec } from '../../src/demo/proposals.ts';
-import { runProposal } from '../../src/demo/scenarios.ts';
+import { condition, eventsFor, getJob, getPod } from '../../dev/demo/observe.ts';
+import { unknownToolSpec, writeFileSpec } from '../../dev/demo/proposals.ts';
+import { runProposal } from '../../dev/demo/scenarios.ts';
 import { e2eStack } from './stack.ts';
 
 const { stack, ctx } = await e2eStack('runner-guards');

@@ -5,9 +5,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ANNOTATIONS } from '../../src/api/group.ts';
 import { sha256Hex } from '../../src/hash/canonical.ts';
 import { approvalName } from '../../src/cli/approve-command.ts';
-import type { MetricsSnapshot } from '../../src/demo/metrics.ts';
-import { condition, eventsFor, getJob, getPod } from '../../src/demo/observe.ts';
-import { REPORT_PATH, runScenarios, type ProposalRun, type ScenarioResult } from '../../src/demo/scenarios.ts';
+import type { MetricsSnapshot } from '../../dev/demo/metrics.ts';
+import { condition, eventsFor, getJob, getPod } from '../../dev/demo/observe.ts';
+import { REPORT_PATH, runScenarios, type ProposalRun, type ScenarioResult } from '../../dev/demo/scenarios.ts';
 import { kubeRequest } from '../../src/runtime/kube-http.ts';
 import { e2eStack } from './stack.ts';
 

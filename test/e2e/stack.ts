@@ -1,4 +1,4 @@
-// The e2e tier's stack: the same one `npm run demo` runs (src/demo/stack.ts) — the Helm chart, agents,
+// The e2e tier's stack: the same one `npm run demo` runs (dev/demo/stack.ts) — the Helm chart, agents,
 // controller and process node as child processes — on the run's shared control plane. One stack per test
 // file (files run one after another); the chart release is shared and upgraded idempotently.
 import { randomBytes, randomInt } from 'node:crypto';
@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach } from 'vitest';
-import { scrapeMetrics, type MetricsSnapshot } from '../../src/demo/metrics.ts';
-import type { ScenarioContext } from '../../src/demo/scenarios.ts';
-import { startStack, type Stack } from '../../src/demo/stack.ts';
+import { scrapeMetrics, type MetricsSnapshot } from '../../dev/demo/metrics.ts';
+import type { ScenarioContext } from '../../dev/demo/scenarios.ts';
+import { startStack, type Stack } from '../../dev/demo/stack.ts';
 import { clusterInfo } from '../support/kube.ts';
 
 export const E2E_JOB_NAMESPACE = 'm87-e2e-jobs';

@@ -1,14 +1,14 @@
 // A node-level attacker tampers with what the runner reads: the envelope, the DEH, the signature or the job
-// UID in the downward-API annotations (src/demo/node-fault-injector.ts plays the compromised node; the Pod
+// UID in the downward-API annotations (dev/demo/node-fault-injector.ts plays the compromised node; the Pod
 // object itself is protected by admission and stays intact). Every forgery must be refused by the runner
 // with its reason code before any step runs, and the controller must record EnvelopeVerified=False.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ANNOTATIONS } from '../../src/api/group.ts';
-import { ANNOTATION_FAULTS, EXPECTED_REFUSAL, UNKNOWN_TOOL, type AnnotationFault } from '../../src/demo/faults.ts';
-import type { MetricsSnapshot } from '../../src/demo/metrics.ts';
-import { condition, eventsFor, getPod } from '../../src/demo/observe.ts';
-import { writeFileSpec } from '../../src/demo/proposals.ts';
-import { runProposal, type ProposalRun } from '../../src/demo/scenarios.ts';
+import { ANNOTATION_FAULTS, EXPECTED_REFUSAL, UNKNOWN_TOOL, type AnnotationFault } from '../../dev/demo/faults.ts';
+import type { MetricsSnapshot } from '../../dev/demo/metrics.ts';
+import { condition, eventsFor, getPod } from '../../dev/demo/observe.ts';
+import { writeFileSpec } from '../../dev/demo/proposals.ts';
+import { runProposal, type ProposalRun } from '../../dev/demo/scenarios.ts';
 import { e2eStack } from './stack.ts';
 
 const { stack, ctx, metrics } = await e2eStack('tampering');

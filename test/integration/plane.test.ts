@@ -13,9 +13,9 @@ import {
 } from '@kubernetes/client-node';
 import type { KubeConfig, V1ConfigMap, V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readVersions } from '../../src/devcluster/binaries.ts';
-import { VIEWERS_GROUP } from '../../src/devcluster/identities.ts';
-import { serviceAccountUsername } from '../../src/devcluster/service-account.ts';
+import { readVersions } from '../../dev/cluster/binaries.ts';
+import { VIEWERS_GROUP } from '../../dev/cluster/identities.ts';
+import { serviceAccountUsername } from '../../dev/cluster/service-account.ts';
 import { clusterKubeConfig, expectApiError, serviceAccountKubeConfig, testNamespace, waitFor } from '../support/kube.ts';
 
 const ns = await testNamespace('plane');

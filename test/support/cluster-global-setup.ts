@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { KubeConfig, VersionApi } from '@kubernetes/client-node';
 import type { TestProject } from 'vitest/node';
-import { startControlPlane } from '../../src/devcluster/plane.ts';
+import { startControlPlane } from '../../dev/cluster/plane.ts';
 import { deleteTestNamespacesOfRun } from './namespaces.ts';
 
 export interface M87ClusterInfo {

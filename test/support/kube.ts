@@ -2,10 +2,10 @@
 import { randomBytes } from 'node:crypto';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, inject } from 'vitest';
-import type { UserContext } from '../../src/devcluster/identities.ts';
-import { waitUntil } from '../../src/devcluster/probe.ts';
-import type { ServiceAccountTokenOptions } from '../../src/devcluster/service-account.ts';
-import { serviceAccountKubeConfig as requestServiceAccountKubeConfig } from '../../src/devcluster/service-account.ts';
+import type { UserContext } from '../../dev/cluster/identities.ts';
+import { waitUntil } from '../../dev/cluster/probe.ts';
+import type { ServiceAccountTokenOptions } from '../../dev/cluster/service-account.ts';
+import { serviceAccountKubeConfig as requestServiceAccountKubeConfig } from '../../dev/cluster/service-account.ts';
 import type { M87ClusterInfo } from './cluster-global-setup.ts';
 import { TEST_RUN_LABEL } from './namespaces.ts';
 

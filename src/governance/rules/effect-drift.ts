@@ -1,7 +1,7 @@
 import { tagsOf } from '../effect-set.ts';
 import type { RuleContext } from '../context.ts';
 import { quote, type Findings } from '../findings.ts';
-import { validateStepArgs } from '../../tools/manifest.ts';
+import { validateStepArgs } from '../../tool-catalogue/manifest.ts';
 
 /**
  * Effect drift: every step's tool must be in the tool manifest, need only declared effects, support the

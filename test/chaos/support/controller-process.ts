@@ -5,8 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, inject } from 'vitest';
-import { REPO_ROOT } from '../../../src/devcluster/binaries.ts';
-import { waitUntil } from '../../../src/devcluster/probe.ts';
+import { REPO_ROOT } from '../../../dev/cluster/binaries.ts';
+import { waitUntil } from '../../../dev/cluster/probe.ts';
 import { RUNNER_IMAGE, type ChaosEnv } from './env.ts';
 
 export interface LeaseTimings {

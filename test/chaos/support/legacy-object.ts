@@ -3,10 +3,10 @@
 // CRD is restored (installCrds replaces it with the generated one). This is what a CRD upgrade that tightens a
 // limit leaves behind in a real cluster; it goes through the API server, nothing is written to etcd directly.
 import type { ProposalSpecInput } from '../../../src/api/proposal.ts';
-import { installCrds } from '../../../src/api/crd/install.ts';
+import { installCrds } from '../../../dev/codegen/install.ts';
 import { API_VERSION } from '../../../src/api/group.ts';
 import { PROPOSALS } from '../../../src/controller/resources.ts';
-import { waitUntil } from '../../../src/devcluster/probe.ts';
+import { waitUntil } from '../../../dev/cluster/probe.ts';
 import { errorCode, kubeRequest } from '../../../src/runtime/kube-http.ts';
 import type { KubeObject } from '../../../src/runtime/resource.ts';
 import { resourcePath } from '../../../src/runtime/resource.ts';

@@ -8,7 +8,7 @@ import type { Outcome } from '../../../src/api/decision.ts';
 import { LABELS } from '../../../src/api/group.ts';
 import { jobNetworkPolicyName } from '../../../src/controller/names.ts';
 import { DECISIONS, JOBS, NETWORK_POLICIES, PODS, PROPOSALS } from '../../../src/controller/resources.ts';
-import { waitUntil } from '../../../src/devcluster/probe.ts';
+import { waitUntil } from '../../../dev/cluster/probe.ts';
 import { SEVERITY } from '../../../src/governance/severity.ts';
 import { kubeRequest } from '../../../src/runtime/kube-http.ts';
 import type { KubeObject, ResourceType } from '../../../src/runtime/resource.ts';

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { EFFECT_TAGS } from '../../../src/api/effects.ts';
 import { BUDGET_BOUNDS } from '../../../src/api/envelope.ts';
 import { ARTIFACT_TYPES, INTENT_MODES } from '../../../src/api/proposal.ts';
-import { TOOL_MANIFEST } from '../../../src/tools/manifest.ts';
+import { TOOL_MANIFEST } from '../../../src/tool-catalogue/manifest.ts';
 
 export type Path = readonly (string | number)[];
 

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { REPO_ROOT, readVersions } from '../../../src/devcluster/binaries.ts';
+import { REPO_ROOT, readVersions } from '../../../dev/cluster/binaries.ts';
 import { chaosMode } from './mode.ts';
 import { renderReliabilityDoc } from './reliability-doc.ts';
 import { SCENARIOS, type ScenarioId, type ScenarioResult } from './scenarios.ts';

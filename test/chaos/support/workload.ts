@@ -14,7 +14,7 @@ import type { EvaluationResult } from '../../../src/governance/types.ts';
 import { errorCode, errorReason, getObject, kubeRequest } from '../../../src/runtime/kube-http.ts';
 import type { KubeObject } from '../../../src/runtime/resource.ts';
 import { resourcePath } from '../../../src/runtime/resource.ts';
-import { toolManifestHash } from '../../../src/tools/manifest.ts';
+import { toolManifestHash } from '../../../src/tool-catalogue/manifest.ts';
 import { admin, RUNNER_IMAGE, type Agent, type ChaosEnv } from './env.ts';
 
 export type Template = 'allow' | 'deny' | 'human' | 'evidence';

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll } from 'vitest';
-import { installCrds } from '../../../src/api/crd/install.ts';
+import { installCrds } from '../../../dev/codegen/install.ts';
 import { API_VERSION } from '../../../src/api/group.ts';
 import type { ProposalSpecInput } from '../../../src/api/proposal.ts';
 import type { GovernancePolicySpec } from '../../../src/api/governance-policy.ts';

@@ -10,7 +10,7 @@ import { NETWORK_POLICIES, PODS } from '../../../src/controller/resources.ts';
 import { sha256Hex } from '../../../src/hash/canonical.ts';
 import { kubeRequest } from '../../../src/runtime/kube-http.ts';
 import type { KubeObject } from '../../../src/runtime/resource.ts';
-import { verifyDeh, verifyJobBinding } from '../../../src/signing/ed25519.ts';
+import { verifyDeh, verifyJobBinding } from '../../../src/integrity/signing.ts';
 import { waitFor } from '../../support/kube.ts';
 import {
   admin,

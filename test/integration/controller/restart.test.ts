@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../../src/devcluster/binaries.ts';
+import { REPO_ROOT } from '../../../dev/cluster/binaries.ts';
 import { PODS } from '../../../src/controller/resources.ts';
 import type { KubeObject } from '../../../src/runtime/resource.ts';
 import { clusterInfo, waitFor } from '../../support/kube.ts';

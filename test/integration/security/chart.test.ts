@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CHART_DIR, controllerUsername, renderSecurityManifests, type RenderedObject, type SecurityValues } from '../../../src/security/chart.ts';
+import { CHART_DIR, controllerUsername, renderSecurityManifests, type RenderedObject, type SecurityValues } from '../../../dev/security/chart.ts';
 
 const NS = 'm87-system';
 const render = (values: SecurityValues = {}): RenderedObject[] => renderSecurityManifests({ namespace: NS, values });

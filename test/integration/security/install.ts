@@ -4,12 +4,12 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll } from 'vitest';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { installCrds } from '../../../src/api/crd/install.ts';
+import { installCrds } from '../../../dev/codegen/install.ts';
 import { kubeRequest } from '../../../src/runtime/kube-http.ts';
-import { waitForAdmissionPolicies, waitForAdmissionPoliciesRemoved } from '../../../src/security/admission-ready.ts';
-import { applyObjects, deleteObjects, remainingObjects } from '../../../src/security/apply.ts';
-import { renderSecurityManifests, type RenderedObject, type SecurityValues } from '../../../src/security/chart.ts';
-import { objectPath } from '../../../src/security/resources.ts';
+import { waitForAdmissionPolicies, waitForAdmissionPoliciesRemoved } from '../../../dev/security/admission-ready.ts';
+import { applyObjects, deleteObjects, remainingObjects } from '../../../dev/security/apply.ts';
+import { renderSecurityManifests, type RenderedObject, type SecurityValues } from '../../../dev/security/chart.ts';
+import { objectPath } from '../../../dev/security/resources.ts';
 import { TEST_RUN_LABEL } from '../../support/namespaces.ts';
 import { clusterInfo, clusterKubeConfig, testNamespace, waitFor } from '../../support/kube.ts';
 import { AGENT_SA } from './identities.ts';

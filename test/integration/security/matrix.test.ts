@@ -6,10 +6,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../../src/devcluster/binaries.ts';
+import { REPO_ROOT } from '../../../dev/cluster/binaries.ts';
 import { kubeRequest } from '../../../src/runtime/kube-http.ts';
-import { ADMISSION_POLICIES } from '../../../src/security/admission-ready.ts';
-import { controllerUsername } from '../../../src/security/chart.ts';
+import { ADMISSION_POLICIES } from '../../../dev/security/admission-ready.ts';
+import { controllerUsername } from '../../../dev/security/chart.ts';
 import {
   agentProfileObject,
   approvalObject,
@@ -23,9 +23,9 @@ import {
   proposalObject,
   PUBLIC_KEY_LABELS,
   type KubeObjectJson,
-} from '../../../src/security/fixtures.ts';
-import { matches, renderMatrixMarkdown, type MatrixCell } from '../../../src/security/matrix.ts';
-import { objectPath } from '../../../src/security/resources.ts';
+} from '../../../dev/security/fixtures.ts';
+import { matches, renderMatrixMarkdown, type MatrixCell } from '../../../dev/security/matrix.ts';
+import { objectPath } from '../../../dev/security/resources.ts';
 import { waitFor } from '../../support/kube.ts';
 import { describeIdentities, IDENTITIES, identityKubeConfigs, usernameOf, type Identity, type IdentityContext } from './identities.ts';
 import {

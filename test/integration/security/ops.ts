@@ -15,9 +15,9 @@ import {
   PUBLIC_KEY_LABELS,
   restrictedPodObject,
   type KubeObjectJson,
-} from '../../../src/security/fixtures.ts';
-import { classify, type Observation, type Outcome } from '../../../src/security/matrix.ts';
-import { objectPath } from '../../../src/security/resources.ts';
+} from '../../../dev/security/fixtures.ts';
+import { classify, type Observation, type Outcome } from '../../../dev/security/matrix.ts';
+import { objectPath } from '../../../dev/security/resources.ts';
 import { usernameOf, type Identity, type IdentityContext } from './identities.ts';
 
 export interface Ref {

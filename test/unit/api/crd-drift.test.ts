@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { allGeneratedFiles, planGeneration } from '../../../src/api/crd/generate-main.ts';
+import { allGeneratedFiles, planGeneration } from '../../../dev/codegen/generate-main.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 
@@ -58,7 +58,7 @@ describe('npm run gen -- --check', () => {
   });
 
   it('exits 0 on the committed tree and 2 on an unknown flag', () => {
-    const script = join(ROOT, 'src/api/crd/generate-main.ts');
+    const script = join(ROOT, 'dev/codegen/generate-main.ts');
     const ok = spawnSync(process.execPath, [script, '--check'], { encoding: 'utf8' });
     expect(ok.stderr).toBe('');
     expect(ok.status).toBe(0);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { generateCrd, schemaFor, SchemaGenerationError, type CustomResourceDefinition, type SchemaNode } from '../../../src/api/crd/generate.ts';
+import { generateCrd, schemaFor, SchemaGenerationError, type CustomResourceDefinition, type SchemaNode } from '../../../dev/codegen/generate.ts';
 import { EFFECT_TAGS } from '../../../src/api/effects.ts';
 import { BUDGET_BOUNDS } from '../../../src/api/envelope.ts';
 import { KINDS, type KindInfo, type KindName } from '../../../src/api/kinds.ts';

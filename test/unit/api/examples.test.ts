@@ -2,12 +2,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { EXAMPLE_PROPOSAL_UID, exampleSigningKey, HAND_WRITTEN_EXAMPLES } from '../../../src/api/crd/examples.ts';
+import { EXAMPLE_PROPOSAL_UID, exampleSigningKey, HAND_WRITTEN_EXAMPLES } from '../../../dev/codegen/examples.ts';
 import { API_VERSION } from '../../../src/api/group.ts';
 import { AgentProfile, Approval, Decision, GovernancePolicy, Job, KINDS, Proposal, type KindName } from '../../../src/api/kinds.ts';
 import { DEFAULT_AGENT_PROFILES, DEFAULT_POLICY_SPEC } from '../../../src/governance/defaults.ts';
-import { envelopeHash, proposalHash } from '../../../src/hash/canonical.ts';
-import { verifyDeh } from '../../../src/signing/ed25519.ts';
+import { envelopeHash, proposalHash } from '../../../src/integrity/document-hashes.ts';
+import { verifyDeh } from '../../../src/integrity/signing.ts';
 
 const DIR = join(import.meta.dirname, '..', '..', '..', 'examples');
 const RESOURCES = { Proposal, Decision, Approval, Job, AgentProfile, GovernancePolicy } as const;

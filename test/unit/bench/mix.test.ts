@@ -4,8 +4,9 @@ import type { AgentProfileSpec } from '../../../src/api/agent-profile.ts';
 import { DEFAULT_AGENT_PROFILES, DEFAULT_POLICY_SPEC } from '../../../src/governance/defaults.ts';
 import { evaluate } from '../../../src/governance/evaluate.ts';
 import type { HistoryEntry } from '../../../src/governance/types.ts';
-import { canonicalHash, proposalHash } from '../../../src/hash/canonical.ts';
-import { toolManifestHash } from '../../../src/tools/manifest.ts';
+import { canonicalHash } from '../../../src/hash/canonical.ts';
+import { proposalHash } from '../../../src/integrity/document-hashes.ts';
+import { toolManifestHash } from '../../../src/tool-catalogue/manifest.ts';
 import { BENCH_AGENT, EXPECTED_OUTCOME, kindOf, proposalSpec, type ProposalKind } from '../../../bench/mix.ts';
 import { benchPolicySpec, benchProfiles } from '../../../bench/cluster-setup.ts';
 

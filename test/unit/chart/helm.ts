@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { REPO_ROOT, resolveBinary } from '../../../src/devcluster/binaries.ts';
+import { REPO_ROOT, resolveBinary } from '../../../dev/cluster/binaries.ts';
 
 export const CHART_DIR = join(REPO_ROOT, 'charts', 'm87');
 export const CI_VALUES_DIR = join(CHART_DIR, 'ci');

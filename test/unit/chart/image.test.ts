@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../../src/devcluster/binaries.ts';
+import { REPO_ROOT } from '../../../dev/cluster/binaries.ts';
 
 const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
@@ -86,7 +86,7 @@ describe('container image', () => {
   });
 
   it('leaves tests, dev tooling and dev-only modules out of the build context', () => {
-    for (const p of ['test/unit/chart/image.test.ts', 'node_modules/zod/package.json', 'hack/env.sh', 'src/devcluster/plane.ts', 'src/node/process-node.ts', 'charts/m87/values.yaml', '.git/HEAD']) {
+    for (const p of ['test/unit/chart/image.test.ts', 'node_modules/zod/package.json', 'hack/env.sh', 'dev/cluster/plane.ts', 'dev/process-node/process-node.ts', 'dev/demo/stack.ts', 'charts/m87/values.yaml', '.git/HEAD']) {
       expect(inBuildContext(p), p).toBe(false);
     }
   });

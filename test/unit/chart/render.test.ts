@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GovernancePolicy } from '../../../src/api/kinds.ts';
-import { REPO_ROOT } from '../../../src/devcluster/binaries.ts';
+import { REPO_ROOT } from '../../../dev/cluster/binaries.ts';
 import { DEFAULT_AGENT_PROFILES, DEFAULT_POLICY_SPEC } from '../../../src/governance/defaults.ts';
 import { canonicalHash } from '../../../src/hash/canonical.ts';
 import { CI_VALUES_DIR, findObject, objectsOfKind, renderChart, type RenderedObject } from './helm.ts';

@@ -124,7 +124,7 @@ describe('values.schema.json', () => {
   });
 
   it('accepts values.yaml itself and the values the security tests pass', () => {
-    // src/security/chart.ts renders the chart with values shaped like these.
+    // dev/security/chart.ts renders the chart with values shaped like these.
     const rendered = renderChart({
       values: {
         controller: { namespace: 'm87-sec', serviceAccount: { create: true, name: 'm87-controller' } },

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { proposalHash } from '../../../src/hash/canonical.ts';
+import { proposalHash } from '../../../src/integrity/document-hashes.ts';
 import { approvalName } from '../../../src/cli/approve-command.ts';
 import { age, outputFormat, table } from '../../../src/cli/output.ts';
 

@@ -7,9 +7,10 @@ import { DEFAULT_AGENT_PROFILES, DEFAULT_POLICY_SPEC } from '../../../src/govern
 import { decisionSpecFrom } from '../../../src/governance/decision-spec.ts';
 import { evaluate } from '../../../src/governance/evaluate.ts';
 import type { EvaluationInput } from '../../../src/governance/types.ts';
-import { canonicalHash, proposalHash } from '../../../src/hash/canonical.ts';
-import { generateSigningKey, type SigningKey } from '../../../src/signing/ed25519.ts';
-import { toolManifestHash } from '../../../src/tools/manifest.ts';
+import { canonicalHash } from '../../../src/hash/canonical.ts';
+import { proposalHash } from '../../../src/integrity/document-hashes.ts';
+import { generateSigningKey, type SigningKey } from '../../../src/integrity/signing.ts';
+import { toolManifestHash } from '../../../src/tool-catalogue/manifest.ts';
 
 export const NOW = Date.parse('2025-06-01T12:00:00Z');
 export const CASEY = 'system:serviceaccount:m87-agents:casey';

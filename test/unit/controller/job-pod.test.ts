@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ANNOTATIONS, LABELS } from '../../../src/api/group.ts';
 import { buildJobPod, jobPodAnnotations } from '../../../src/controller/job-pod.ts';
 import { buildJob } from '../../../src/controller/minting.ts';
-import { canonicalJson, envelopeHash } from '../../../src/hash/canonical.ts';
-import { verifyDeh, verifyJobBinding } from '../../../src/signing/ed25519.ts';
+import { canonicalJson } from '../../../src/hash/canonical.ts';
+import { envelopeHash } from '../../../src/integrity/document-hashes.ts';
+import { verifyDeh, verifyJobBinding } from '../../../src/integrity/signing.ts';
 import { decisionFor, JOB_UID, proposalRef, signingKey } from './fixtures.ts';
 
 function podInput() {

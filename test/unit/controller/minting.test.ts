@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Job } from '../../../src/api/kinds.ts';
 import { buildJob, MintError } from '../../../src/controller/minting.ts';
-import { verifyDeh } from '../../../src/signing/ed25519.ts';
+import { verifyDeh } from '../../../src/integrity/signing.ts';
 import { decisionFor, evaluationInput, proposalRef, signingKey, spec } from './fixtures.ts';
 
 describe('minting', () => {

@@ -3,13 +3,13 @@
 // off a prompt, the metrics parser and the table renderer.
 import { describe, expect, it } from 'vitest';
 import { ANNOTATIONS } from '../../../src/api/group.ts';
-import { ANNOTATION_FAULTS, EXPECTED_REFUSAL, forgeAnnotations, UNKNOWN_TOOL } from '../../../src/demo/faults.ts';
-import { parseExposition, MetricsSnapshot } from '../../../src/demo/metrics.ts';
-import { challengeAnswer } from '../../../src/demo/observe.ts';
-import { renderTable } from '../../../src/demo/table.ts';
+import { ANNOTATION_FAULTS, EXPECTED_REFUSAL, forgeAnnotations, UNKNOWN_TOOL } from '../../../dev/demo/faults.ts';
+import { parseExposition, MetricsSnapshot } from '../../../dev/demo/metrics.ts';
+import { challengeAnswer } from '../../../dev/demo/observe.ts';
+import { renderTable } from '../../../dev/demo/table.ts';
 import { RunnerStop } from '../../../src/runner/codes.ts';
 import { verifyJob, type DehEvidence } from '../../../src/runner/verify.ts';
-import { generateSigningKey } from '../../../src/signing/ed25519.ts';
+import { generateSigningKey } from '../../../src/integrity/signing.ts';
 import { envelope, signedAnnotations } from '../runner/fixture.ts';
 
 const key = generateSigningKey();

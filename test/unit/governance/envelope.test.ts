@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { EffectiveEnvelope, type RequestedEnvelope } from '../../../src/api/envelope.ts';
 import { evaluate } from '../../../src/governance/evaluate.ts';
-import { canonicalJson, envelopeHash } from '../../../src/hash/canonical.ts';
+import { canonicalJson } from '../../../src/hash/canonical.ts';
+import { envelopeHash } from '../../../src/integrity/document-hashes.ts';
 import { baseSpec, customProfile, findings, IMAGE, input, policyWith } from './fixtures.ts';
 
 const tight = policyWith((p) => {

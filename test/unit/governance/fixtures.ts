@@ -2,10 +2,11 @@ import type { AgentProfileSpec } from '../../../src/api/agent-profile.ts';
 import type { EffectTag } from '../../../src/api/effects.ts';
 import type { GovernancePolicySpec } from '../../../src/api/governance-policy.ts';
 import { ProposalSpec, type ProposalSpecInput } from '../../../src/api/proposal.ts';
-import { canonicalHash, proposalHash } from '../../../src/hash/canonical.ts';
+import { canonicalHash } from '../../../src/hash/canonical.ts';
+import { proposalHash } from '../../../src/integrity/document-hashes.ts';
 import { DEFAULT_AGENT_PROFILES, DEFAULT_POLICY_SPEC } from '../../../src/governance/defaults.ts';
 import type { EvaluationInput, HistoryEntry, SessionHistory } from '../../../src/governance/types.ts';
-import { toolManifestHash } from '../../../src/tools/manifest.ts';
+import { toolManifestHash } from '../../../src/tool-catalogue/manifest.ts';
 
 /** Shared builders for the engine tests: a valid baseline that each test bends in one direction. */
 export const NOW = Date.parse('2025-06-01T12:00:00Z');

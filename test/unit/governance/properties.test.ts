@@ -12,7 +12,7 @@ import { DEFAULT_POLICY_SPEC } from '../../../src/governance/defaults.ts';
 import { evaluate } from '../../../src/governance/evaluate.ts';
 import { mostSevere, SEVERITY } from '../../../src/governance/severity.ts';
 import type { EvaluationInput, SessionHistory } from '../../../src/governance/types.ts';
-import { envelopeHash } from '../../../src/hash/canonical.ts';
+import { envelopeHash } from '../../../src/integrity/document-hashes.ts';
 import { input, NOW, policyWith } from './fixtures.ts';
 
 const AGENT = 'system:serviceaccount:m87-agents:prop';

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { EffectiveEnvelope } from '../../../src/api/envelope.ts';
 import type { ProposalSpecInput } from '../../../src/api/proposal.ts';
-import { CanonicalizationError, canonicalHash, envelopeHash, proposalHash } from '../../../src/hash/canonical.ts';
+import { CanonicalizationError, canonicalHash } from '../../../src/hash/canonical.ts';
+import { envelopeHash, proposalHash } from '../../../src/integrity/document-hashes.ts';
 
 const HASH = 'a'.repeat(64);
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatMap, goQuote } from '../../../src/node/downward-api.ts';
+import { formatMap, goQuote } from '../../../dev/process-node/downward-api.ts';
 import { AnnotationsParseError, goUnquote, parseAnnotationsFile } from '../../../src/runner/annotations.ts';
 
 describe('downward-API annotations parser', () => {

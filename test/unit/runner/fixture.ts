@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import type { EffectiveEnvelope } from '../../../src/api/envelope.ts';
 import { ANNOTATIONS } from '../../../src/api/group.ts';
 import { canonicalHash, canonicalJson } from '../../../src/hash/canonical.ts';
-import { formatMap } from '../../../src/node/downward-api.ts';
+import { formatMap } from '../../../dev/process-node/downward-api.ts';
 import type { IsolationEnvironment } from '../../../src/runner/isolation.ts';
 import type { RunOutcome, RunnerEnvironment } from '../../../src/runner/runner.ts';
 import { runJob } from '../../../src/runner/runner.ts';
-import { generateSigningKey, signDeh, signJobBinding, type SigningKey } from '../../../src/signing/ed25519.ts';
-import { toolManifestHash } from '../../../src/tools/manifest.ts';
+import { generateSigningKey, signDeh, signJobBinding, type SigningKey } from '../../../src/integrity/signing.ts';
+import { toolManifestHash } from '../../../src/tool-catalogue/manifest.ts';
 
 export const JOB_UID = '6f1c2a9e-0d7b-4c53-9a7e-2f1d3c4b5a69';
 

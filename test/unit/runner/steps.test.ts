@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { EffectiveEnvelope } from '../../../src/api/envelope.ts';
 import { Receipt, RECEIPT_MAX_BYTES } from '../../../src/api/receipt.ts';
 import type { ReasonCode } from '../../../src/runner/codes.ts';
-import { TOOL_MANIFEST } from '../../../src/tools/manifest.ts';
+import { TOOL_MANIFEST } from '../../../src/tool-catalogue/manifest.ts';
 import { envelope, fixture, type Fixture } from './fixture.ts';
 
 const open: Fixture[] = [];

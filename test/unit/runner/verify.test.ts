@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ANNOTATIONS } from '../../../src/api/group.ts';
 import { Receipt, RECEIPT_MAX_BYTES } from '../../../src/api/receipt.ts';
-import { canonicalHash, canonicalJson, envelopeHash } from '../../../src/hash/canonical.ts';
+import { canonicalHash, canonicalJson } from '../../../src/hash/canonical.ts';
+import { envelopeHash } from '../../../src/integrity/document-hashes.ts';
 import type { ReasonCode } from '../../../src/runner/codes.ts';
-import { generateSigningKey, signDeh, signJobBinding } from '../../../src/signing/ed25519.ts';
+import { generateSigningKey, signDeh, signJobBinding } from '../../../src/integrity/signing.ts';
 import { envelope, fixture, JOB_UID, signedAnnotations, type Fixture } from './fixture.ts';
 
 const open: Fixture[] = [];

@@ -1,0 +1,89 @@
+// An HTTP server job Pods can reach (dev/test only). The process node in veth mode lets a Pod send only to
+// addresses inside its Pod pool (and then only what the job's NetworkPolicy allows); the node never hands out
+// the pool's first host address (base + 1, "slot 0"). We put that address on the host end of a veth pair of
+// our own and bind the server to exactly it, so the target exists only because this code created it and no
+// packet ever leaves the machine. Every request is recorded, so tests can count what arrived.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hostCommand } from '../process-node/host-exec.ts';
+import { formatIPv4, parseCidr } from '../process-node/pod-network.ts';
+import { onProcessExit } from './processes.ts';
+
+export interface ReceivedRequest {
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+  remoteAddress: string;
+}
+
+export interface EgressTarget {
+  /** The server's address (the pool's base + 1). */
+  readonly host: string;
+  readonly port: number;
+  /** http://host:port + path */
+  url(path?: string): string;
+  /** Requests received so far, oldest first. */
+  readonly requests: readonly ReceivedRequest[];
+  stop(): Promise<void>;
+}
+
+/** The address the server binds to: the Pod pool's first host address, which the node never allocates. */
+export function egressTargetAddress(podCidr: string): string {
+  return formatIPv4(parseCidr(podCidr, 'podCidr').base + 1);
+}
+
+export async function startEgressTarget(opts: { podCidr: string; port?: number }): Promise<EgressTarget> {
+  const host = egressTargetAddress(opts.podCidr);
+  // Interface names are at most 15 characters; the random part keeps concurrent runs apart.
+  const link = `m87t${randomBytes(3).toString('hex')}`;
+  await hostCommand('ip', ['link', 'add', link, 'type', 'veth', 'peer', 'name', `${link}p`]);
+  const unregister = onProcessExit(() => execFileSync('ip', ['link', 'del', link], { stdio: 'ignore' }));
+  const removeLink = async (): Promise<void> => {
+    unregister();
+    await hostCommand('ip', ['link', 'del', link]).catch(() => undefined);
+  };
+  let server: Server | undefined;
+  try {
+    await hostCommand('ip', ['-batch', '-'], `addr add ${host}/32 dev ${link}\nlink set ${link} up\n`);
+    const requests: ReceivedRequest[] = [];
+    server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        requests.push({
+          method: req.method ?? '',
+          path: req.url ?? '',
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+          remoteAddress: req.socket.remoteAddress ?? '',
+        });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: true, received: requests.length }) + '\n');
+      });
+    });
+    const s = server;
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(opts.port ?? 0, host, () => resolve());
+    });
+    const port = (s.address() as AddressInfo).port;
+    return {
+      host,
+      port,
+      url: (path = '/') => `http://${host}:${port}${path}`,
+      requests,
+      stop: async () => {
+        s.closeAllConnections();
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+        await removeLink();
+      },
+    };
+  } catch (err) {
+    server?.close();
+    await removeLink();
+    throw err;
+  }
+}

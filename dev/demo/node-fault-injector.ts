@@ -1,0 +1,65 @@
+// A compromised node, for the demo and the e2e tier only: the process node's image map sends the runner
+// image here (`node node-fault-injector.ts <plan.json> <src/cli/main.ts> runner`). For a Pod whose job the
+// plan names, it does what a node-level attacker can do without touching the API server — present forged
+// downward-API annotations to the container and plant a symlink in its workspace — and then runs the real,
+// unmodified `m87 runner` in this process. Jobs the plan does not name run untouched.
+//
+// It runs as the Pod's user in the Pod's network namespace, exactly like the runner it wraps.
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ANNOTATIONS } from '../../src/api/group.ts';
+import { parseAnnotationsFile } from '../../src/runner/annotations.ts';
+import type { FaultPlan, FaultSpec } from './faults.ts';
+
+function log(message: string): void {
+  process.stderr.write(`m87 node fault injector: ${message}\n`);
+}
+
+function faultFor(planFile: string, annotationsFile: string): FaultSpec | undefined {
+  if (!existsSync(planFile) || !existsSync(annotationsFile)) return undefined;
+  const plan = JSON.parse(readFileSync(planFile, 'utf8')) as FaultPlan;
+  const annotations = parseAnnotationsFile(readFileSync(annotationsFile, 'utf8'));
+  const name = annotations.get(ANNOTATIONS.jobName);
+  const envelope = annotations.get(ANNOTATIONS.envelope);
+  if (name === undefined || envelope === undefined) return undefined;
+  const namespace = (JSON.parse(envelope) as { proposal?: { namespace?: string } }).proposal?.namespace;
+  return plan[`${namespace ?? ''}/${name}`];
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const [planFile, cliMain, ...args] = argv;
+  if (planFile === undefined || cliMain === undefined) throw new Error('usage: node-fault-injector.ts <plan.json> <src/cli/main.ts> <m87 args…>');
+  const podinfo = process.env.M87_PODINFO_DIR ?? '';
+  const annotationsFile = join(podinfo, 'annotations');
+  const fault = faultFor(planFile, annotationsFile);
+  let forgedDir: string | undefined;
+  if (fault?.annotations !== undefined) {
+    // Loaded only for a targeted Pod: every other job starts as fast as without the injector.
+    const { forgeAnnotations } = await import('./faults.ts');
+    const { formatMap } = await import('../process-node/downward-api.ts');
+    const forged = forgeAnnotations(parseAnnotationsFile(readFileSync(annotationsFile, 'utf8')), fault.annotations);
+    forgedDir = mkdtempSync(join(tmpdir(), 'm87-forged-podinfo-'));
+    writeFileSync(join(forgedDir, 'annotations'), formatMap(Object.fromEntries(forged)));
+    process.env.M87_PODINFO_DIR = forgedDir;
+    log(`presenting forged annotations (${fault.annotations}) instead of ${annotationsFile}`);
+  }
+  if (fault?.symlink !== undefined) {
+    const link = join(process.env.M87_WORKSPACE ?? '', fault.symlink.link);
+    symlinkSync(fault.symlink.target, link);
+    log(`planted the symlink ${link} -> ${fault.symlink.target}`);
+  }
+  if (forgedDir !== undefined) {
+    const dir = forgedDir;
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  // The real CLI, unmodified: it reads process.argv when it is loaded and sets process.exitCode.
+  process.argv = [process.argv[0] ?? process.execPath, cliMain, ...args];
+  await import(pathToFileURL(cliMain).href);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  log(err instanceof Error ? err.message : String(err));
+  process.exitCode = 2;
+});

@@ -1,0 +1,125 @@
+// Example Proposals of the demo and the e2e tier, written against the shipped AgentProfiles and tool manifest:
+// Casey (READ_REPO, WRITE_PATCH, RUN_TESTS), Jordan, Riley, and Human (what no agent may propose: DEPLOY,
+// NETWORK_CALL, …; people listed as its subjects). The tools are echo (COMPUTE), file_write (WRITE_PATCH),
+// run_tests (RUN_TESTS), http_get (NETWORK_CALL) and notify (SEND_NOTIFICATION).
+import type { ProposalSpecInput } from '../../src/api/proposal.ts';
+import { serviceAccountUsername } from '../cluster/service-account.ts';
+import { AGENT_NAMESPACE, type Agent } from './stack.ts';
+
+type Step = ProposalSpecInput['steps'][number];
+
+const reversible = (description: string, cleanupCost: 'LOW' | 'MEDIUM' | 'HIGH' = 'LOW') =>
+  ({ class: 'REVERSIBLE', rollbackProof: { description }, executionMode: 'commit', cleanupCost }) as const;
+
+function agentSpec(agent: Agent, rest: Omit<ProposalSpecInput, 'agent' | 'submittedBy'>): ProposalSpecInput {
+  return { agent, submittedBy: serviceAccountUsername(AGENT_NAMESPACE, agent), ...rest };
+}
+
+function humanSpec(person: string, rest: Omit<ProposalSpecInput, 'agent' | 'submittedBy'>): ProposalSpecInput {
+  return { agent: 'human', submittedBy: person, ...rest };
+}
+
+/** Casey runs the unit suite and writes a test report (an artifact with a digest). ALLOW. */
+export function runTestsSpec(): ProposalSpecInput {
+  return agentSpec('casey', {
+    summary: 'Run the unit tests after the cart rounding fix and write a test report',
+    intent: { id: 'fix-cart-rounding', goal: 'Confirm the rounding fix with the unit suite.', mode: 'fix' },
+    effects: ['RUN_TESTS', 'WRITE_PATCH'],
+    steps: [
+      { tool: 'run_tests', args: { suite: 'unit' } },
+      { tool: 'file_write', args: { path: 'reports/unit-tests.md', content: '# Unit tests\n\nsuite: unit\nresult: passed\n' } },
+    ],
+    truthAccount: {
+      observations: ['CI run 4812 failed in test_total_rounding before the fix.'],
+      claims: [{ text: 'The failure came from float rounding in cart.total().', confidence: 0.8 }],
+    },
+    riskScore: 0.2,
+    reversibility: reversible('The run only writes to the job workspace, discarded with the Pod.'),
+  });
+}
+
+/** Riley wants the database password and to send a report: READ_SECRETS is denied, no override. */
+export function readSecretsSpec(notifyUrl: string): ProposalSpecInput {
+  return agentSpec('riley', {
+    summary: 'Read the database password to check the nightly report query',
+    intent: { id: 'nightly-report-check', goal: 'Find out why the nightly report query times out.', mode: 'report' },
+    effects: ['READ_SECRETS', 'SEND_NOTIFICATION'],
+    steps: [{ tool: 'notify', args: { url: notifyUrl, message: 'db-credentials checked' } }],
+    truthAccount: { observations: ['The nightly report job timed out three nights in a row.'], claims: [] },
+    riskScore: 0.3,
+    reversibility: { class: 'IRREVERSIBLE', executionMode: 'commit', cleanupCost: 'HIGH' },
+  });
+}
+
+/** A person proposes a deploy (smoke test first): DEPLOY always needs a human approval. */
+export function deploySpec(person: string, environment = 'staging'): ProposalSpecInput {
+  return humanSpec(person, {
+    summary: `Smoke-test and deploy checkout v1.4.2 to ${environment}`,
+    intent: { id: `release-checkout-1-4-2-${environment}`, goal: `Roll the tested checkout build v1.4.2 out to ${environment}.`, mode: 'ship' },
+    effects: ['DEPLOY', 'RUN_TESTS'],
+    steps: [{ tool: 'run_tests', args: { suite: 'unit' } }],
+    truthAccount: {
+      observations: ['Build 1.4.2 passed the full test suite (run 4820).', `${environment} runs checkout v1.4.1.`],
+      claims: [{ text: 'v1.4.2 changes only the cart total calculation.', confidence: 0.9 }],
+    },
+    riskScore: 0.3,
+    reversibility: reversible(`Redeploy v1.4.1, which ${environment} keeps as the rollback target.`, 'MEDIUM'),
+  });
+}
+
+/** The read half of a read-then-network pair: the person reads the repository (and runs the tests). ALLOW. */
+export function readRepoSpec(person: string): ProposalSpecInput {
+  return humanSpec(person, {
+    summary: 'Read the checkout repository and run its unit tests',
+    intent: { id: 'checkout-status', goal: 'Know the state of the checkout service.', mode: 'report' },
+    effects: ['READ_REPO', 'RUN_TESTS'],
+    steps: [{ tool: 'run_tests', args: { suite: 'unit' } }],
+    truthAccount: { observations: ['The checkout repository changed today.'], claims: [] },
+    riskScore: 0.2,
+    reversibility: reversible('Nothing leaves the job workspace.'),
+  });
+}
+
+/** The network half: GET urls through the runner's egress gate, destination allowlisted in the envelope. */
+export function networkCallSpec(person: string, urls: readonly string[], egress: { host: string; port: number }, maxExternalIO?: number): ProposalSpecInput {
+  const steps: Step[] = urls.map((url) => ({ tool: 'http_get', args: { url } }));
+  return humanSpec(person, {
+    summary: `Fetch ${urls.length === 1 ? 'the status page' : `${urls.length} status pages`} of the checkout service`,
+    intent: { id: 'checkout-status', goal: 'Know the state of the checkout service.', mode: 'report' },
+    effects: ['NETWORK_CALL'],
+    steps,
+    truthAccount: { observations: ['The checkout service status page is internal.'], claims: [] },
+    riskScore: 0.3,
+    envelope: {
+      egress: [egress],
+      ...(maxExternalIO !== undefined ? { autonomyBudget: { maxExternalIO } } : {}),
+    },
+    reversibility: reversible('A GET changes nothing.'),
+  });
+}
+
+/** Casey writes one file in the workspace. ALLOW. */
+export function writeFileSpec(path: string, content: string, summary = 'Write the release notes'): ProposalSpecInput {
+  return agentSpec('casey', {
+    summary,
+    intent: { id: 'release-notes', goal: 'Write the release notes for checkout v1.4.2.', mode: 'build' },
+    effects: ['WRITE_PATCH'],
+    steps: [{ tool: 'file_write', args: { path, content } }],
+    truthAccount: { observations: [`${path} does not exist yet.`], claims: [] },
+    riskScore: 0.2,
+    reversibility: reversible(`Delete ${path}.`),
+  });
+}
+
+/** Casey asks for a tool the manifest does not have. */
+export function unknownToolSpec(): ProposalSpecInput {
+  return agentSpec('casey', {
+    summary: 'Clean up the build directory with a shell command',
+    intent: { id: 'cleanup', goal: 'Free disk space.', mode: 'fix' },
+    effects: ['WRITE_PATCH'],
+    steps: [{ tool: 'shell', args: { command: 'rm -rf build/' } }],
+    truthAccount: { observations: ['The build directory is 2 GiB.'], claims: [] },
+    riskScore: 0.2,
+    reversibility: reversible('Rebuild.'),
+  });
+}

@@ -1,0 +1,375 @@
+// The demo scenarios, run against a started stack by `npm run demo` and asserted in detail by the e2e tier.
+// Each scenario submits proposals with the submitter's own credentials, lets the controller decide, has a
+// person approve through the real `m87 approve` CLI where a human is needed, waits for the job's result and
+// checks that everything ended as expected (`problems` lists what did not).
+import { performance } from 'node:perf_hooks';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { sha256Hex } from '../../src/hash/canonical.ts';
+import { EXPECTED_REFUSAL, type FaultSpec } from './faults.ts';
+import {
+  approveAs,
+  condition,
+  getJob,
+  getPod,
+  propose,
+  waitForDecision,
+  waitForJobResult,
+  waitForProposalPhase,
+  type DecisionView,
+  type HumanApproval,
+  type JobView,
+  type ProposalView,
+} from './observe.ts';
+import { deploySpec, networkCallSpec, readRepoSpec, readSecretsSpec, runTestsSpec, writeFileSpec } from './proposals.ts';
+import type { ProposalSpecInput } from '../../src/api/proposal.ts';
+import type { RunnerReport, Stack } from './stack.ts';
+
+export interface ProposalRun {
+  readonly name: string;
+  readonly submitter: string;
+  readonly proposal: ProposalView;
+  readonly decision: DecisionView;
+  readonly approval?: HumanApproval;
+  readonly job?: JobView;
+  readonly podUid?: string;
+  readonly runner?: RunnerReport;
+  /** Seconds from submission to the Decision, and to the final phase. */
+  readonly decidedSeconds: number;
+  readonly finishedSeconds: number;
+}
+
+export interface ScenarioResult {
+  readonly id: string;
+  readonly title: string;
+  readonly submitter: string;
+  readonly runs: readonly ProposalRun[];
+  readonly decision: string;
+  readonly human: string;
+  readonly result: string;
+  readonly evidence: string;
+  readonly seconds: number;
+  readonly problems: readonly string[];
+}
+
+export interface ScenarioContext {
+  readonly stack: Stack;
+  /** Appended to every proposal name (reruns against the same cluster need fresh names). */
+  readonly suffix: string;
+}
+
+const TERMINAL_PHASES = ['Denied', 'NeedsEvidence', 'Succeeded', 'Failed', 'Rejected', 'Expired'];
+
+function secondsSince(t0: number): number {
+  return (performance.now() - t0) / 1000;
+}
+
+function nameOf(ctx: ScenarioContext, base: string): string {
+  return ctx.suffix === '' ? base : `${base}-${ctx.suffix}`;
+}
+
+/** The egress destination the policy allows (served by the stack's egress target in veth mode). */
+export function egressDestination(stack: Stack): { host: string; port: number; url: (path: string) => string } {
+  const { host, port } = stack.egressDestination;
+  return { host, port, url: (p) => `http://${host}:${port}${p}` };
+}
+
+export interface RunProposalOptions {
+  readonly as: KubeConfig;
+  readonly submitter: string;
+  readonly name: string;
+  readonly spec: ProposalSpecInput;
+  /** Who approves when a human is required (through `m87 approve`); nobody when absent. */
+  readonly approver?: 'alice' | 'bob';
+  /** What the (compromised) node does to this job's Pod. */
+  readonly fault?: FaultSpec;
+  readonly timeoutMs?: number;
+}
+
+/** Submits one proposal and follows it to its end: decision, approval, job result (or no job). */
+export async function runProposal(ctx: ScenarioContext, o: RunProposalOptions): Promise<ProposalRun> {
+  const { stack } = ctx;
+  const ns = stack.jobNamespace;
+  if (o.fault !== undefined) stack.setFault(ns, o.name, o.fault);
+  const t0 = performance.now();
+  await propose(o.as, ns, o.name, o.spec);
+  const decision = await waitForDecision(stack.admin, ns, o.name);
+  const decidedSeconds = secondsSince(t0);
+  let approval: HumanApproval | undefined;
+  if (decision.spec.outcome === 'REQUIRE_HUMAN' && o.approver !== undefined) {
+    await waitForProposalPhase(stack.admin, ns, o.name, ['AwaitingApproval']);
+    const person = o.approver === 'alice' ? stack.alice : stack.bob;
+    approval = await approveAs({ context: o.approver, kubeConfig: person }, stack.kubeconfigPath, ns, o.name);
+  }
+  let job: JobView | undefined;
+  let podUid: string | undefined;
+  let runner: RunnerReport | undefined;
+  const timeoutMs = o.timeoutMs ?? 90_000;
+  const minted = decision.spec.outcome === 'ALLOW' || (approval !== undefined && approval.cli.code === 0);
+  if (minted) {
+    job = await waitForJobResult(stack.admin, ns, o.name, timeoutMs);
+    const podName = job.status?.podName;
+    const pod = podName === undefined ? undefined : await getPod(stack.admin, ns, podName);
+    podUid = pod?.metadata.uid;
+    runner = podUid === undefined ? undefined : stack.runnerReport(podUid);
+  }
+  const proposal = await waitForProposalPhase(stack.admin, ns, o.name, minted ? ['Succeeded', 'Failed'] : [...TERMINAL_PHASES, 'AwaitingApproval'], timeoutMs);
+  return {
+    name: o.name,
+    submitter: o.submitter,
+    proposal,
+    decision,
+    ...(approval !== undefined ? { approval } : {}),
+    ...(job !== undefined ? { job } : {}),
+    ...(podUid !== undefined ? { podUid } : {}),
+    ...(runner !== undefined ? { runner } : {}),
+    decidedSeconds,
+    finishedSeconds: secondsSince(t0),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Rendering and checking helpers.
+
+function short(hex: string | undefined): string {
+  return hex === undefined ? '-' : `${hex.slice(0, 12)}…`;
+}
+
+export function decisionText(d: DecisionView): string {
+  const codes = [...new Set(d.spec.reasons.filter((r) => r.outcome === undefined || r.outcome === d.spec.outcome).map((r) => r.code))];
+  return codes.length === 0 || (codes.length === 1 && codes[0] === 'ALLOWED') ? d.spec.outcome : `${d.spec.outcome} (${codes.join(', ')})`;
+}
+
+export function jobText(run: ProposalRun): string {
+  if (run.job === undefined) return run.decision.spec.outcome === 'ALLOW' || run.approval !== undefined ? 'no Job?' : 'no Job minted';
+  const s = run.job.status;
+  const verified = condition(run.job, 'EnvelopeVerified');
+  return `${s?.phase ?? '?'}${s?.phase === 'Failed' ? ` ${s.reason ?? ''}` : ''}; EnvelopeVerified=${verified?.status ?? '?'}`;
+}
+
+class Checks {
+  readonly problems: string[] = [];
+  expect(ok: boolean, what: string): void {
+    if (!ok) this.problems.push(what);
+  }
+}
+
+function checkSucceeded(c: Checks, run: ProposalRun): void {
+  c.expect(run.job?.status?.phase === 'Succeeded', `${run.name}: Job ${run.job?.status?.phase ?? 'missing'} (${run.job?.status?.message ?? ''}), expected Succeeded`);
+  c.expect(condition(run.job, 'EnvelopeVerified')?.status === 'True', `${run.name}: EnvelopeVerified is not True`);
+  c.expect(run.job?.status?.receipt?.status === 'Succeeded', `${run.name}: the receipt does not say Succeeded`);
+  c.expect(run.proposal.status?.phase === 'Succeeded', `${run.name}: Proposal phase ${run.proposal.status?.phase ?? '?'}, expected Succeeded`);
+}
+
+function checkDecision(c: Checks, run: ProposalRun, outcome: string, code?: string): void {
+  c.expect(run.decision.spec.outcome === outcome, `${run.name}: decided ${run.decision.spec.outcome}, expected ${outcome}`);
+  if (code !== undefined) c.expect(run.decision.spec.reasons.some((r) => r.code === code), `${run.name}: the Decision does not name ${code}`);
+}
+
+function checkApproved(c: Checks, run: ProposalRun, approver: string): void {
+  c.expect(run.approval?.cli.code === 0, `${run.name}: m87 approve as ${approver} exited ${run.approval?.cli.code ?? 'never ran'}: ${run.approval?.cli.stderr.trim() ?? ''}`);
+}
+
+export interface Scenario {
+  readonly id: string;
+  readonly title: string;
+  readonly run: (ctx: ScenarioContext) => Promise<ScenarioResult>;
+}
+
+function finish(
+  id: string,
+  title: string,
+  submitter: string,
+  t0: number,
+  runs: ProposalRun[],
+  row: { decision: string; human: string; result: string; evidence: string },
+  checks: Checks,
+): ScenarioResult {
+  return { id, title, submitter, runs, ...row, seconds: secondsSince(t0), problems: checks.problems };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The scenarios.
+
+export const REPORT_PATH = 'reports/unit-tests.md';
+
+export const allowedTestRun: Scenario = {
+  id: 'a',
+  title: 'allowed test run with an artifact',
+  run: async (ctx) => {
+    const t0 = performance.now();
+    const spec = runTestsSpec();
+    const run = await runProposal(ctx, { as: ctx.stack.agents.casey, submitter: 'casey', name: nameOf(ctx, 'run-unit-tests'), spec });
+    const c = new Checks();
+    checkDecision(c, run, 'ALLOW');
+    checkSucceeded(c, run);
+    const content = spec.steps[1]?.args?.content ?? '';
+    const artifact = run.job?.status?.receipt?.artifacts.find((a) => a.path === REPORT_PATH);
+    c.expect(artifact?.sha256 === sha256Hex(content), `${run.name}: the receipt lists no artifact ${REPORT_PATH} with the content's digest`);
+    return finish('a', allowedTestRun.title, 'casey (SA)', t0, [run], {
+      decision: decisionText(run.decision),
+      human: '-',
+      result: jobText(run),
+      evidence: `${run.job?.status?.receipt?.steps.length ?? 0} steps exit 0; artifact ${REPORT_PATH} sha256 ${short(artifact?.sha256)}`,
+    }, c);
+  },
+};
+
+export const secretsDenied: Scenario = {
+  id: 'b',
+  title: 'READ_SECRETS',
+  run: async (ctx) => {
+    const t0 = performance.now();
+    const dest = egressDestination(ctx.stack);
+    const run = await runProposal(ctx, { as: ctx.stack.agents.riley, submitter: 'riley', name: nameOf(ctx, 'read-db-password'), spec: readSecretsSpec(dest.url('/report')) });
+    const c = new Checks();
+    checkDecision(c, run, 'DENY', 'READ_SECRETS_FORBIDDEN');
+    c.expect(run.proposal.status?.phase === 'Denied', `${run.name}: Proposal phase ${run.proposal.status?.phase ?? '?'}, expected Denied`);
+    const job = await getJob(ctx.stack.admin, ctx.stack.jobNamespace, run.name);
+    c.expect(job === undefined, `${run.name}: a Job was minted for a denied proposal`);
+    return finish('b', secretsDenied.title, 'riley (SA)', t0, [run], {
+      decision: decisionText(run.decision),
+      human: '-',
+      result: jobText(run),
+      evidence: `Proposal ${run.proposal.status?.phase ?? '?'}; nothing ran`,
+    }, c);
+  },
+};
+
+export const deployApproved: Scenario = {
+  id: 'c',
+  title: 'DEPLOY approved by a human',
+  run: async (ctx) => {
+    const t0 = performance.now();
+    const run = await runProposal(ctx, { as: ctx.stack.bob, submitter: 'bob', name: nameOf(ctx, 'deploy-checkout-staging'), spec: deploySpec('bob'), approver: 'alice' });
+    const c = new Checks();
+    checkDecision(c, run, 'REQUIRE_HUMAN', 'DEPLOY_REQUIRES_HUMAN');
+    checkApproved(c, run, 'alice');
+    checkSucceeded(c, run);
+    return finish('c', deployApproved.title, 'bob (Human profile)', t0, [run], {
+      decision: decisionText(run.decision),
+      human: `alice: m87 approve (exit ${run.approval?.cli.code ?? '-'})`,
+      result: jobText(run),
+      evidence: `approved envelope ${short(run.decision.spec.envelopeHash)} ran; ${run.job?.status?.receipt?.steps.length ?? 0} step exit 0`,
+    }, c);
+  },
+};
+
+export const readThenNetwork: Scenario = {
+  id: 'd',
+  title: 'READ_REPO then NETWORK_CALL (toxic pair)',
+  run: async (ctx) => {
+    const t0 = performance.now();
+    const { stack } = ctx;
+    const read = await runProposal(ctx, { as: stack.bob, submitter: 'bob', name: nameOf(ctx, 'read-checkout-repo'), spec: readRepoSpec('bob') });
+    const dest = egressDestination(stack);
+    const before = stack.egress?.requests.length ?? 0;
+    const call = await runProposal(ctx, {
+      as: stack.bob,
+      submitter: 'bob',
+      name: nameOf(ctx, 'fetch-checkout-status'),
+      spec: networkCallSpec('bob', [dest.url('/status')], { host: dest.host, port: dest.port }),
+      approver: 'alice',
+    });
+    const c = new Checks();
+    checkDecision(c, read, 'ALLOW');
+    checkSucceeded(c, read);
+    checkDecision(c, call, 'REQUIRE_HUMAN', 'TOXIC_TOPOLOGY');
+    c.expect(
+      call.decision.spec.reasons.some((r) => r.code === 'TOXIC_TOPOLOGY' && r.message.includes('repo_read_then_network')),
+      `${call.name}: no TOXIC_TOPOLOGY finding for repo_read_then_network`,
+    );
+    c.expect(call.decision.spec.challenge !== undefined, `${call.name}: the Decision carries no challenge`);
+    checkApproved(c, call, 'alice');
+    const arrived = (stack.egress?.requests.length ?? 0) - before;
+    if (stack.network === 'veth') {
+      checkSucceeded(c, call);
+      c.expect(call.job?.status?.receipt?.usage.externalIO === 1, `${call.name}: receipt usage.externalIO is ${call.job?.status?.receipt?.usage.externalIO ?? '?'}, expected 1`);
+      c.expect(arrived === 1, `${call.name}: the egress target received ${arrived} requests, expected 1`);
+    } else {
+      c.expect(call.job?.status?.reason === 'EGRESS_UPSTREAM_FAILED', `${call.name}: expected EGRESS_UPSTREAM_FAILED without a Pod network (isolated mode)`);
+    }
+    const topologies = call.decision.spec.reasons.filter((r) => r.code === 'TOXIC_TOPOLOGY').map((r) => /topology (\S+)/.exec(r.message)?.[1] ?? '?');
+    return finish('d', readThenNetwork.title, 'bob (Human profile)', t0, [read, call], {
+      decision: `${decisionText(read.decision)}, then ${call.decision.spec.outcome} (${topologies.join(', ')})`,
+      human: `alice: m87 approve --challenge-response ${call.approval?.challengeResponse ?? '-'} (exit ${call.approval?.cli.code ?? '-'})`,
+      result: `${read.job?.status?.phase ?? '?'}, then ${jobText(call)}`,
+      evidence:
+        stack.network === 'veth'
+          ? `${call.job?.status?.receipt?.usage.externalIO ?? 0} external I/O via the egress gate; target saw ${arrived} GET /status`
+          : 'isolated Pod network: the gate admitted the request, the kernel had no route',
+    }, c);
+  },
+};
+
+export const TAMPER_METHOD =
+  'compromised node: the process node runs the runner image through dev/demo/node-fault-injector.ts, which hands the runner a downward-API ' +
+  'annotations file whose envelope step was rewritten (the Pod object itself stays intact: admission keeps m87 annotations immutable)';
+
+export const tamperedAnnotation: Scenario = {
+  id: 'e',
+  title: 'tampered Pod annotation',
+  run: async (ctx) => {
+    const t0 = performance.now();
+    const run = await runProposal(ctx, {
+      as: ctx.stack.agents.casey,
+      submitter: 'casey',
+      name: nameOf(ctx, 'write-release-notes'),
+      spec: writeFileSpec('RELEASE-NOTES.md', 'checkout v1.4.2: fixes cart rounding (#812)\n'),
+      fault: { annotations: 'envelope' },
+    });
+    const c = new Checks();
+    checkDecision(c, run, 'ALLOW');
+    const receipt = run.job?.status?.receipt;
+    c.expect(run.job?.status?.phase === 'Failed', `${run.name}: Job ${run.job?.status?.phase ?? 'missing'}, expected Failed`);
+    c.expect(receipt?.status === 'Refused' && receipt.reasonCode === EXPECTED_REFUSAL.envelope, `${run.name}: receipt ${receipt?.status ?? '?'} ${receipt?.reasonCode ?? ''}, expected Refused ${EXPECTED_REFUSAL.envelope}`);
+    c.expect(receipt?.steps.length === 0, `${run.name}: steps ran despite the refusal`);
+    const verified = condition(run.job, 'EnvelopeVerified');
+    c.expect(verified?.status === 'False', `${run.name}: EnvelopeVerified ${verified?.status ?? '?'}, expected False`);
+    return finish('e', tamperedAnnotation.title, 'casey (SA)', t0, [run], {
+      decision: decisionText(run.decision),
+      human: '-',
+      result: `${run.job?.status?.phase ?? '?'}; EnvelopeVerified=${verified?.status ?? '?'} (${verified?.reason ?? '?'})`,
+      evidence: `annotations forged on the node; runner refused ${receipt?.reasonCode ?? '?'} before any step (${receipt?.steps.length ?? '?'} steps ran)`,
+    }, c);
+  },
+};
+
+export const SCENARIOS: readonly Scenario[] = [allowedTestRun, secretsDenied, deployApproved, readThenNetwork, tamperedAnnotation];
+
+/**
+ * Runs the scenarios: one lane per submitter, lanes in parallel (a submitter's proposals are decided one at
+ * a time, in order, so bob's lane runs (c) before (d)). Results in scenario order.
+ */
+export async function runScenarios(ctx: ScenarioContext, onResult?: (r: ScenarioResult) => void): Promise<ScenarioResult[]> {
+  const lanes: Scenario[][] = [[allowedTestRun], [secretsDenied], [deployApproved, readThenNetwork], [tamperedAnnotation]];
+  const results = new Map<string, ScenarioResult>();
+  const runSafely = async (s: Scenario): Promise<ScenarioResult> => {
+    const t0 = performance.now();
+    try {
+      return await s.run(ctx);
+    } catch (err) {
+      return {
+        id: s.id,
+        title: s.title,
+        submitter: '-',
+        runs: [],
+        decision: '-',
+        human: '-',
+        result: 'error',
+        evidence: err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err),
+        seconds: secondsSince(t0),
+        problems: [`${s.id}: ${err instanceof Error ? err.message : String(err)}`],
+      };
+    }
+  };
+  await Promise.all(
+    lanes.map(async (lane) => {
+      for (const s of lane) {
+        const r = await runSafely(s);
+        results.set(s.id, r);
+        onResult?.(r);
+      }
+    }),
+  );
+  return SCENARIOS.map((s) => results.get(s.id)!);
+}

@@ -1,0 +1,31 @@
+import type { z } from 'zod';
+import { EffectiveEnvelope } from '../api/envelope.ts';
+import { ProposalSpec } from '../api/proposal.ts';
+import { CanonicalizationError, canonicalHash } from '../hash/canonical.ts';
+
+// The hashes of the project's own documents. src/hash knows nothing of them (it sits below src/api); this
+// module is the one place a proposal hash or a DEH is computed.
+
+/**
+ * Validates `value` against a schema first, so e.g. 2.5 where an integer is meant is refused rather than
+ * hashed, then hashes the parsed form (which is what the API server stores: same defaults, no unknown fields).
+ */
+export function schemaHash<S extends z.ZodType>(schema: S, value: unknown, what: string): string {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = (issue?.path ?? []).map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+    throw new CanonicalizationError(`${what}${field}: ${issue?.message ?? 'invalid'}`);
+  }
+  return canonicalHash(parsed.data);
+}
+
+/** The proposal hash: SHA-256 over the RFC 8785 form of Proposal.spec. */
+export function proposalHash(spec: unknown): string {
+  return schemaHash(ProposalSpec, spec, 'spec');
+}
+
+/** The deployment envelope hash (DEH). */
+export function envelopeHash(envelope: unknown): string {
+  return schemaHash(EffectiveEnvelope, envelope, 'envelope');
+}
