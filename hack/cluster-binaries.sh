@@ -2,7 +2,13 @@
 # Provides the binaries of the local control plane and the chart tools, cached per version outside the repo:
 #   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  (built from Go modules through
 #   the committed wrapper modules in hack/tools/{etcd,k8s,netpol}), helm, netpolicy (np-guard netpol-analyzer),
-#   promtool (from Debian's prometheus package).
+#   promtool (from Debian's prometheus package);
+# and the real node's own pieces (dev/cluster/real-node): kubelet (same wrapper module and flags as the
+#   control plane), kube-router (NetworkPolicy engine, go install from the module proxy), and the node's
+#   images built locally from hack/tools/node-images (pause = containerd's sandbox image, netcheck = the
+#   real-node tests' program), each a static Go binary packed as an OCI image with umoci.
+# The system packages the real node runs on (containerd, runc, CNI plugins, umoci, iptables, ipset) are
+# hack/node-packages.sh's business.
 # KUBEBUILDER_ASSETS, when set, supplies etcd/kube-apiserver/kubectl (and any other binary found there).
 # Usage: hack/cluster-binaries.sh [--quiet-if-cached] [--print-dir]
 set -euo pipefail
@@ -18,6 +24,8 @@ ETCD_BIN="$CACHE/etcd-$ETCD_VERSION/bin"
 HELM_BIN="$CACHE/helm-$HELM_VERSION/bin"
 NETPOL_BIN="$CACHE/netpol-analyzer-$NETPOL_ANALYZER_VERSION/bin"
 PROMTOOL_BIN="$CACHE/promtool/bin"
+KUBE_ROUTER_BIN="$CACHE/kube-router-$KUBE_ROUTER_VERSION/bin"
+NODE_IMAGES_SRC="$ROOT/hack/tools/node-images"
 
 log() { [ "$QUIET" = 1 ] && [ "${FORCE_LOG:-0}" = 0 ] && return 0; echo "m87: $*" >&2; }
 have_asset() { [ -n "${KUBEBUILDER_ASSETS:-}" ] && [ -x "$KUBEBUILDER_ASSETS/$1" ]; }
@@ -94,6 +102,44 @@ fetch_promtool() {
   return "$rc"
 }
 
+# The node images are cached per content of their sources (dev/cluster/real-node/images.ts computes the
+# same hash): "<path>\n<content>" of every file, in byte order of the paths.
+node_images_hash() {
+  (cd "$NODE_IMAGES_SRC" && find . -type f \( -name '*.go' -o -name go.mod \) | LC_ALL=C sort |
+    while IFS= read -r f; do printf '%s\n' "$f"; cat "$f"; done) | sha256sum | cut -c1-16
+}
+
+# build_node_images <dir> <tag>: static binaries in <dir>/bin, one OCI layout per program packed into
+# <dir>/<name>.oci.tar (what `ctr images import` reads), entrypoint /<name>, non-root user.
+build_node_images() {
+  local dir="$1" tag="$2" tmp rc=0 rootless=()
+  [ "$(id -u)" = 0 ] || rootless=(--rootless)
+  tmp="$(mktemp -d)"
+  (
+    set -e
+    cd "$NODE_IMAGES_SRC" && go_env
+    for name in pause netcheck; do go build -trimpath -ldflags "-s -w" -o "$tmp/bin/$name" "./$name"; done
+    for name in pause netcheck; do
+      local layout="$tmp/$name-layout" bundle="$tmp/$name-bundle"
+      umoci init --layout "$layout"
+      umoci new --image "$layout:$tag"
+      umoci unpack "${rootless[@]}" --image "$layout:$tag" "$bundle"
+      install -m 0755 "$tmp/bin/$name" "$bundle/rootfs/$name"
+      umoci repack --image "$layout:$tag" "$bundle"
+      umoci config --image "$layout:$tag" --config.entrypoint "/$name" --config.user 65532:65532 \
+        --config.workingdir / --config.env PATH=/
+      umoci gc --layout "$layout"
+      tar -C "$layout" -cf "$tmp/$name.oci.tar" .
+    done
+  ) || rc=$?
+  if [ "$rc" = 0 ]; then
+    mkdir -p "$dir/bin" && mv -f "$tmp/bin/pause" "$tmp/bin/netcheck" "$dir/bin/" &&
+      mv -f "$tmp/pause.oci.tar" "$tmp/netcheck.oci.tar" "$dir/" || rc=$?
+  fi
+  rm -rf "$tmp"
+  return "$rc"
+}
+
 provide() { # <name> <target path> <builder...>
   local name="$1" target="$2"; shift 2
   if have_asset "$name"; then log "$name: using KUBEBUILDER_ASSETS"; return 0; fi
@@ -122,6 +168,9 @@ ensure_system_tools() {
 
 T0=$SECONDS
 ensure_system_tools
+# The real node's packages (containerd, runc, CNI plugins, umoci, iptables, ipset): installed when missing and
+# root, else named; the control plane does not need them, so their absence does not fail this script.
+bash "$ROOT/hack/node-packages.sh" --check >/dev/null 2>&1 || bash "$ROOT/hack/node-packages.sh" || true
 provide etcd "$ETCD_BIN/etcd" "building etcd $ETCD_VERSION" build_etcd
 for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   provide "$c" "$K8S_BIN/$c" "building $c $K8S_VERSION" build_k8s "$c"
@@ -129,5 +178,19 @@ done
 provide helm "$HELM_BIN/helm" "building helm $HELM_VERSION" go_install "$HELM_BIN" helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 provide netpolicy "$NETPOL_BIN/netpolicy" "building netpol-analyzer $NETPOL_ANALYZER_VERSION" build_netpol
 provide promtool "$PROMTOOL_BIN/promtool" "extracting promtool from Debian's $PROMTOOL_DEB package" fetch_promtool
+# The real node's pieces.
+provide kubelet "$K8S_BIN/kubelet" "building kubelet $K8S_VERSION" build_k8s kubelet
+provide kube-router "$KUBE_ROUTER_BIN/kube-router" "building kube-router $KUBE_ROUTER_VERSION" go_install "$KUBE_ROUTER_BIN" kube-router \
+  "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$KUBE_ROUTER_VERSION"
+NODE_IMAGES_TAG="$(node_images_hash)"
+NODE_IMAGES_DIR="$CACHE/node-images-$NODE_IMAGES_TAG"
+if [ -f "$NODE_IMAGES_DIR/pause.oci.tar" ] && [ -f "$NODE_IMAGES_DIR/netcheck.oci.tar" ]; then
+  log "node images: cached at $NODE_IMAGES_DIR"
+elif ! command -v umoci >/dev/null 2>&1; then
+  echo "m87: not building the real node's images (pause, netcheck): umoci is missing; run hack/node-packages.sh (as root) and then this script again" >&2
+else
+  need_go "node images"
+  timed "building the real node's images (pause, netcheck) $NODE_IMAGES_TAG" build_node_images "$NODE_IMAGES_DIR" "$NODE_IMAGES_TAG"
+fi
 log "all binaries ready ($((SECONDS - T0))s)"
 if [ "$PRINT_DIR" = 1 ]; then echo "$CACHE"; fi

@@ -41,11 +41,23 @@ export const ADMISSION_PLUGINS = [
   'ValidatingAdmissionWebhook',
 ] as const;
 
-export function apiserverArgs(layout: PlaneLayout, ports: { readonly secure: number; readonly etcdClient: number }): string[] {
+export interface ApiserverOptions {
+  readonly secure: number;
+  readonly etcdClient: number;
+  /**
+   * The host's address on the real node's pod network (its bridge). The API server still listens on
+   * loopback only; the real node forwards this address's port to it (dev/cluster/real-node/firewall.ts),
+   * and the `kubernetes` Service's endpoints point here so in-cluster clients can reach it.
+   */
+  readonly podNetworkAddress?: string;
+}
+
+export function apiserverArgs(layout: PlaneLayout, ports: ApiserverOptions): string[] {
+  const podNetwork = ports.podNetworkAddress;
   return [
     `--etcd-servers=http://${LOOPBACK}:${ports.etcdClient}`,
     `--bind-address=${LOOPBACK}`,
-    `--advertise-address=${LOOPBACK}`,
+    `--advertise-address=${podNetwork ?? LOOPBACK}`,
     `--secure-port=${ports.secure}`,
     `--tls-cert-file=${layout.servingCert}`,
     `--tls-private-key-file=${layout.servingKey}`,
@@ -58,8 +70,13 @@ export function apiserverArgs(layout: PlaneLayout, ports: { readonly secure: num
     `--service-account-key-file=${layout.serviceAccountPublicKey}`,
     `--service-account-signing-key-file=${layout.serviceAccountPrivateKey}`,
     '--allow-privileged=true',
-    // Loopback cannot be a Service endpoint; nothing in the plane needs the kubernetes Service's endpoints.
-    '--endpoint-reconciler-type=none',
+    // How the API server calls kubelets (logs, exec, port-forward): with its own client certificate; a real
+    // kubelet authorizes it through the API server (webhook), see dev/cluster/real-node.
+    `--kubelet-client-certificate=${layout.kubeletClientCert}`,
+    `--kubelet-client-key=${layout.kubeletClientKey}`,
+    // Loopback cannot be a Service endpoint: without a pod network nothing needs the kubernetes Service's
+    // endpoints; with one, they name the pod network's host address (the default lease reconciler).
+    ...(podNetwork === undefined ? ['--endpoint-reconciler-type=none'] : []),
     '--profiling=false',
   ];
 }
@@ -79,10 +96,11 @@ export function controllerManagerArgs(layout: PlaneLayout, ports: { readonly sec
     ...secureServingArgs(layout, ports.secure),
     '--leader-elect=false',
     '--controllers=*',
-    // All controllers share the manager's identity (system:masters, see identities.ts). Per-controller
-    // ServiceAccount credentials cost ~5 s of start time (one TokenRequest round per controller, serially)
-    // and change nothing the project tests: those test the m87 controller's own RBAC, not kube's.
-    '--use-service-account-credentials=false',
+    // Each controller acts as its own ServiceAccount in kube-system (e.g. the garbage collector as
+    // system:serviceaccount:kube-system:generic-garbage-collector), as in kubeadm and most distributions:
+    // the chart's admission policies name that identity as the one allowed to delete job NetworkPolicies.
+    // Costs a few seconds of start time (one TokenRequest per controller).
+    '--use-service-account-credentials=true',
     `--service-account-private-key-file=${layout.serviceAccountPrivateKey}`,
     `--root-ca-file=${layout.caCert}`,
     `--cluster-signing-cert-file=${layout.caCert}`,

@@ -84,7 +84,7 @@ function componentArgs(state: PlaneState, component: RestartableComponent): stri
     throw new Error(`${state.stateDir}: the plane's state lists no etcd or kube-apiserver port`);
   }
   if (component === 'etcd') return etcdArgs(layout, { client: etcdClient, peer: etcdPeer });
-  return apiserverArgs(layout, { secure: apiserver, etcdClient });
+  return apiserverArgs(layout, { secure: apiserver, etcdClient, podNetworkAddress: state.podNetworkAddress });
 }
 
 async function isReady(state: PlaneState & { server: string }, component: RestartableComponent, caPem: string): Promise<boolean> {

@@ -20,9 +20,9 @@ export const USER_IDENTITIES: Readonly<Record<UserContext, StaticIdentity>> = {
   viewer: { name: 'viewer', groups: [VIEWERS_GROUP] },
 };
 
-// The scheduler is bound by Kubernetes' bootstrap RBAC (system:kube-scheduler). The controller manager runs
-// every controller under its own identity (--use-service-account-credentials=false), which needs more than
-// the bootstrap system:kube-controller-manager role grants, hence system:masters.
+// The scheduler is bound by Kubernetes' bootstrap RBAC (system:kube-scheduler). The controller manager's own
+// identity only creates the per-controller ServiceAccounts and their tokens (--use-service-account-credentials);
+// it is in system:masters so the plane does not depend on the bootstrap role's exact grants.
 export const COMPONENT_IDENTITIES = {
   'kube-controller-manager': { name: 'system:kube-controller-manager', groups: ['system:masters'] },
   'kube-scheduler': { name: 'system:kube-scheduler', groups: [] },

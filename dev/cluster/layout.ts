@@ -15,6 +15,9 @@ export interface PlaneLayout {
   readonly caKey: string;
   readonly servingCert: string;
   readonly servingKey: string;
+  /** The API server's client certificate towards kubelets. */
+  readonly kubeletClientCert: string;
+  readonly kubeletClientKey: string;
   readonly serviceAccountPublicKey: string;
   readonly serviceAccountPrivateKey: string;
   readonly etcdDataDir: string;
@@ -36,6 +39,8 @@ export function planeLayout(stateDir: string): PlaneLayout {
     caKey: join(pkiDir, 'ca.key'),
     servingCert: join(pkiDir, 'serving.crt'),
     servingKey: join(pkiDir, 'serving.key'),
+    kubeletClientCert: join(pkiDir, 'apiserver-kubelet-client.crt'),
+    kubeletClientKey: join(pkiDir, 'apiserver-kubelet-client.key'),
     serviceAccountPublicKey: join(pkiDir, 'sa.pub'),
     serviceAccountPrivateKey: join(pkiDir, 'sa.key'),
     etcdDataDir: join(stateDir, 'etcd'),

@@ -1,7 +1,7 @@
 // Throwaway PKI for one local control plane: a CA, a serving certificate for the loopback names, client
 // certificates on demand (CN = user, O = groups) and the RSA key pair that signs ServiceAccount tokens.
 // ECDSA P-256 for the certificates (fast to generate); nothing here outlives the plane's state directory.
-import { createHash, generateKeyPair, randomBytes, sign } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPair, randomBytes, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import { promisify } from 'node:util';
@@ -55,8 +55,14 @@ export interface ServiceAccountKeyPair {
 export interface ControlPlanePki {
   readonly ca: CertificateAuthority;
   readonly serving: PemKeyPair;
+  /** The API server's client certificate towards kubelets (logs, exec). */
+  readonly kubeletClient: PemKeyPair;
   readonly serviceAccount: ServiceAccountKeyPair;
 }
+
+export const DEFAULT_CA_NAME = 'm87-local-ca';
+/** The API server's identity towards kubelets; system:masters, so a kubelet's webhook authorizer admits it. */
+export const KUBELET_CLIENT_IDENTITY = { commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'] } as const;
 
 interface EcKeys {
   readonly publicKey: KeyObject;
@@ -127,23 +133,40 @@ function certificate(params: CertificateParams): Buffer {
   return der.sequence(tbs, algorithm, der.bitString(signature));
 }
 
-export async function createCertificateAuthority(commonName = 'm87-local-ca'): Promise<CertificateAuthority> {
-  const keys = await newEcKeys();
+export async function createCertificateAuthority(commonName = DEFAULT_CA_NAME): Promise<CertificateAuthority> {
+  return certificateAuthority(await newEcKeys(), commonName);
+}
+
+/**
+ * The CA of a running plane from its files (e.g. to issue a node's certificates). The issued certificates'
+ * issuer name is rebuilt from commonName, which must be the one the CA was created with.
+ */
+export function loadCertificateAuthority(certPem: string, keyPem: string, commonName = DEFAULT_CA_NAME): CertificateAuthority {
+  const privateKey = createPrivateKey(keyPem);
+  return certificateAuthority({ privateKey, publicKey: createPublicKey(privateKey) }, commonName, certPem);
+}
+
+function certificateAuthority(keys: EcKeys, commonName: string, existingCertPem?: string): CertificateAuthority {
   const notBefore = new Date(Date.now() - 60_000); // tolerate small clock differences between processes
   const caName = name(commonName);
   const caId = keyIdentifier(keys.publicKey);
-  const caCert = certificate({
-    subject: caName,
-    issuer: caName,
-    subjectKey: keys.publicKey,
-    signingKey: keys.privateKey,
-    notBefore,
-    extensions: [
-      extension(OID.basicConstraints, true, der.sequence(der.boolean(true))),
-      extension(OID.keyUsage, true, der.namedBits([DIGITAL_SIGNATURE, KEY_CERT_SIGN, CRL_SIGN])),
-      extension(OID.subjectKeyIdentifier, false, der.octetString(caId)),
-    ],
-  });
+  const certPem =
+    existingCertPem ??
+    pem(
+      'CERTIFICATE',
+      certificate({
+        subject: caName,
+        issuer: caName,
+        subjectKey: keys.publicKey,
+        signingKey: keys.privateKey,
+        notBefore,
+        extensions: [
+          extension(OID.basicConstraints, true, der.sequence(der.boolean(true))),
+          extension(OID.keyUsage, true, der.namedBits([DIGITAL_SIGNATURE, KEY_CERT_SIGN, CRL_SIGN])),
+          extension(OID.subjectKeyIdentifier, false, der.octetString(caId)),
+        ],
+      }),
+    );
 
   const issue = async (request: LeafRequest): Promise<PemKeyPair> => {
     const leaf = await newEcKeys();
@@ -168,7 +191,7 @@ export async function createCertificateAuthority(commonName = 'm87-local-ca'): P
     return { certPem: pem('CERTIFICATE', cert), keyPem: keyPem(leaf.privateKey) };
   };
 
-  return { certPem: pem('CERTIFICATE', caCert), keyPem: keyPem(keys.privateKey), issue };
+  return { certPem, keyPem: keyPem(keys.privateKey), issue };
 }
 
 /** RSA, because every Kubernetes version and every token verifier accepts it for ServiceAccount tokens. */
@@ -177,13 +200,17 @@ export async function createServiceAccountSigningKey(): Promise<ServiceAccountKe
   return { publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), privateKeyPem: keyPem(privateKey) };
 }
 
-export async function createControlPlanePki(): Promise<ControlPlanePki> {
+/** extraServingAddresses: more IPv4 addresses the API server is reached at (the real node's pod network). */
+export async function createControlPlanePki(options: { readonly extraServingAddresses?: readonly string[] } = {}): Promise<ControlPlanePki> {
   const [ca, serviceAccount] = await Promise.all([createCertificateAuthority(), createServiceAccountSigningKey()]);
-  const serving = await ca.issue({
-    commonName: 'kube-apiserver',
-    dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
-    ipAddresses: ['127.0.0.1', '10.0.0.1'],
-    usage: 'server',
-  });
-  return { ca, serving, serviceAccount };
+  const [serving, kubeletClient] = await Promise.all([
+    ca.issue({
+      commonName: 'kube-apiserver',
+      dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
+      ipAddresses: ['127.0.0.1', '10.0.0.1', ...(options.extraServingAddresses ?? [])],
+      usage: 'server',
+    }),
+    ca.issue({ ...KUBELET_CLIENT_IDENTITY, usage: 'client' }),
+  ]);
+  return { ca, serving, kubeletClient, serviceAccount };
 }

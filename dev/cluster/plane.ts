@@ -55,6 +55,11 @@ export interface StartControlPlaneOptions {
   readonly onProgress?: (line: string) => void;
   /** Environment used to resolve binaries (KUBEBUILDER_ASSETS, XDG_CACHE_HOME). Default process.env. */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * The host's address on a real node's pod network (dev/cluster/real-node): the API server's certificate
+   * names it and the `kubernetes` Service's endpoints point to it. Default: none (loopback only).
+   */
+  readonly podNetworkAddress?: string;
 }
 
 export interface ControlPlanePorts {
@@ -76,6 +81,8 @@ export interface ControlPlane {
   readonly versions: Versions;
   readonly pids: Readonly<Record<ComponentName, number>>;
   readonly logDir: string;
+  /** The pod network address the plane was started for (StartControlPlaneOptions.podNetworkAddress). */
+  readonly podNetworkAddress: string | undefined;
   /** A KubeConfig for one of the static identities (admin = system:masters). */
   kubeConfig(context?: UserContext): KubeConfig;
   /** A KubeConfig authenticating as ServiceAccount namespace/name (created if absent) via TokenRequest. */
@@ -169,6 +176,7 @@ export async function startControlPlane(options: StartControlPlaneOptions = {}):
     server: null,
     ports: {},
     processes: [],
+    ...(options.podNetworkAddress !== undefined ? { podNetworkAddress: options.podNetworkAddress } : {}),
   };
   const save = (patch: Partial<PlaneState>): void => {
     state = { ...state, ...patch };
@@ -179,7 +187,7 @@ export async function startControlPlane(options: StartControlPlaneOptions = {}):
   const unregister = onOwnerExit(() => destroyPlaneSync(stateDir, state.processes));
 
   try {
-    const plane = await bringUp({ layout, binaries, deadline, onProgress, save, getState: () => state });
+    const plane = await bringUp({ layout, binaries, deadline, onProgress, save, getState: () => state, podNetworkAddress: options.podNetworkAddress });
     save({ phase: 'running', owner: options.persistent === true ? null : state.owner });
     if (options.persistent === true) unregister();
     onProgress(`control plane ready in ${seconds(t0)}`);
@@ -204,6 +212,7 @@ interface BringUpContext {
   readonly onProgress: (line: string) => void;
   readonly save: (patch: Partial<PlaneState>) => void;
   readonly getState: () => PlaneState;
+  readonly podNetworkAddress: string | undefined;
 }
 
 async function bringUp(ctx: BringUpContext): Promise<{ caPem: string }> {
@@ -212,12 +221,15 @@ async function bringUp(ctx: BringUpContext): Promise<{ caPem: string }> {
   mkdirSync(layout.logDir, { recursive: true, mode: 0o700 });
 
   const pkiStart = performance.now();
-  const pki = await createControlPlanePki();
+  const { podNetworkAddress } = ctx;
+  const pki = await createControlPlanePki({ extraServingAddresses: podNetworkAddress !== undefined ? [podNetworkAddress] : [] });
   const secret = { mode: 0o600 } as const;
   writeFileSync(layout.caCert, pki.ca.certPem);
   writeFileSync(layout.caKey, pki.ca.keyPem, secret);
   writeFileSync(layout.servingCert, pki.serving.certPem);
   writeFileSync(layout.servingKey, pki.serving.keyPem, secret);
+  writeFileSync(layout.kubeletClientCert, pki.kubeletClient.certPem);
+  writeFileSync(layout.kubeletClientKey, pki.kubeletClient.keyPem, secret);
   writeFileSync(layout.serviceAccountPublicKey, pki.serviceAccount.publicKeyPem);
   writeFileSync(layout.serviceAccountPrivateKey, pki.serviceAccount.privateKeyPem, secret);
   const tokens = issueStaticTokens();
@@ -307,7 +319,7 @@ async function bringUp(ctx: BringUpContext): Promise<{ caPem: string }> {
       const [secure = 0] = await freeLoopbackPorts(1, takenPorts);
       return { secure };
     },
-    (ports) => apiserverArgs(layout, { secure: ports.secure, etcdClient: etcd.client }),
+    (ports) => apiserverArgs(layout, { secure: ports.secure, etcdClient: etcd.client, podNetworkAddress }),
     async (ports) => (await httpGet(`https://${LOOPBACK}:${ports.secure}/readyz`, { caPem: pki.ca.certPem })).status === 200,
     (ports) => `kube-apiserver /readyz on ${LOOPBACK}:${ports.secure}`,
   );
@@ -400,6 +412,7 @@ function makeControlPlane(state: PlaneState, caPem: string, unregister: () => vo
     versions: readVersions(),
     pids,
     logDir: layout.logDir,
+    podNetworkAddress: state.podNetworkAddress ?? undefined,
     kubeConfig,
     serviceAccountKubeConfig: (namespace, name, options) => serviceAccountKubeConfig(kubeConfig('admin'), namespace, name, options),
     restartComponent: async (component, options) => {

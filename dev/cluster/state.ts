@@ -35,6 +35,8 @@ export interface PlaneState {
   readonly server: string | null;
   readonly ports: PlanePorts;
   readonly processes: readonly RecordedProcess[];
+  /** Set when the plane was started for a real node's pod network (see plane.ts). */
+  readonly podNetworkAddress?: string;
 }
 
 export function writeState(state: PlaneState): void {
