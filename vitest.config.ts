@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Three tiers: unit (pure, no cluster), integration (one real control plane per run, a namespace per
-// test file), e2e (control plane + controller + process node running real job Pods).
+// Tiers: unit (pure, no cluster), integration (one real control plane per run, a namespace per test file),
+// e2e (control plane + controller + process node running real job Pods), chaos, and e2e-real (a control plane
+// with a real node: containerd, kubelet, kube-router; root only, skipped with the reason elsewhere).
 export default defineConfig({
   test: {
     projects: [
@@ -10,6 +11,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          exclude: ['test/integration/real-node/**'],
           globalSetup: ['test/support/cluster-global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
@@ -34,6 +36,17 @@ export default defineConfig({
           globalSetup: ['test/support/cluster-global-setup.ts', 'test/chaos/support/report-setup.ts'],
           testTimeout: 1_800_000,
           hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // One real node per machine: the files share the node the global setup brings up and down (serial).
+        test: {
+          name: 'e2e-real',
+          include: ['test/integration/real-node/**/*.test.ts'],
+          globalSetup: ['test/support/real-node-global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
           fileParallelism: false,
         },
       },

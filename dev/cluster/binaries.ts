@@ -17,7 +17,9 @@ export type BinaryName =
   | 'kubectl'
   | 'helm'
   | 'netpolicy'
-  | 'promtool';
+  | 'promtool'
+  | 'kubelet'
+  | 'kube-router';
 
 export const CONTROL_PLANE_BINARIES = [
   'etcd',
@@ -32,6 +34,7 @@ export interface Versions {
   readonly etcd: string;
   readonly helm: string;
   readonly netpolAnalyzer: string;
+  readonly kubeRouter: string;
 }
 
 /** Parses a shell-style KEY=VALUE file: comments and blank lines are skipped, optional quotes removed. */
@@ -66,6 +69,7 @@ export function readVersions(file = VERSIONS_FILE): Versions {
     etcd: need('ETCD_VERSION'),
     helm: need('HELM_VERSION'),
     netpolAnalyzer: need('NETPOL_ANALYZER_VERSION'),
+    kubeRouter: need('KUBE_ROUTER_VERSION'),
   };
 }
 
@@ -83,7 +87,10 @@ export function cachedBinaryPath(name: BinaryName, versions: Versions, cache: st
     case 'kube-controller-manager':
     case 'kube-scheduler':
     case 'kubectl':
+    case 'kubelet':
       return join(cache, `k8s-${versions.kubernetes}`, 'bin', name);
+    case 'kube-router':
+      return join(cache, `kube-router-${versions.kubeRouter}`, 'bin', name);
     case 'helm':
       return join(cache, `helm-${versions.helm}`, 'bin', name);
     case 'netpolicy':

@@ -74,6 +74,8 @@ export function apiserverArgs(layout: PlaneLayout, ports: ApiserverOptions): str
     // kubelet authorizes it through the API server (webhook), see dev/cluster/real-node.
     `--kubelet-client-certificate=${layout.kubeletClientCert}`,
     `--kubelet-client-key=${layout.kubeletClientKey}`,
+    // The node's address, never its name: a name would be looked up in the host's DNS.
+    '--kubelet-preferred-address-types=InternalIP',
     // Loopback cannot be a Service endpoint: without a pod network nothing needs the kubernetes Service's
     // endpoints; with one, they name the pod network's host address (the default lease reconciler).
     ...(podNetwork === undefined ? ['--endpoint-reconciler-type=none'] : []),

@@ -1,11 +1,11 @@
-// Writing kubeconfig files for the local plane: one cluster entry, one token user per identity.
+// Writing kubeconfig files for the local plane: one cluster entry, one user per identity (a token, or a client
+// certificate and key given as files, e.g. the real node's kubelet).
 import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 
-export interface KubeconfigUser {
-  readonly context: string;
-  readonly token: string;
-}
+export type KubeconfigUser =
+  | { readonly context: string; readonly token: string }
+  | { readonly context: string; readonly clientCertificate: string; readonly clientKey: string };
 
 export interface KubeconfigSpec {
   readonly clusterName: string;
@@ -28,7 +28,10 @@ export function renderKubeconfig(spec: KubeconfigSpec): string {
         cluster: { server: spec.server, 'certificate-authority-data': Buffer.from(spec.caPem).toString('base64') },
       },
     ],
-    users: spec.users.map((user) => ({ name: user.context, user: { token: user.token } })),
+    users: spec.users.map((user) => ({
+      name: user.context,
+      user: 'token' in user ? { token: user.token } : { 'client-certificate': user.clientCertificate, 'client-key': user.clientKey },
+    })),
     contexts: spec.users.map((user) => ({ name: user.context, context: { cluster: spec.clusterName, user: user.context } })),
     'current-context': spec.currentContext,
     preferences: {},

@@ -2,9 +2,12 @@
 // TCP connect probe, and an in-cluster API client (ServiceAccount token + in-cluster config). Results are one
 // line on stdout; the exit code says what happened (0 ok, 1 refused/failed, 2 timed out, 3 usage).
 //
-//	netcheck serve <port>                  answer "netcheck <hostname>\n" to every connection
-//	netcheck connect <host:port> <ms>      connect, read the greeting line
-//	netcheck whoami <ms>                   POST a SelfSubjectReview to the API server from in-cluster config
+//	netcheck serve <port>                       answer "netcheck <hostname>\n" to every connection
+//	netcheck connect <host:port> <ms> [<wait>]  connect, read the greeting line
+//	netcheck whoami <ms> [<wait>]               POST a SelfSubjectReview to the API server from in-cluster config
+//
+// <wait> (milliseconds, default 0) delays the attempt: a NetworkPolicy engine programs a new Pod's firewall
+// shortly after the Pod starts, and a test must observe the policy, not that moment.
 package main
 
 import (
@@ -36,14 +39,16 @@ func main() {
 		}
 		serve(os.Args[2])
 	case "connect":
-		if len(os.Args) != 4 {
+		if len(os.Args) != 4 && len(os.Args) != 5 {
 			usage()
 		}
+		wait(os.Args[4:])
 		os.Exit(connect(os.Args[2], millis(os.Args[3])))
 	case "whoami":
-		if len(os.Args) != 3 {
+		if len(os.Args) != 3 && len(os.Args) != 4 {
 			usage()
 		}
+		wait(os.Args[3:])
 		os.Exit(whoami(millis(os.Args[2])))
 	default:
 		usage()
@@ -51,8 +56,14 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: netcheck serve <port> | connect <host:port> <timeout-ms> | whoami <timeout-ms>")
+	fmt.Fprintln(os.Stderr, "usage: netcheck serve <port> | connect <host:port> <timeout-ms> [<wait-ms>] | whoami <timeout-ms> [<wait-ms>]")
 	os.Exit(3)
+}
+
+func wait(optional []string) {
+	if len(optional) == 1 {
+		time.Sleep(millis(optional[0]))
+	}
 }
 
 func millis(s string) time.Duration {
