@@ -2,7 +2,7 @@
 // interactive work and by test runs (M87_KUBECONFIG=<kubeconfig> makes the test tiers reuse it).
 // Results go to stdout, progress (with timings) to stderr, so `eval "$(npm run -s cluster -- env)"` works.
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { REPO_ROOT, readVersions } from './binaries.ts';
@@ -13,12 +13,24 @@ import { httpGet } from './probe.ts';
 import type { PlaneState } from './state.ts';
 import { destroyPlane, ownerAlive, readState } from './state.ts';
 import { isAlive } from './supervisor.ts';
+import { HOST_ADDRESS } from './real-node/network.ts';
+import { RealNodeUnavailableError, checkRealNodePrerequisites } from './real-node/prerequisites.ts';
+import { destroyRealNode, lockedRealNode, realNodeRunning, startRealNode } from './real-node/real-node.ts';
+
+export type NodeKind = 'process' | 'real';
+
+/** The real node's state directory beside the plane's (never inside it: it holds mounts). */
+export function cliNodeStateDir(stateDir: string): string {
+  return `${stateDir}-node`;
+}
 
 const USAGE = `usage: npm run cluster -- <command>
-  up      start the local control plane (detached) unless it is already running; prints the kubeconfig
-  down    stop it and delete its state
-  status  running or stopped, with ports and versions (exit code 0 when running and ready, 1 otherwise)
-  env     print the export line for its kubeconfig`;
+  up [--node real]  start the local control plane (detached) unless it is already running; prints the kubeconfig.
+                    --node real: also a real node (containerd, kubelet, kube-router; root, one per machine);
+                    where it cannot start, says why in one line and starts the plane alone (process node)
+  down              stop the real node (removing what it created on the host), then the plane; delete their state
+  status            running or stopped, with ports and versions (exit code 0 when running and ready, 1 otherwise)
+  env               print the export line for its kubeconfig`;
 
 export function cliStateDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_RUNTIME_DIR !== undefined && env.XDG_RUNTIME_DIR !== '' ? env.XDG_RUNTIME_DIR : '/tmp';
@@ -105,29 +117,58 @@ async function withLock<T>(stateDir: string, action: () => Promise<T>): Promise<
   }
 }
 
-async function up(stateDir: string): Promise<number> {
+async function up(stateDir: string, node: NodeKind): Promise<number> {
+  let realNode = node === 'real';
+  if (realNode) {
+    try {
+      checkRealNodePrerequisites();
+    } catch (error) {
+      if (!(error instanceof RealNodeUnavailableError)) throw error;
+      process.stderr.write(`m87 cluster: ${error.message}; starting the control plane alone (job Pods run on the process node)\n`);
+      realNode = false;
+    }
+  }
+  const podNetworkAddress = realNode ? HOST_ADDRESS : undefined;
+  const nodeDir = cliNodeStateDir(stateDir);
+  const other = lockedRealNode();
+  if (realNode && other !== undefined && other !== nodeDir && realNodeRunning(other)) {
+    throw new Error(`m87 cluster: a real node is already running on this machine (state ${other}); one real node per machine: stop it first (its checkout's npm run cluster -- down)`);
+  }
   const current = await health(stateDir);
   if (current.ready && current.state !== undefined) {
-    progress('already running');
-    printReady(stateDir);
-    return 0;
-  }
-  if (current.state !== undefined) {
-    if (current.state.owner !== null && ownerAlive(current.state)) {
-      throw new Error(`m87 cluster: ${stateDir} is in use by the running process ${current.state.owner.pid}`);
+    if (!realNode || realNodeRunning(nodeDir)) {
+      progress('already running');
+      printReady(stateDir, realNode);
+      return 0;
     }
-    const stopped = await destroyPlane(stateDir);
-    progress(`removed a stopped or unhealthy plane${stopped.length > 0 ? ` (stopped pids ${stopped.join(', ')})` : ''}`);
+    if (current.state.podNetworkAddress !== podNetworkAddress) {
+      throw new Error('m87 cluster: the running control plane was started without --node real; stop it first (npm run cluster -- down), then up --node real');
+    }
+  } else {
+    if (current.state !== undefined) {
+      if (current.state.owner !== null && ownerAlive(current.state)) {
+        throw new Error(`m87 cluster: ${stateDir} is in use by the running process ${current.state.owner.pid}`);
+      }
+      const stopped = await destroyPlane(stateDir);
+      progress(`removed a stopped or unhealthy plane${stopped.length > 0 ? ` (stopped pids ${stopped.join(', ')})` : ''}`);
+    }
+    progress(`starting the local control plane in ${stateDir}`);
+    await startControlPlane({ stateDir, persistent: true, onProgress: progress, ...(podNetworkAddress !== undefined ? { podNetworkAddress } : {}) });
   }
-  progress(`starting the local control plane in ${stateDir}`);
-  await startControlPlane({ stateDir, persistent: true, onProgress: progress });
-  printReady(stateDir);
+  if (realNode) {
+    const plane = attachControlPlane(stateDir);
+    if (plane === undefined) throw new Error('m87 cluster: the control plane stopped while the real node was starting');
+    progress(`starting the real node in ${nodeDir}`);
+    await startRealNode({ plane, stateDir: nodeDir, persistent: true, onProgress: progress });
+  }
+  printReady(stateDir, realNode);
   return 0;
 }
 
-function printReady(stateDir: string): void {
+function printReady(stateDir: string, realNode: boolean): void {
   const kubeconfig = planeLayout(stateDir).kubeconfig;
   out(`kubeconfig: ${kubeconfig}`);
+  if (realNode) out(`real node:  running (state ${cliNodeStateDir(stateDir)}); the API server is at https://${HOST_ADDRESS}:<port> from the pod network`);
   out('contexts:   admin (current, system:masters), alice, bob (m87:approvers), viewer (m87:viewers)');
   out(exportLine(kubeconfig));
 }
@@ -140,6 +181,12 @@ async function down(stateDir: string): Promise<number> {
       return undefined;
     }
   })();
+  const nodeDir = cliNodeStateDir(stateDir);
+  if (existsSync(nodeDir)) {
+    const report = await destroyRealNode(nodeDir);
+    out(`real node stopped in ${report.seconds.toFixed(1)} s; removed ${nodeDir}`);
+    if (report.problems.length > 0) process.stderr.write(`m87 cluster: the real node's teardown left: ${report.problems.join('; ')}\n`);
+  }
   const stopped = await destroyPlane(stateDir);
   if (state === undefined && stopped.length === 0) out('not running');
   else out(`stopped${stopped.length > 0 ? ` (pids ${stopped.join(', ')})` : ''}; removed ${stateDir}`);
@@ -179,6 +226,8 @@ async function status(stateDir: string): Promise<number> {
     const pid = proc === undefined ? 'not started' : `pid ${proc.pid} ${alive[name] === true ? 'alive' : 'dead'}`;
     out(`  ${name.padEnd(24)} ${version.padEnd(9)} port ${ports[name].padEnd(18)} ${pid}`);
   }
+  const nodeDir = cliNodeStateDir(stateDir);
+  if (existsSync(nodeDir)) out(`  real node                ${realNodeRunning(nodeDir) ? 'running' : 'not running (down cleans it up)'} (state ${nodeDir})`);
   return ready && allAlive ? 0 : 1;
 }
 
@@ -192,16 +241,25 @@ async function env(stateDir: string): Promise<number> {
   return 0;
 }
 
+/** `--node real`, `--node=real`, `--node process`; undefined when the arguments are not understood. */
+export function parseUpArguments(args: readonly string[]): NodeKind | undefined {
+  if (args.length === 0) return 'process';
+  const [flag, value, ...more] = args.length === 1 && args[0]?.startsWith('--node=') === true ? ['--node', args[0].slice('--node='.length)] : args;
+  if (flag !== '--node' || more.length > 0 || (value !== 'real' && value !== 'process')) return undefined;
+  return value;
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const stateDir = cliStateDir();
   const [command, ...rest] = argv;
-  if (rest.length > 0) {
+  const node = command === 'up' ? parseUpArguments(rest) : rest.length === 0 ? 'process' : undefined;
+  if (node === undefined) {
     process.stderr.write(`m87 cluster: unexpected arguments: ${rest.join(' ')}\n${USAGE}\n`);
     return 2;
   }
   switch (command) {
     case 'up':
-      return withLock(stateDir, () => up(stateDir));
+      return withLock(stateDir, () => up(stateDir, node));
     case 'down':
       return withLock(stateDir, () => down(stateDir));
     case 'status':
