@@ -6,13 +6,15 @@
 // and stopping the node leaves nothing behind on the host. Every address contacted is on the node's own
 // bridge (10.239.0.0/24) or the plane's Service IP routed to it.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { attachControlPlane } from '../../../dev/cluster/plane.ts';
 import { nodeImages } from '../../../dev/cluster/real-node/images.ts';
 import { HOST_ADDRESS, KUBERNETES_SERVICE_IP, POD_SUBNET } from '../../../dev/cluster/real-node/network.ts';
-import { attachRealNode, destroyRealNode, NodeComponentFailedError, startRealNode, type RealNode } from '../../../dev/cluster/real-node/real-node.ts';
+import { attachRealNode, destroyRealNode, lockedRealNode, NodeComponentFailedError, startRealNode, type RealNode } from '../../../dev/cluster/real-node/real-node.ts';
 import { kubepodsCgroups, shimProcesses } from '../../../dev/cluster/real-node/host-state.ts';
 import { nodeLayout } from '../../../dev/cluster/real-node/layout.ts';
 import { isAlive } from '../../../dev/cluster/supervisor.ts';
@@ -235,6 +237,27 @@ describe.skipIf(!available)('the real node', () => {
       expect(shims.filter(isAlive)).toEqual([]);
       expect(kubepodsCgroups()).toEqual([]);
       expect(existsSync(tier.nodeStateDir)).toBe(false);
+    });
+
+    it('a start that fails reports the failing component with its log tail, and leaves nothing on the host', async () => {
+      const plane = attachControlPlane(tier.planeStateDir);
+      if (plane === undefined) throw new Error('the plane is not running');
+      const stateDir = mkdtempSync(join(tmpdir(), 'm87-real-node-fail-'));
+      try {
+        // Hardly anything becomes ready within 1 ms: the first component that does not fails the start.
+        const failure = await startRealNode({ plane, stateDir, readyTimeoutMs: 1 }).then(
+          () => undefined,
+          (error: unknown) => error as Error,
+        );
+        expect(failure?.message).toMatch(/^m87: the real node did not start: (containerd|kubelet|kube-router) did not become ready: .*last log lines \(.*\/logs\/\1\.log\):/s);
+        expect(failure?.message).toContain(`(logs kept in ${stateDir}/logs)`);
+        expect(lockedRealNode()).toBeUndefined();
+        expect(kubepodsCgroups()).toEqual([]);
+        expect(existsSync('/sys/class/net/m87br0')).toBe(false);
+      } finally {
+        await destroyRealNode(stateDir);
+        rmSync(stateDir, { recursive: true, force: true });
+      }
     });
 
     it('starts again on the same plane after that (and the Node is Ready)', async () => {
