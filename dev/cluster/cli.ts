@@ -15,7 +15,7 @@ import { destroyPlane, ownerAlive, readState } from './state.ts';
 import { isAlive } from './supervisor.ts';
 import { HOST_ADDRESS } from './real-node/network.ts';
 import { RealNodeUnavailableError, checkRealNodePrerequisites } from './real-node/prerequisites.ts';
-import { destroyRealNode, lockedRealNode, realNodeRunning, startRealNode } from './real-node/real-node.ts';
+import { attachRealNode, destroyRealNode, lockedRealNode, realNodeRunning, startRealNode } from './real-node/real-node.ts';
 
 export type NodeKind = 'process' | 'real';
 
@@ -227,7 +227,15 @@ async function status(stateDir: string): Promise<number> {
     out(`  ${name.padEnd(24)} ${version.padEnd(9)} port ${ports[name].padEnd(18)} ${pid}`);
   }
   const nodeDir = cliNodeStateDir(stateDir);
-  if (existsSync(nodeDir)) out(`  real node                ${realNodeRunning(nodeDir) ? 'running' : 'not running (down cleans it up)'} (state ${nodeDir})`);
+  if (existsSync(nodeDir)) {
+    try {
+      const node = attachRealNode(nodeDir);
+      node?.failIfCrashed();
+      out(`  real node                ${node !== undefined ? 'running' : 'not running (down cleans it up)'} (state ${nodeDir})`);
+    } catch (error) {
+      out(`  real node                a component died (down cleans it up): ${(error as Error).message.replace(/\n/g, '\n  ')}`);
+    }
+  }
   return ready && allAlive ? 0 : 1;
 }
 
