@@ -76,6 +76,8 @@ export function apiserverArgs(layout: PlaneLayout, ports: ApiserverOptions): str
     `--kubelet-client-key=${layout.kubeletClientKey}`,
     // The node's address, never its name: a name would be looked up in the host's DNS.
     '--kubelet-preferred-address-types=InternalIP',
+    // A real node's kubelet serves a certificate from the plane's CA (the process node serves nothing).
+    ...(podNetwork !== undefined ? [`--kubelet-certificate-authority=${layout.caCert}`] : []),
     // Loopback cannot be a Service endpoint: without a pod network nothing needs the kubernetes Service's
     // endpoints; with one, they name the pod network's host address (the default lease reconciler).
     ...(podNetwork === undefined ? ['--endpoint-reconciler-type=none'] : []),
