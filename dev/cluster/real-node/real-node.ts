@@ -119,8 +119,9 @@ function ownerAlive(state: NodeState): boolean {
   return state.owner.startTicks === null || ticks === null || ticks === state.owner.startTicks;
 }
 
+/** An owned node lives as long as its owner; a persistent one (owner null, the CLI's) while all its components do. */
 function nodeRunning(state: NodeState): boolean {
-  if (state.owner !== null && ownerAlive(state)) return true;
+  if (state.owner !== null) return ownerAlive(state);
   return state.phase === 'running' && state.processes.length > 0 && state.processes.every((p) => isOurProcess(p.pid, `${state.stateDir}/`));
 }
 
