@@ -10,6 +10,8 @@ export interface ComponentSpec {
   readonly args: readonly string[];
   readonly logFile: string;
   readonly cwd: string;
+  /** Added to (and overriding) the inherited environment. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface ExitInfo {
@@ -42,7 +44,7 @@ export function startProcess(spec: ComponentSpec): Promise<StartedProcess> {
       detached: true, // own process group: killable as a unit, survives the starter when it is meant to
       stdio: ['ignore', log, log],
       // Components only ever talk to loopback; make sure no proxy setting of the caller diverts that.
-      env: { ...process.env, NO_PROXY: noProxy(), no_proxy: noProxy() },
+      env: { ...process.env, NO_PROXY: noProxy(), no_proxy: noProxy(), ...spec.env },
     });
     child.unref(); // never keeps the starting process alive; stop() and the exit hooks end the plane
     return new Promise((resolve, reject) => {

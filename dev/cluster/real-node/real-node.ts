@@ -33,6 +33,13 @@ const DEFAULT_READY_TIMEOUT_MS = 120_000;
 /** The node's own nat chain: the API server's pod-network address (and the kubernetes Service IP) → loopback. */
 const APISERVER_CHAIN = 'M87-APISERVER';
 const KUBE_ROUTER_IDENTITY = 'system:m87:kube-router';
+/**
+ * The node never pulls: images are imported. A Pod naming an image that is not there (imagePullPolicy
+ * IfNotPresent/Always) must fail with ErrImagePull, not reach a registry — containerd's registry client sends
+ * every request through this proxy, a closed loopback port, so not even the registry's name is resolved.
+ */
+export const NO_REGISTRY_PROXY = 'http://127.0.0.1:9';
+const NO_REGISTRY_ENV = { HTTP_PROXY: NO_REGISTRY_PROXY, HTTPS_PROXY: NO_REGISTRY_PROXY, http_proxy: NO_REGISTRY_PROXY, https_proxy: NO_REGISTRY_PROXY };
 
 interface NodeState {
   readonly format: typeof STATE_FORMAT;
@@ -314,9 +321,9 @@ async function bringUp(ctx: BringUpContext): Promise<void> {
       }
     }
   };
-  const launch = async (name: NodeComponent, binary: string, args: string[], ready: () => Promise<boolean>, what: string): Promise<void> => {
+  const launch = async (name: NodeComponent, binary: string, args: string[], ready: () => Promise<boolean>, what: string, env?: Record<string, string>): Promise<void> => {
     const t = performance.now();
-    const proc = await startProcess({ name, binary, args, logFile: layout.logFile(name), cwd: layout.stateDir });
+    const proc = await startProcess({ name, binary, args, logFile: layout.logFile(name), cwd: layout.stateDir, ...(env !== undefined ? { env } : {}) });
     started.push(proc);
     ctx.record(name, proc.pid);
     try {
@@ -346,6 +353,7 @@ async function bringUp(ctx: BringUpContext): Promise<void> {
     ['--config', layout.containerdConfig, '--log-level', 'warn'],
     async () => (await attempt(tools.ctr, ['--address', layout.containerdSocket, 'version'])) === undefined,
     `containerd on ${layout.containerdSocket}`,
+    NO_REGISTRY_ENV,
   );
   t = performance.now();
   for (const image of Object.values(tools.images)) await importNodeImage(tools.ctr, layout.containerdSocket, image);

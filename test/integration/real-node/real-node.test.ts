@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { attachControlPlane } from '../../../dev/cluster/plane.ts';
 import { nodeImages } from '../../../dev/cluster/real-node/images.ts';
 import { HOST_ADDRESS, KUBERNETES_SERVICE_IP, POD_SUBNET } from '../../../dev/cluster/real-node/network.ts';
-import { attachRealNode, destroyRealNode, lockedRealNode, NodeComponentFailedError, startRealNode, type RealNode } from '../../../dev/cluster/real-node/real-node.ts';
+import { attachRealNode, destroyRealNode, lockedRealNode, NO_REGISTRY_PROXY, NodeComponentFailedError, startRealNode, type RealNode } from '../../../dev/cluster/real-node/real-node.ts';
 import { kubepodsCgroups, shimProcesses } from '../../../dev/cluster/real-node/host-state.ts';
 import { nodeLayout } from '../../../dev/cluster/real-node/layout.ts';
 import { isAlive } from '../../../dev/cluster/supervisor.ts';
@@ -113,6 +113,23 @@ describe.skipIf(!available)('the real node', () => {
     expect(client).toEqual({ phase: 'Succeeded', exitCode: 0, log: 'connected: netcheck server' });
     // Pods share one bridge: no forwarding is involved, and host-wide IP forwarding stays off.
     expect(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim()).toBe('0');
+  });
+
+  it('never pulls: a Pod whose image is not on the node fails to pull through the closed loopback proxy, reaching no registry', async () => {
+    // A registry on the node's own bridge address: without the proxy containerd would dial it directly.
+    const absent = `${HOST_ADDRESS}:5000/m87/absent:1`;
+    const body = pod('absent-image', ['serve', '1']) as { spec: { containers: { image: string; imagePullPolicy: string }[] } };
+    body.spec.containers = body.spec.containers.map((c) => ({ ...c, image: absent, imagePullPolicy: 'IfNotPresent' }));
+    await createPod(body);
+    const waiting = await waitFor(
+      async () => {
+        const p = await core.readNamespacedPod({ name: 'absent-image', namespace });
+        const state = p.status?.containerStatuses?.[0]?.state?.waiting;
+        return state?.reason === 'ErrImagePull' || state?.reason === 'ImagePullBackOff' ? state : undefined;
+      },
+      { what: 'the Pod to report that it cannot pull', timeoutMs: 60_000, intervalMs: 200 },
+    );
+    expect(waiting.message).toMatch(new RegExp(`${NO_REGISTRY_PROXY.replace('http://', 'proxyconnect tcp: dial tcp ')}: connect: connection refused`));
   });
 
   describe('NetworkPolicy enforced by kube-router between pod-network endpoints', () => {
