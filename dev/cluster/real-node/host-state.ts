@@ -7,7 +7,7 @@ import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, realpat
 import { basename, join } from 'node:path';
 import { attempt, run } from './host-exec.ts';
 import { BRIDGE } from './network.ts';
-import type { NodeTools } from './prerequisites.ts';
+import type { SystemTools } from './prerequisites.ts';
 
 /** Chains the node's components create: kube-router's and the kubelet's (KUBE-*), the node's own (M87-*). */
 const OUR_CHAIN = /^(KUBE-|M87-)/;
@@ -55,12 +55,12 @@ function parseSave(text: string): SavedTable[] {
   return tables;
 }
 
-async function saved(tools: NodeTools, family: Family): Promise<SavedTable[]> {
+async function saved(tools: SystemTools, family: Family): Promise<SavedTable[]> {
   const { stdout } = await run(family === 'ipv4' ? tools.iptablesSave : tools.ip6tablesSave, []);
   return parseSave(stdout);
 }
 
-async function ipsets(tools: NodeTools): Promise<string[]> {
+async function ipsets(tools: SystemTools): Promise<string[]> {
   const { stdout } = await run(tools.ipset, ['list', '-n']);
   return stdout.split('\n').filter((name) => name !== '');
 }
@@ -90,7 +90,7 @@ export function kubepodsCgroups(): string[] {
   });
 }
 
-export async function snapshotHost(tools: NodeTools): Promise<HostSnapshot> {
+export async function snapshotHost(tools: SystemTools): Promise<HostSnapshot> {
   const chains: string[] = [];
   for (const family of ['ipv4', 'ipv6'] as const) {
     for (const table of await saved(tools, family)) chains.push(...table.chains.map((chain) => `${family}/${table.table}/${chain}`));
@@ -116,7 +116,7 @@ export interface Leftovers {
   readonly mounts: string[];
 }
 
-export async function leftovers(tools: NodeTools, snapshot: HostSnapshot, stateDir: string): Promise<Leftovers> {
+export async function leftovers(tools: SystemTools, snapshot: HostSnapshot, stateDir: string): Promise<Leftovers> {
   const before = new Set(snapshot.chains);
   const chains: string[] = [];
   for (const family of ['ipv4', 'ipv6'] as const) {
@@ -149,8 +149,8 @@ function unescapeMountPath(path: string): string {
 }
 
 /** Mount points under stateDir and the node's new network namespaces, deepest first. */
-export function mountsUnder(stateDir: string, snapshot: HostSnapshot): string[] {
-  const netns = new Set(newNetns(snapshot).map((name) => join(NETNS_DIR, name)));
+export function mountsUnder(stateDir: string, snapshot?: HostSnapshot): string[] {
+  const netns = new Set(snapshot === undefined ? [] : newNetns(snapshot).map((name) => join(NETNS_DIR, name)));
   const points = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .map((line) => unescapeMountPath(line.split(' ')[4] ?? ''))
@@ -159,7 +159,7 @@ export function mountsUnder(stateDir: string, snapshot: HostSnapshot): string[] 
 }
 
 /** Removes the node's iptables chains (and every rule jumping to them), in both address families. */
-async function removeChains(tools: NodeTools, snapshot: HostSnapshot, problems: string[]): Promise<void> {
+async function removeChains(tools: SystemTools, snapshot: HostSnapshot, problems: string[]): Promise<void> {
   const before = new Set(snapshot.chains);
   for (const family of ['ipv4', 'ipv6'] as const) {
     const script: string[] = [];
@@ -240,7 +240,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * Removes what the node created on the host (its processes must already be stopped, or be about to be:
  * the cgroups' processes are killed here). Collects problems instead of stopping at the first; returns them.
  */
-export async function cleanHost(tools: NodeTools, snapshot: HostSnapshot, stateDir: string): Promise<string[]> {
+export async function cleanHost(tools: SystemTools, snapshot: HostSnapshot, stateDir: string): Promise<string[]> {
   const problems: string[] = [];
   // Containers first: a cgroup with processes cannot go, and a netns with processes stays alive.
   for (let round = 0; round < 50 && killCgroupProcesses(snapshot).length > 0; round++) await sleep(100);

@@ -12,12 +12,11 @@ export class RealNodeUnavailableError extends Error {
   }
 }
 
-export interface NodeTools {
+/** The host tools of the node's system packages (all that teardown needs). */
+export interface SystemTools {
   readonly containerd: string;
   readonly ctr: string;
   readonly runc: string;
-  readonly kubelet: string;
-  readonly kubeRouter: string;
   readonly ip: string;
   readonly iptables: string;
   readonly iptablesSave: string;
@@ -27,6 +26,11 @@ export interface NodeTools {
   readonly ipset: string;
   readonly umount: string;
   readonly cniBinDir: string;
+}
+
+export interface NodeTools extends SystemTools {
+  readonly kubelet: string;
+  readonly kubeRouter: string;
   readonly images: Record<NodeImageName, NodeImage>;
 }
 
@@ -47,20 +51,15 @@ function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
   return dirs.map((dir) => `${dir}/${name}`).find(executable);
 }
 
-/** The node's tools, or RealNodeUnavailableError naming everything that is missing and how to get it. */
-export function checkRealNodePrerequisites(env: NodeJS.ProcessEnv = process.env): NodeTools {
-  if (process.platform !== 'linux') throw new RealNodeUnavailableError(`it needs Linux (this is ${process.platform})`);
-  if (process.getuid?.() !== 0) throw new RealNodeUnavailableError('it needs root (containerd, the kubelet, iptables and the bridge are host-level)');
-  if (!/\toverlay$/m.test(readFileSync('/proc/filesystems', 'utf8'))) {
-    throw new RealNodeUnavailableError('the kernel has no overlay filesystem (containerd\'s overlayfs snapshotter needs it)');
-  }
+/** The system packages' tools, and what is missing of them ("<package> (no <file>)"). */
+function findSystemTools(env: NodeJS.ProcessEnv): { tools: SystemTools; missing: string[] } {
   const packages = new Map<string, string>(); // package -> first missing file
   const tool = (name: string, pkg: string): string => {
     const found = onPath(name, env);
     if (found === undefined && !packages.has(pkg)) packages.set(pkg, name);
     return found ?? name;
   };
-  const tools = {
+  const tools: SystemTools = {
     containerd: tool('containerd', 'containerd'),
     ctr: tool('ctr', 'containerd'),
     runc: tool('runc', 'runc'),
@@ -72,14 +71,36 @@ export function checkRealNodePrerequisites(env: NodeJS.ProcessEnv = process.env)
     ip6tablesRestore: tool('ip6tables-restore', 'iptables'),
     ipset: tool('ipset', 'ipset'),
     umount: tool('umount', 'mount'),
+    cniBinDir: CNI_BIN_DIR,
   };
   for (const plugin of CNI_PLUGINS) {
     if (!existsSync(`${CNI_BIN_DIR}/${plugin}`) && !packages.has('containernetworking-plugins')) packages.set('containernetworking-plugins', `${CNI_BIN_DIR}/${plugin}`);
   }
-  const problems: string[] = [];
-  if (packages.size > 0) {
-    problems.push(`missing system packages ${[...packages.keys()].join(', ')} (no ${[...packages.values()].join(', ')}; install: bash hack/node-packages.sh, as root)`);
+  return { tools, missing: [...packages].map(([pkg, file]) => `${pkg} (no ${file})`) };
+}
+
+function missingPackagesProblem(missing: readonly string[]): string {
+  return `missing system packages: ${missing.join(', ')} (install: bash hack/node-packages.sh, as root)`;
+}
+
+/** What tearing a node down needs: root and the system packages' tools. */
+export function systemToolsForTeardown(env: NodeJS.ProcessEnv = process.env): SystemTools {
+  if (process.getuid?.() !== 0) throw new RealNodeUnavailableError('it needs root (containerd, the kubelet, iptables and the bridge are host-level)');
+  const { tools, missing } = findSystemTools(env);
+  if (missing.length > 0) throw new RealNodeUnavailableError(missingPackagesProblem(missing));
+  return tools;
+}
+
+/** The node's tools, or RealNodeUnavailableError naming everything that is missing and how to get it. */
+export function checkRealNodePrerequisites(env: NodeJS.ProcessEnv = process.env): NodeTools {
+  if (process.platform !== 'linux') throw new RealNodeUnavailableError(`it needs Linux (this is ${process.platform})`);
+  if (process.getuid?.() !== 0) throw new RealNodeUnavailableError('it needs root (containerd, the kubelet, iptables and the bridge are host-level)');
+  if (!/\toverlay$/m.test(readFileSync('/proc/filesystems', 'utf8'))) {
+    throw new RealNodeUnavailableError('the kernel has no overlay filesystem (containerd\'s overlayfs snapshotter needs it)');
   }
+  const { tools, missing } = findSystemTools(env);
+  const problems: string[] = [];
+  if (missing.length > 0) problems.push(missingPackagesProblem(missing));
   const built: Partial<Record<'kubelet' | 'kube-router', string>> = {};
   const missingBuilt: string[] = [];
   for (const name of ['kubelet', 'kube-router'] as const) {
@@ -94,5 +115,5 @@ export function checkRealNodePrerequisites(env: NodeJS.ProcessEnv = process.env)
   missingBuilt.push(...missingNodeImages(images).map((image) => `the ${image.name} image (${image.archive})`));
   if (missingBuilt.length > 0) problems.push(`not built: ${missingBuilt.join(', ')} (build: npm run binaries)`);
   if (problems.length > 0) throw new RealNodeUnavailableError(problems.join('; '));
-  return { ...tools, kubelet: built.kubelet ?? '', kubeRouter: built['kube-router'] ?? '', cniBinDir: CNI_BIN_DIR, images };
+  return { ...tools, kubelet: built.kubelet ?? '', kubeRouter: built['kube-router'] ?? '', images };
 }

@@ -19,11 +19,11 @@ import type { ControlPlane } from '../plane.ts';
 import { isAlive, isOurProcess, logTail, processStartTicks, startProcess, stopProcessGroups, stopProcessGroupsSync, type StartedProcess } from '../supervisor.ts';
 import { cniConfList, containerdConfig, kubeletConfig } from './configs.ts';
 import { attempt, run } from './host-exec.ts';
-import { cleanHost, isClean, killCgroupProcesses, leftovers, shimProcesses, snapshotHost, type HostSnapshot, type Leftovers } from './host-state.ts';
+import { cleanHost, isClean, killCgroupProcesses, leftovers, mountsUnder, shimProcesses, snapshotHost, type HostSnapshot, type Leftovers } from './host-state.ts';
 import { importNodeImage, type NodeImage, type NodeImageName } from './images.ts';
 import { NODE_COMPONENTS, nodeLayout, type NodeComponent, type NodeLayout } from './layout.ts';
 import { BRIDGE, DEFAULT_NODE_NAME, HOST_ADDRESS, KUBERNETES_SERVICE_IP, KUBERNETES_SERVICE_PORT, POD_PREFIX_LENGTH } from './network.ts';
-import { checkRealNodePrerequisites, type NodeTools } from './prerequisites.ts';
+import { checkRealNodePrerequisites, systemToolsForTeardown, type NodeTools, type SystemTools } from './prerequisites.ts';
 
 const STATE_FORMAT = 'm87-real-node/v1';
 /** Host-wide: one real node per machine (iptables, ipsets, the bridge and the kubelet's paths are global). */
@@ -197,16 +197,26 @@ export async function startRealNode(options: StartRealNodeOptions): Promise<Real
   }
   const nodeName = options.nodeName ?? DEFAULT_NODE_NAME;
   const stateDir = options.stateDir !== undefined ? resolve(options.stateDir) : mkdtempSync(join(tmpdir(), EPHEMERAL_PREFIX));
-  if (existsSync(stateDir) && readdirSync(stateDir).length > 0 && readNodeState(stateDir) === undefined) {
+  const previous = existsSync(stateDir) ? readNodeState(stateDir) : undefined; // throws when it is not ours
+  if (previous === undefined && existsSync(stateDir) && readdirSync(stateDir).length > 0) {
     throw new Error(`${stateDir} exists, is not empty and holds no real node state; refusing to use it`);
   }
+  // A stopped or crashed node in this directory: cleaned up first (a running one makes the lock refuse).
+  if (previous !== undefined && !nodeRunning(previous)) await destroyRealNode(stateDir);
   try {
     await acquireLock(stateDir, onProgress);
   } catch (error) {
     if (options.stateDir === undefined) rmSync(stateDir, { recursive: true, force: true });
     throw error;
   }
-  if (existsSync(stateDir)) rmSync(stateDir, { recursive: true, force: true }); // a stale node's, cleaned above
+  if (existsSync(stateDir)) {
+    const mounts = mountsUnder(stateDir);
+    if (mounts.length > 0) {
+      releaseLock(stateDir);
+      throw new Error(`${stateDir} still has mounts (${mounts.join(', ')}); refusing to delete it`);
+    }
+    rmSync(stateDir, { recursive: true, force: true }); // what a cleaned-up node left (its logs)
+  }
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const layout = nodeLayout(stateDir);
   for (const dir of [layout.logDir, layout.pkiDir, layout.cniConfDir, layout.cniIpamDir, layout.kubeletRootDir, layout.podLogsDir]) mkdirSync(dir, { recursive: true });
@@ -510,9 +520,9 @@ export async function destroyRealNode(stateDir: string, options: { keepLogs?: bo
     releaseLock(stateDir);
     return { seconds: (performance.now() - t0) / 1000, problems, left: empty };
   }
-  let tools: NodeTools;
+  let tools: SystemTools;
   try {
-    tools = checkRealNodePrerequisites(options.env ?? process.env);
+    tools = systemToolsForTeardown(options.env ?? process.env);
   } catch (error) {
     throw new Error(`cannot clean up the real node in ${stateDir}: ${(error as Error).message}`, { cause: error });
   }
