@@ -43,7 +43,8 @@ export default defineConfig({
         // One real node per machine: the files share the node the global setup brings up and down (serial).
         test: {
           name: 'e2e-real',
-          include: ['test/integration/real-node/**/*.test.ts'],
+          // Garbage collection again, with the job Pods bound to the real node (its kubelet finishes their deletion).
+          include: ['test/integration/real-node/**/*.test.ts', 'test/integration/controller/garbage-collection.test.ts'],
           globalSetup: ['test/support/real-node-global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,
