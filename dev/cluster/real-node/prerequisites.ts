@@ -51,6 +51,14 @@ function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
   return dirs.map((dir) => `${dir}/${name}`).find(executable);
 }
 
+function bridgeTrafficFiltered(): boolean {
+  try {
+    return readFileSync('/proc/sys/net/bridge/bridge-nf-call-iptables', 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
+}
+
 /** The system packages' tools, and what is missing of them ("<package> (no <file>)"). */
 function findSystemTools(env: NodeJS.ProcessEnv): { tools: SystemTools; missing: string[] } {
   const packages = new Map<string, string>(); // package -> first missing file
@@ -101,6 +109,11 @@ export function checkRealNodePrerequisites(env: NodeJS.ProcessEnv = process.env)
   const { tools, missing } = findSystemTools(env);
   const problems: string[] = [];
   if (missing.length > 0) problems.push(missingPackagesProblem(missing));
+  // Pods on one bridge talk without routing: only br_netfilter shows that traffic to iptables, so without it
+  // kube-router's NetworkPolicy would silently not apply between Pods. A host-wide setting: named, not changed.
+  if (!bridgeTrafficFiltered()) {
+    problems.push('bridged traffic bypasses iptables (NetworkPolicy between Pods would not hold): run `modprobe br_netfilter && sysctl -w net.bridge.bridge-nf-call-iptables=1`');
+  }
   const built: Partial<Record<'kubelet' | 'kube-router', string>> = {};
   const missingBuilt: string[] = [];
   for (const name of ['kubelet', 'kube-router'] as const) {

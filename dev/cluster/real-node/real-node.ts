@@ -59,7 +59,10 @@ export interface StartRealNodeOptions {
   /** Default: a fresh directory under the OS temp dir. Must not exist or be empty. */
   readonly stateDir?: string;
   readonly nodeName?: string;
-  /** Keep the node running after this process exits (the CLI). Default false: stopped on exit too. */
+  /**
+   * Keep the node running after this process exits (the CLI). Default false: its processes end when this
+   * process exits (what it left on the host is removed by the next start, or destroyRealNode).
+   */
   readonly persistent?: boolean;
   readonly readyTimeoutMs?: number;
   readonly onProgress?: (line: string) => void;
@@ -71,7 +74,7 @@ export interface RealNode {
   readonly stateDir: string;
   readonly logDir: string;
   readonly containerdSocket: string;
-  /** containerd's CLI, for importing images into namespace k8s.io (see importImage). */
+  /** containerd's CLI, for importing images into namespace k8s.io (see importNodeImage). */
   readonly ctr: string;
   readonly pids: Readonly<Record<NodeComponent, number>>;
   /** The node's own images, imported at start (refs for Pods, imagePullPolicy Never). */
