@@ -43,7 +43,7 @@ export async function withCacheLock<T>(dir: string, progress: (line: string) => 
     if (holder === null) continue;
     const pid = Number.parseInt(holder, 10);
     // An empty lock file is one being written right now, unless it is old.
-    const stale = holder === '' ? Date.now() - statSync(lock).mtimeMs > 10_000 : !Number.isInteger(pid) || pid <= 0 || !alive(pid);
+    const stale = holder === '' ? Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? 0) > 10_000 : !Number.isInteger(pid) || pid <= 0 || !alive(pid);
     if (stale) {
       // Left behind by a build that died: take it over.
       rmSync(lock, { force: true });
