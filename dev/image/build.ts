@@ -35,8 +35,10 @@ const LAYER_FORMAT = 'm87-image-layer-v1';
 export interface BuildImageOptions {
   /** Checkout to build from (default: this one). */
   readonly root?: string;
-  /** The m87 cache (default ~/.cache/m87); the image goes to <cache>/image. */
+  /** The m87 cache (default ~/.cache/m87), where the pinned Node binary is. */
   readonly cacheDir?: string;
+  /** Where the image, its cached layers and staged dependencies go (default <cacheDir>/image). */
+  readonly imageDir?: string;
   /** Progress lines for long work (default: none). */
   readonly progress?: (line: string) => void;
 }
@@ -203,8 +205,8 @@ export function packageVersion(root: string): string {
   return version;
 }
 
-export function imageCacheDir(cache = m87CacheDir()): string {
-  return join(cache, 'image');
+export function imageCacheDir(options: Pick<BuildImageOptions, 'cacheDir' | 'imageDir'> = {}): string {
+  return options.imageDir ?? join(options.cacheDir ?? m87CacheDir(), 'image');
 }
 
 interface LayerRecord extends Layer {
@@ -225,7 +227,7 @@ function cachedLayer(dir: string, layout: string, key: string): LayerRecord | nu
 
 /** Runs `work` holding the image cache's lock (builds and imports of the same cache never interleave). */
 export async function withImageCache<T>(options: BuildImageOptions, work: () => Promise<T>): Promise<T> {
-  const dir = imageCacheDir(options.cacheDir);
+  const dir = imageCacheDir(options);
   mkdirSync(dir, { recursive: true });
   return withCacheLock(dir, options.progress ?? (() => {}), work);
 }
@@ -236,7 +238,7 @@ export async function buildImageLocked(options: BuildImageOptions = {}): Promise
   const root = options.root ?? REPO_ROOT;
   const cache = options.cacheDir ?? m87CacheDir();
   const progress = options.progress ?? ((): void => {});
-  const dir = imageCacheDir(cache);
+  const dir = imageCacheDir(options);
   const layout = join(dir, 'oci');
   initLayout(layout);
   mkdirSync(join(dir, 'layers'), { recursive: true });
