@@ -22,6 +22,7 @@ export interface ImportOptions {
 }
 
 export interface ImportedImage {
+  readonly repository: string;
   /** `repository@sha256:…`: the reference to put in Pod specs. */
   readonly reference: string;
   readonly digest: string;
@@ -89,5 +90,5 @@ export async function importImage(image: BuiltImage, options: ImportOptions): Pr
     const found = images.get(name);
     if (found !== image.digest) throw new Error(`after the import, containerd at ${options.address} has ${name} ${found === undefined ? 'missing' : `at ${found}`}, expected ${image.digest}`);
   }
-  return { reference: image.reference, digest: image.digest, taggedReference: image.taggedReference };
+  return { repository: image.repository, reference: image.reference, digest: image.digest, taggedReference: image.taggedReference };
 }

@@ -16,3 +16,18 @@ export async function buildAndImportImage(address: string, options: BuildImageOp
     return importImage(image, { address, ...(options.progress ? { progress: options.progress } : {}) });
   });
 }
+
+/** The part of the chart's values that names an image. */
+export interface ChartImageValues {
+  readonly controller: { readonly image: { readonly repository: string; readonly tag: string; readonly digest: string; readonly pullPolicy: 'Never' } };
+}
+
+/**
+ * Chart values that run the controller Deployment and, through the chart's `--runner-image` (runner.image
+ * falls back to controller.image, digest included), every job Pod on exactly this image, by digest. The
+ * controller's pull policy is Never: the image exists only in the node's containerd, there is no registry.
+ */
+export function chartImageValues(image: Pick<ImportedImage, 'repository' | 'digest'>): ChartImageValues {
+  if (!/^sha256:[a-f0-9]{64}$/.test(image.digest)) throw new Error(`not an image digest: ${image.digest}`);
+  return { controller: { image: { repository: image.repository, tag: '', digest: image.digest, pullPolicy: 'Never' } } };
+}

@@ -137,7 +137,7 @@ describe.skipIf(!isRoot)('the offline-built m87 image (needs root)', () => {
     try {
       containerd = await startContainerd(dir);
       const imported = await importImage(image, { address: containerd.address });
-      expect(imported).toEqual({ reference: `m87.local/m87@${image.digest}`, digest: image.digest, taggedReference: `m87.local/m87:${image.tag}` });
+      expect(imported).toEqual({ repository: 'm87.local/m87', reference: `m87.local/m87@${image.digest}`, digest: image.digest, taggedReference: `m87.local/m87:${image.tag}` });
       const images = await listImages(containerd.address, 'k8s.io');
       expect(images.get(imported.reference)).toBe(image.digest);
       expect(images.get(imported.taggedReference)).toBe(image.digest);
