@@ -30,7 +30,7 @@ import {
 import type { TarEntry } from './tar.ts';
 
 /** Bump when the layer format changes (entry attributes, compression), so cached layers are rebuilt. */
-const LAYER_FORMAT = 'm87-image-layer-v1';
+const LAYER_FORMAT = 'm87-image-layer-v2';
 
 export interface BuildImageOptions {
   /** Checkout to build from (default: this one). */

@@ -41,7 +41,7 @@ function checkSocket(address: string): void {
 }
 
 function ctrMissing(error: unknown, ctr: string): Error {
-  return new Error(`${ctr} (containerd's client) is missing: install containerd (as root: apt-get install containerd), e.g. with the project's node package script`, { cause: error });
+  return new Error(`${ctr} (containerd's client) is missing: install containerd as root (apt-get install containerd)`, { cause: error });
 }
 
 /** Image names and their target digests in the namespace (`ctr images ls`). */
@@ -70,6 +70,11 @@ export async function importImage(image: BuiltImage, options: ImportOptions): Pr
   const namespace = options.namespace ?? CRI_NAMESPACE;
   const ctr = options.ctr ?? 'ctr';
   checkSocket(options.address);
+  try {
+    await run(ctr, ['--version']);
+  } catch (error) {
+    throw (error as NodeJS.ErrnoException).code === 'ENOENT' ? ctrMissing(error, ctr) : new Error(`${ctr} --version failed: ${(error as Error).message}`, { cause: error });
+  }
   options.progress?.(`importing ${image.taggedReference} (${image.digest}) into containerd at ${options.address} (namespace ${namespace})…`);
   // --digests adds the `repository@digest` name, the one CRI resolves digest references through.
   const child = spawn(ctr, ['--address', options.address, '--namespace', namespace, 'images', 'import', '--base-name', image.repository, '--digests', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });

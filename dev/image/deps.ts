@@ -39,6 +39,7 @@ export async function stageDependencies(root: string, stagingRoot: string, progr
     });
   } catch (error) {
     rmSync(partial, { recursive: true, force: true });
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('npm is missing: the image build runs `npm ci`; run it through `bash hack/env.sh` or install Node 24 with npm', { cause: error });
     const detail = (error as { stderr?: string }).stderr?.trim() || (error as Error).message;
     throw new Error(`npm ci --omit=dev failed in ${partial}: ${detail}`, { cause: error });
   }

@@ -63,8 +63,8 @@ export async function writeLayer(layout: string, entries: Iterable<TarEntry>, cr
   const written = { bytes: 0 };
   const temporary = join(layout, 'blobs', 'sha256', `.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
-    // Level 9: the layer is written once per change of its inputs and read on every node that imports it.
-    await pipeline(tarStream(entries), hashing(diff), createGzip({ level: 9 }), hashing(blob, written), createWriteStream(temporary));
+    // zlib's default level: level 9 makes the Node binary's layer 0.2 % smaller and takes three times as long.
+    await pipeline(tarStream(entries), hashing(diff), createGzip({ level: 6 }), hashing(blob, written), createWriteStream(temporary));
     const digest = `sha256:${blob.digest('hex')}`;
     renameSync(temporary, blobPath(layout, digest));
     return { digest, size: written.bytes, diffId: `sha256:${diff.digest('hex')}`, createdBy };
