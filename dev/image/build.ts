@@ -129,8 +129,9 @@ function layerKey(plan: LayerPlan): string {
 async function runtimeLayer(cache: string, nodeVersion: string, progress: (line: string) => void): Promise<LayerPlan> {
   const node = await ensureNodeBinary(cache, nodeVersion, progress);
   const libraries = await sharedLibraries(node);
-  const passwd = 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n';
-  const group = 'root:x:0:\nnonroot:x:65532:\n';
+  // The distroless "nonroot" identity, so tools that look the UID up (os.userInfo(), HOME) find it.
+  const passwd = `root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:${IMAGE_UID}:${IMAGE_GID}:nonroot:/home/nonroot:/sbin/nologin\n`;
+  const group = `root:x:0:\nnonroot:x:${IMAGE_GID}:\n`;
   const files: FileSource[] = [
     { path: IMAGE_NODE, mode: 0o755, content: { file: node } },
     { path: '/nodejs/LICENSE', mode: 0o644, content: { file: join(dirname(node), '..', 'LICENSE') } },

@@ -2,7 +2,7 @@
 // prints its digest and size, and imports it into a containerd when given one.
 import { parseArgs } from 'node:util';
 import { buildImageLocked, withImageCache } from './build.ts';
-import { importImage } from './containerd.ts';
+import { checkContainerdSocket, importImage } from './containerd.ts';
 
 const USAGE = `Usage: npm run image -- [options]
 
@@ -29,6 +29,7 @@ async function main(): Promise<number> {
   const progress = (line: string): void => {
     process.stderr.write(`m87 image: ${line}\n`);
   };
+  if (address !== undefined) checkContainerdSocket(address);
   const result = await withImageCache({ progress }, async () => {
     const image = await buildImageLocked({ progress });
     const imported = address !== undefined ? await importImage(image, { address, progress }) : null;

@@ -30,7 +30,8 @@ export interface ImportedImage {
   readonly taggedReference: string;
 }
 
-function checkSocket(address: string): void {
+/** Fails with what is wrong when `address` is not a usable containerd socket (checked before a build, too). */
+export function checkContainerdSocket(address: string): void {
   if (!existsSync(address)) throw new Error(`no containerd socket at ${address} (is containerd running there?)`);
   if (!statSync(address).isSocket()) throw new Error(`${address} is not a socket`);
   try {
@@ -69,7 +70,7 @@ export async function listImages(address: string, namespace = CRI_NAMESPACE, ctr
 export async function importImage(image: BuiltImage, options: ImportOptions): Promise<ImportedImage> {
   const namespace = options.namespace ?? CRI_NAMESPACE;
   const ctr = options.ctr ?? 'ctr';
-  checkSocket(options.address);
+  checkContainerdSocket(options.address);
   try {
     await run(ctr, ['--version']);
   } catch (error) {

@@ -1,9 +1,9 @@
 // The offline m87 image: build it from this checkout and import it into a node's containerd.
 import { buildImageLocked, withImageCache, type BuildImageOptions } from './build.ts';
-import { importImage, type ImportedImage } from './containerd.ts';
+import { checkContainerdSocket, importImage, type ImportedImage } from './containerd.ts';
 
 export { buildImage, imageCacheDir, type BuildImageOptions, type BuiltImage, type BuiltLayer } from './build.ts';
-export { CRI_NAMESPACE, importImage, listImages, type ImportedImage, type ImportOptions } from './containerd.ts';
+export { checkContainerdSocket, CRI_NAMESPACE, importImage, listImages, type ImportedImage, type ImportOptions } from './containerd.ts';
 export { IMAGE_UID, IMAGE_GID, LOCAL_REPOSITORY } from './spec.ts';
 
 /**
@@ -11,6 +11,7 @@ export { IMAGE_UID, IMAGE_GID, LOCAL_REPOSITORY } from './spec.ts';
  * (namespace k8s.io). Returns the by-digest reference to use in Pod specs and the chart.
  */
 export async function buildAndImportImage(address: string, options: BuildImageOptions = {}): Promise<ImportedImage> {
+  checkContainerdSocket(address);
   return withImageCache(options, async () => {
     const image = await buildImageLocked(options);
     return importImage(image, { address, ...(options.progress ? { progress: options.progress } : {}) });
