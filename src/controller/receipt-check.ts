@@ -10,7 +10,6 @@
 // - Succeeded=True has reason ReportedByRunner: the runner reports success, and the report is consistent with
 //   the signed Job (this incarnation, this DEH, within budget, every step, artifacts listed). That is a
 //   consistency check of a self-report, not proof of the work.
-import type { EffectiveEnvelope } from '../api/envelope.ts';
 import type { Job } from '../api/kinds.ts';
 import { Receipt, RECEIPT_MAX_BYTES } from '../api/receipt.ts';
 import { podAnnotationMismatch, RUNNER_CONTAINER, type SignedJob } from './job-pod.ts';
@@ -18,10 +17,8 @@ import { podAnnotationMismatch, RUNNER_CONTAINER, type SignedJob } from './job-p
 export type VerificationResult = 'verified' | 'refused' | 'mismatch' | 'invalid' | 'missing';
 export const VERIFICATION_RESULTS: readonly VerificationResult[] = ['verified', 'refused', 'mismatch', 'invalid', 'missing'];
 
-/** What of the Job the result is checked against. */
-export interface JobFacts extends SignedJob {
-  envelope: EffectiveEnvelope;
-}
+/** What of the Job the result is checked against: what its Pod must carry. */
+export type JobFacts = SignedJob;
 
 export function jobFacts(job: Job): JobFacts {
   return { uid: job.metadata.uid ?? '', envelope: job.spec.envelope, envelopeHash: job.spec.envelopeHash, signature: job.spec.signature, keyId: job.spec.keyId };
