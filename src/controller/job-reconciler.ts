@@ -17,7 +17,7 @@ import { buildNetworkPolicy, EgressRuleError, networkPolicyMatches } from './net
 import { isControlledBy } from './owner.ts';
 import { parseJob } from './parse.ts';
 import { conditionReason } from './proposal-status.ts';
-import { podProgress, type JobResult } from './receipt-check.ts';
+import { jobFacts, podProgress, type JobResult } from './receipt-check.ts';
 import { JOBS, NETWORK_POLICIES, PODS } from './resources.ts';
 import { FIELD_MANAGER, type Shared } from './shared.ts';
 
@@ -54,7 +54,7 @@ export class JobReconciler {
       await this.#fail(obj, problem.reason, problem.message, ctx);
       return;
     }
-    const facts = { uid, envelopeHash: job.spec.envelopeHash, envelope: job.spec.envelope };
+    const facts = jobFacts(job);
     const podName = jobPodName(ctx.name);
     let pod = this.#s.informers.pods.getByName(namespace, podName);
     if (pod === undefined && (obj.status as JobStatus | undefined)?.podName !== undefined) {
@@ -150,8 +150,7 @@ export class JobReconciler {
     }
 
     const desiredPod = buildJobPod({
-      job: { namespace, name, uid, proposalName: job.spec.proposalRef.name, envelope: job.spec.envelope, envelopeHash: job.spec.envelopeHash },
-      signingKey: this.#s.signingKey,
+      job: { ...jobFacts(job), namespace, name, proposalName: job.spec.proposalRef.name },
       publicKeyConfigMap: this.#s.publicKeys.configMapName,
       ...(this.#s.config.runnerResources ? { resources: this.#s.config.runnerResources } : {}),
     });
@@ -166,7 +165,7 @@ export class JobReconciler {
       return;
     }
     if (created) log.info({ pod: desiredPod.metadata.name, networkPolicy: npName, envelopeHash: job.spec.envelopeHash }, 'Started job Pod');
-    return this.#observePod(obj, pod, { uid, envelopeHash: job.spec.envelopeHash, envelope: job.spec.envelope }, ctx, log);
+    return this.#observePod(obj, pod, jobFacts(job), ctx, log);
   }
 
   async #observePod(
