@@ -216,8 +216,10 @@ describe('CRD schemas: required fields and immutability', () => {
     expect(IMMUTABLE_SPEC[0]!.message).toMatch(/spec is immutable/);
   });
 
-  it.each(['AgentProfile', 'GovernancePolicy'] as const)('%s spec can be edited by admins', (kind) => {
-    expect(at(kind, 'spec')['x-kubernetes-validations']).toBeUndefined();
+  it.each(['AgentProfile', 'GovernancePolicy', 'Tool'] as const)('%s spec can be edited by admins', (kind) => {
+    const rules = (at(kind, 'spec')['x-kubernetes-validations'] as { rule: string }[] | undefined) ?? [];
+    expect(rules.map((r) => r.rule)).not.toContain('self == oldSelf');
+    expect(rules.some((r) => r.rule.includes('oldSelf'))).toBe(false);
   });
 
   it('defaults match zod defaults, so the stored object hashes like the parsed one', () => {
@@ -236,6 +238,7 @@ describe('CRD metadata', () => {
     Job: { plural: 'jobs', short: 'gjob', scope: 'Namespaced' },
     AgentProfile: { plural: 'agentprofiles', short: 'agent', scope: 'Cluster' },
     GovernancePolicy: { plural: 'governancepolicies', short: 'gpol', scope: 'Cluster' },
+    Tool: { plural: 'tools', short: 'tool', scope: 'Cluster' },
   };
   it.each(KIND_NAMES)('%s: group, version, names, scope, status subresource, printer columns', (kind) => {
     const crd = crds[kind];
