@@ -37,7 +37,7 @@ function toolObject(objectName: string, spec: ToolSpecInput) {
 
 const created: string[] = [];
 async function createTool(k: KubeConfig, objectName: string, spec: ToolSpecInput): Promise<unknown> {
-  const result = await api(k).createClusterCustomObject({ ...tools, body: toolObject(objectName, spec) });
+  const result: unknown = await api(k).createClusterCustomObject({ ...tools, body: toolObject(objectName, spec) });
   created.push(objectName);
   return result;
 }
@@ -130,8 +130,7 @@ describe('the API server refuses invalid Tools, naming the field', () => {
   });
 
   it('a secret reference in env is not stored (no valueFrom exists)', async () => {
-    const spec = sample() as ToolSpecInput & { env: unknown[] };
-    spec.env = [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }];
+    const spec = { ...sample(), env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }] } as unknown as ToolSpecInput;
     const error = await expectApiError(api(admin).createClusterCustomObject({ ...tools, body: toolObject(name('secret-env'), spec) }));
     expect(error.code).toBe(422);
     expect(error.message).toMatch(/spec\.env\[0\]\.value.*Required value/s);
