@@ -113,10 +113,16 @@ function valueIssue(arg: ToolArg, value: string, mayStartWithDash: boolean): { c
   if ((multiline ? CONTROL_EXCEPT_LINES : CONTROL).test(value)) {
     return { code: 'ARG_CONTROL_CHARACTER', message: `contains ${describeChar(value)}${multiline ? '' : ' (the argument is not multiline)'}` };
   }
-  if (Buffer.byteLength(value, 'utf8') > MAX_ARGV_ITEM_BYTES) return { code: 'ARG_TOO_LONG', message: `is longer than ${MAX_ARGV_ITEM_BYTES} bytes (one argv item)` };
+  // UTF-8 needs at most 3 bytes per UTF-16 unit and a string has at most as many code points as units, so
+  // the exact (slower) counts are only needed for long values.
+  if (value.length * 3 > MAX_ARGV_ITEM_BYTES && Buffer.byteLength(value, 'utf8') > MAX_ARGV_ITEM_BYTES) {
+    return { code: 'ARG_TOO_LONG', message: `is longer than ${MAX_ARGV_ITEM_BYTES} bytes (one argv item)` };
+  }
   switch (arg.type) {
     case 'string':
-      if (arg.maxLength !== undefined && characterCount(value) > arg.maxLength) return { code: 'ARG_TOO_LONG', message: `is longer than ${arg.maxLength} characters` };
+      if (arg.maxLength !== undefined && value.length > arg.maxLength && characterCount(value) > arg.maxLength) {
+        return { code: 'ARG_TOO_LONG', message: `is longer than ${arg.maxLength} characters` };
+      }
       break;
     case 'int': {
       if (!INT.test(value)) return { code: 'ARG_NOT_INT', message: 'must be a decimal integer' };
@@ -214,15 +220,18 @@ export function renderArgv(tool: ToolSpec, args: Readonly<Record<string, unknown
   const { values, issues } = resolveArgs(tool, args);
   if (issues.length > 0) return { ok: false, issues };
   const argv: string[] = [];
-  let bytes = 0;
+  let units = 0;
   for (const item of tool.argv) {
     // The schema guarantees a placeholder names an argument that is required or has a default, so a valid
     // set of arguments always has a value here; a missing one would be a bug, and refusing is the safe side.
     const value = item.arg !== undefined ? values.get(item.arg) : item.literal;
     if (value === undefined) return { ok: false, issues: [{ code: 'ARG_MISSING', arg: item.arg ?? '', message: 'has no value for its argv position' }] };
     argv.push(value);
-    bytes += Buffer.byteLength(value, 'utf8') + 1;
+    units += value.length + 1;
   }
-  if (bytes > MAX_ARGV_TOTAL_BYTES) return { ok: false, issues: [{ code: 'ARGV_TOO_LONG', arg: '', message: `the command is ${bytes} bytes, more than ${MAX_ARGV_TOTAL_BYTES}` }] };
+  if (units * 3 > MAX_ARGV_TOTAL_BYTES) {
+    const bytes = argv.reduce((n, v) => n + Buffer.byteLength(v, 'utf8') + 1, 0);
+    if (bytes > MAX_ARGV_TOTAL_BYTES) return { ok: false, issues: [{ code: 'ARGV_TOO_LONG', arg: '', message: `the command is ${bytes} bytes, more than ${MAX_ARGV_TOTAL_BYTES}` }] };
+  }
   return { ok: true, argv };
 }
