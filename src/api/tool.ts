@@ -111,7 +111,9 @@ export const ToolArgs = z
 
 export const ArgvItem = z
   .object({
-    literal: text(4096, 'A fixed argv item, passed as written (never split or interpreted by a shell).').optional(),
+    literal: text(4096, 'A fixed argv item, passed as written (never split or interpreted by a shell).')
+      .meta({ 'x-kubernetes-validations': [{ rule: "!self.matches('\\\\x00')", message: 'a literal cannot contain NUL' }] })
+      .optional(),
     arg: z
       .string()
       .min(1)
@@ -234,7 +236,10 @@ export const ToolSpec = z
         maxLength: 512,
         'x-kubernetes-validations': [{ rule: `self.matches('${DIGEST_PINNED_IMAGE_PATTERN.replace(/\\/g, '\\\\')}')`, message: IMAGE_MESSAGE }],
       }),
-    argv: boundedList(ArgvItem, 64, 'The command: argv[0] first. Run directly (execve), never through a shell.').min(1),
+    argv: boundedList(ArgvItem, 64, 'The command: argv[0] (a literal: the program is the tool author\'s, never the caller\'s) first. Run directly (execve), never through a shell.')
+      .min(1)
+      .refine((argv) => argv[0]?.literal !== undefined, { message: 'argv[0] must be a literal: a step never chooses the program', path: [0] })
+      .meta({ 'x-kubernetes-validations': [{ rule: 'has(self[0].literal)', message: 'argv[0] must be a literal: a step never chooses the program' }] }),
     env: boundedList(EnvVar, 32, 'Literal environment variables (no secrets, no valueFrom).')
       .default([])
       .refine((vars) => new Set(vars.map((v) => v.name)).size === vars.length, { message: 'environment variable names must not repeat' })

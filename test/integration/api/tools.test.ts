@@ -105,7 +105,9 @@ describe('the API server refuses invalid Tools, naming the field', () => {
     ['a tag instead of a digest', (s) => (s.image = 'ghcr.io/m87/m87:0.1.0'), /spec\.image.*pinned by digest/s],
     ['a tag and a digest', (s) => (s.image = `python:3.12@sha256:${'a'.repeat(64)}`), /spec\.image.*pinned by digest/s],
     ['a placeholder naming no argument', (s) => s.argv.push({ arg: 'nope' }), /spec.*every \{arg\} placeholder must name an argument/s],
-    ['an item both literal and arg', (s) => (s.argv = [{ literal: 'x', arg: 'url' }]), /spec\.argv\[0\].*exactly one of literal or arg/s],
+    ['an item both literal and arg', (s) => (s.argv = [{ literal: 'x' }, { literal: 'x', arg: 'url' }]), /spec\.argv\[1\].*exactly one of literal or arg/s],
+    ['a placeholder as the program', (s) => (s.argv = [{ arg: 'url' }]), /spec\.argv.*argv\[0\] must be a literal/s],
+    ['a literal with NUL', (s) => (s.argv = [{ literal: 'curl\u0000x' }, { literal: '--' }, { arg: 'url' }]), /spec\.argv\[0\]\.literal.*cannot contain NUL/s],
     ['a string argument without maxLength', (s) => (s.args = { url: { type: 'string', required: true } }), /spec\.args\[url\].*needs maxLength/s],
     ['a writable workspace without write scope', (s) => (s.workspace = { access: 'writable', outputs: [] }), /spec.*writable workspace needs a minWriteScope/s],
     [

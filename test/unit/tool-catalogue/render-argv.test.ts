@@ -193,7 +193,8 @@ describe('renderArgv: properties', () => {
   const value = fc.string({ unit: fc.constantFrom(...Array.from('ab -=;|&$`\'"*?~/.\\ 😀')), minLength: 1, maxLength: 12 }).filter((s) => s.trim() === s);
   const literal = fc.string({ unit: fc.constantFrom(...'xyz- '.split('')), minLength: 1, maxLength: 6 });
   const templateItem = fc.oneof(fc.record({ literal }), fc.record({ arg: fc.constantFrom(...argNames) }));
-  const tools = fc.array(templateItem, { minLength: 1, maxLength: 10 }).map((argv) =>
+  // argv[0] is always a literal: the program is the tool's, never the caller's.
+  const tools = fc.tuple(fc.record({ literal }), fc.array(templateItem, { maxLength: 10 })).map(([program, rest]) => [program, ...rest]).map((argv) =>
     ToolSpec.parse({
       description: 'generated',
       effects: ['COMPUTE'],

@@ -77,6 +77,7 @@ describe('Tool spec schema', () => {
     ],
     ['an argv item that is both literal and arg', { argv: [{ literal: 'x', arg: 'target' }] }, 'argv.0', /exactly one of literal or arg/],
     ['a literal with NUL', { argv: [{ literal: 'x\u0000y' }, { arg: 'target' }] }, 'argv.0.literal', /NUL/],
+    ['a placeholder as the program (argv[0])', { argv: [{ arg: 'target' }] }, 'argv.0', /argv\[0\] must be a literal/],
     ['a string argument without maxLength', { args: { target: { type: 'string', required: true } } }, 'args.target.maxLength', /needs maxLength/],
     ['an enum argument without values', { args: { target: { type: 'enum', required: true } } }, 'args.target.enum', /enum/],
     ['pathLike on an int', { args: { target: { type: 'int', required: true, pathLike: true } } }, 'args.target.type', /string arguments only/],
