@@ -230,6 +230,34 @@ describe('CRD schemas: required fields and immutability', () => {
   });
 });
 
+describe('CRD schemas: the Tool kind', () => {
+  const rules = (node: SchemaNode) => ((node['x-kubernetes-validations'] as { rule: string; message: string }[] | undefined) ?? []);
+
+  it('refuses an image without a digest at the API server (CEL), with a message naming the requirement', () => {
+    const [rule] = rules(at('Tool', 'spec.image'));
+    expect(rule?.rule).toMatch(/^self\.matches\('.*@sha256:\[0-9a-f\]\{64\}\$'\)$/);
+    expect(rule?.message).toMatch(/pinned by digest/);
+  });
+
+  it('checks the tool name at the root (only metadata.name is visible there) and the argv placeholders on spec', () => {
+    expect(rules(root('Tool')).map((r) => r.rule)).toEqual([expect.stringContaining('self.metadata.name.matches') as unknown]);
+    expect(rules(at('Tool', 'spec')).map((r) => r.message)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/every \{arg\} placeholder/), expect.stringMatching(/required or have a default/)]) as unknown,
+    );
+    expect(rules(at('Tool', 'spec.argv')).map((r) => r.rule)).toEqual(['has(self[0].literal)']);
+    expect(rules(at('Tool', 'spec.argv.[]')).map((r) => r.rule)).toEqual(['has(self.literal) != has(self.arg)']);
+  });
+
+  it('has no valueFrom in env: a tool never receives secrets', () => {
+    expect(Object.keys(at('Tool', 'spec.env.[]').properties ?? {}).sort()).toEqual(['name', 'value']);
+  });
+
+  it('bounds outputs at 1 MiB and keeps names unique', () => {
+    expect(at('Tool', 'spec.workspace.outputs.[].maxBytes').maximum).toBe(1_048_576);
+    expect(at('Tool', 'spec.workspace.outputs')['x-kubernetes-list-type']).toBe('map');
+  });
+});
+
 describe('CRD metadata', () => {
   const expected: Record<KindName, { plural: string; short: string; scope: string }> = {
     Proposal: { plural: 'proposals', short: 'prop', scope: 'Namespaced' },
