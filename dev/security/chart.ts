@@ -23,6 +23,7 @@ export interface SecurityValues {
   rbac?: {
     approvers?: { groups?: string[]; users?: string[] };
     viewers?: { groups?: string[]; users?: string[] };
+    toolAdmins?: { groups?: string[]; users?: string[] };
   };
   agents?: { namespaces?: AgentNamespace[] };
   jobNamespaces?: string[];

@@ -32,7 +32,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     load: async () => (await import('./explain-command.ts')).runExplain,
   },
   tools: {
-    summary: 'List the runner tool catalogue (tool manifest) and its hash.',
+    summary: 'List the tool catalogue (Tool objects in the cluster): effects, write scope, network, image digest.',
     load: async () => (await import('./tools-command.ts')).runTools,
   },
   hash: {

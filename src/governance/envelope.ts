@@ -4,11 +4,11 @@ import {
   type AutonomyBudget,
   type EffectiveEnvelope,
   type EgressRule,
+  type EnvelopeStep,
   type ExecutionMode,
   type RequestedEnvelope,
   type WriteScope,
 } from '../api/envelope.ts';
-import type { Step } from '../api/primitives.ts';
 import type { ReasonCode } from './codes.ts';
 import { quote } from './findings.ts';
 import { writeScopeRank, type CompiledPolicy } from './policy.ts';
@@ -191,7 +191,8 @@ function resolve(req: RequestedEnvelope | undefined, policy: CompiledPolicy, cle
 }
 
 export interface EnvelopeFacts {
-  steps: readonly Step[];
+  /** The proposal's steps, each with the hash and image of the tool it was decided against. */
+  steps: readonly EnvelopeStep[];
   image: string;
   toolManifestHash: string;
   effects: EffectTag[];
@@ -241,7 +242,12 @@ export function buildEffectiveEnvelope(r: ResolvedEnvelope, f: EnvelopeFacts): E
   e.retryLimit = f.cleanup.retryLimit;
   e.reversibility = reversibility;
   e.safetyMode = r.model.safetyMode;
-  e.steps = f.steps.map((s) => ({ args: sortedArgs(s.args), tool: s.tool }));
+  e.steps = f.steps.map((s) => {
+    const step: EnvelopeStep = { args: sortedArgs(s.args), image: s.image, tool: s.tool, toolHash: s.toolHash };
+    if (s.image === undefined) delete step.image;
+    if (s.toolHash === undefined) delete step.toolHash;
+    return step;
+  });
   e.toolManifestHash = f.toolManifestHash;
   if (r.model.weightsHash !== undefined) e.weightsHash = r.model.weightsHash;
   return e;

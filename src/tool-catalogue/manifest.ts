@@ -5,9 +5,11 @@ import { canonicalHash } from '../hash/canonical.ts';
 import manifestJson from './manifest.json' with { type: 'json' };
 
 /**
- * The runner's tool catalogue, shared by the decision engine (effect drift, write scope, path-like
- * arguments) and the runner (what it executes). One versioned file; its hash is over the canonical form of
- * the parsed manifest, so formatting changes do not matter and content changes always do.
+ * The runner's BUILT-IN tool manifest (legacy, issue 15 part A → B): what the runner executes today and
+ * whose hash every envelope still carries (toolManifestHash). The catalogue proper is the cluster's Tool
+ * objects (src/api/tool.ts, catalogue.ts, default-catalogue.ts); the engine sees these built-ins only as
+ * its transitional fallback catalogue (builtin-catalogue.ts). One versioned file; its hash is over the
+ * canonical form of the parsed manifest, so formatting changes do not matter and content changes always do.
  */
 
 const ARG_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
