@@ -1,13 +1,11 @@
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { API_VERSION } from '../api/group.ts';
-import { Decision, Proposal } from '../api/kinds.ts';
+import { isClientError } from '../client/index.ts';
 import { sha256Hex } from '../hash/canonical.ts';
 import { proposalHash } from '../integrity/document-hashes.ts';
-import { canApprove, whoAmI } from './identity.ts';
 import { connect, CONNECTION_FLAGS } from './kube-context.ts';
 import { CliError, EXIT, outputFormat, render } from './output.ts';
-import { M87Client } from './resources.ts';
 
 const help = (verb: string) => `Usage: m87 ${verb} <proposal> [-n namespace] [--comment text] [--challenge-response answer] [--yes] [-o json|yaml]
 
@@ -62,15 +60,17 @@ async function record(argv: string[], verdict: 'Approve' | 'Reject'): Promise<nu
   if (name === undefined || positionals.length > 1) throw new CliError(`exactly one proposal name is required\n\n${help(verb)}`, EXIT.usage);
   const format = values.output === undefined ? undefined : outputFormat(values.output);
   const conn = connect(values);
-  const client = new M87Client(conn.kubeConfig);
+  const client = conn.client;
   const ns = conn.namespace;
 
-  const proposal = await client.get('Proposal', Proposal, ns, name);
+  const proposal = await client.find('Proposal', { namespace: ns, name });
+  if (proposal === undefined) throw new CliError(`no Proposal named "${name}" in namespace "${ns}"`, EXIT.notFound);
   const phase = proposal.status?.phase;
   if (phase !== 'AwaitingApproval') {
     throw new CliError(`proposal ${ns}/${name} is ${phase ?? 'not yet decided'}, not awaiting approval`, EXIT.conflict);
   }
-  const decision = await client.get('Decision', Decision, ns, name);
+  const decision = await client.find('Decision', { namespace: ns, name });
+  if (decision === undefined) throw new CliError(`no Decision named "${name}" in namespace "${ns}"`, EXIT.notFound);
   const localHash: string = proposalHash(proposal.spec);
   const shownHash = localHash; // kept un-narrowed for display
   if (localHash !== proposal.status?.proposalHash || localHash !== decision.spec.proposalHash) {
@@ -82,8 +82,9 @@ async function record(argv: string[], verdict: 'Approve' | 'Reject'): Promise<nu
   if (proposal.metadata.uid !== decision.spec.proposalRef.uid) {
     throw new CliError(`the decision belongs to another incarnation of ${ns}/${name} (UID changed); refusing to ${verb}`, EXIT.conflict);
   }
-  const me = await whoAmI(conn.kubeConfig);
-  if (!(await canApprove(conn.kubeConfig, ns, name))) {
+  const me = await client.whoAmI();
+  // The custom verb the admission policy checks too.
+  if (!(await client.canI('approve', 'Proposal', { namespace: ns, name }))) {
     throw new CliError(`you (${me.username}) are not an approver: the verb "approve" on proposals/${name} in ${ns} is not granted to you`, EXIT.forbidden);
   }
 
@@ -134,9 +135,9 @@ async function record(argv: string[], verdict: 'Approve' | 'Reject'): Promise<nu
     },
   };
   try {
-    await client.create('Approval', ns, body);
+    await client.create('Approval', body);
   } catch (err) {
-    if (err instanceof CliError && err.exitCode === EXIT.conflict) {
+    if (isClientError(err, 'AlreadyExists')) {
       throw new CliError(`you (${me.username}) already recorded a verdict on ${ns}/${name} (Approval ${body.metadata.name})`, EXIT.conflict);
     }
     throw err;
