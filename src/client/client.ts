@@ -222,11 +222,23 @@ export class M87Client {
 
   /** Who the API server says the credentials are (SelfSubjectReview). */
   async whoAmI(): Promise<Identity> {
-    const review = await this.request<{ status?: { userInfo?: { username?: string; groups?: string[]; uid?: string } } }>('SelfSubjectReview', {
-      method: 'POST',
-      path: '/apis/authentication.k8s.io/v1/selfsubjectreviews',
-      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
-    });
+    let review: { status?: { userInfo?: { username?: string; groups?: string[]; uid?: string } } };
+    try {
+      review = await this.request('SelfSubjectReview', {
+        method: 'POST',
+        path: '/apis/authentication.k8s.io/v1/selfsubjectreviews',
+        body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+      });
+    } catch (err) {
+      // Every authenticated user may ask who it is (system:basic-user); a refusal means nobody authenticated.
+      if (err instanceof M87ClientError && err.reason === 'Forbidden') {
+        throw new M87ClientError('Unauthorized', 'the API server refused to say who the credentials are (SelfSubjectReview forbidden): they are anonymous or not authenticated', {
+          status: 403,
+          cause: err,
+        });
+      }
+      throw err;
+    }
     const user = review.status?.userInfo;
     if (user?.username === undefined || user.username === '') {
       throw new M87ClientError('Unauthorized', 'the API server did not say who the credentials are (SelfSubjectReview has no username)');

@@ -141,8 +141,8 @@ export interface WaitOptions {
   until?: 'decision' | 'final';
   timeoutMs: number;
   signal?: AbortSignal;
-  /** Called with every new phase seen (not repeated for the same phase). */
-  onProgress?: (state: ProposalState) => void;
+  /** Called with every new phase seen (not repeated for the same phase), and awaited. */
+  onProgress?: (state: ProposalState) => void | Promise<void>;
 }
 
 /**
@@ -156,10 +156,10 @@ export async function waitForProposal(client: M87Client, namespace: string, name
   const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
   let lastPhase: string | undefined;
   const reached = (state: ProposalState): boolean => state.phase !== 'Submitted' && wanted.has(state.phase);
-  const report = (state: ProposalState): void => {
+  const report = async (state: ProposalState): Promise<void> => {
     if (state.phase !== lastPhase) {
       lastPhase = state.phase;
-      opts.onProgress?.(state);
+      await opts.onProgress?.(state);
     }
   };
   for (;;) {
@@ -171,7 +171,7 @@ export async function waitForProposal(client: M87Client, namespace: string, name
     const ref = { namespace, name };
     const [decision, job] = await Promise.all([client.find('Decision', ref), client.find('Job', ref)]);
     const state = proposalState(proposal, decision, job);
-    report(state);
+    await report(state);
     if (reached(state)) return { ...state, timedOut: false };
     if (signal.aborted) return { ...state, timedOut: true };
     try {

@@ -170,10 +170,11 @@ export function createMcpServer(session: AgentSession): McpServer {
           until: args.until ?? 'final',
           timeoutMs: (args.timeoutSeconds ?? 120) * 1000,
           signal: extra.signal,
-          onProgress: (s) => {
+          onProgress: async (s) => {
             if (progressToken === undefined) return;
             step += 1;
-            void extra
+            // Awaited, so the last phase's notification goes out before the result.
+            await extra
               .sendNotification({ method: 'notifications/progress', params: { progressToken, progress: step, message: describeState(s) } })
               .catch(() => undefined);
           },
