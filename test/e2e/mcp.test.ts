@@ -27,7 +27,12 @@ const CASEY = serviceAccountUsername(AGENT_NAMESPACE, 'casey');
 const admin = new M87Client(stack.admin);
 
 const dir = mkdtempSync(join(tmpdir(), 'm87-mcp-e2e-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+/** MCP clients and servers started in this file (also from inside tests), stopped after it. */
+const cleanups: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 function kubeconfigFile(name: string, kc: KubeConfig): string {
   const file = join(dir, `${name}.kubeconfig`);
@@ -40,7 +45,7 @@ async function connectStdio(args: string[], env: Record<string, string> = { HOME
   const transport = new StdioClientTransport({ command: process.execPath, args: [CLI_MAIN, 'mcp', ...args], env, stderr: 'pipe' });
   const client = new Client({ name: 'm87-e2e-agent', version: '1.0.0' });
   await client.connect(transport);
-  afterAll(() => client.close());
+  cleanups.push(() => client.close());
   return client;
 }
 
@@ -215,11 +220,11 @@ describe('m87 mcp over streamable HTTP on loopback', () => {
       argv: [process.execPath, CLI_MAIN, 'mcp', '--http', '--listen', '127.0.0.1:0', '--kubeconfig', join(dir, 'casey.kubeconfig'), '--namespace', ns, '--agent', 'casey'],
       logFile: join(dir, 'mcp-http.log'),
     });
-    afterAll(() => child.stop());
+    cleanups.push(() => child.stop());
     const url = (await child.waitForLog(/serving streamable HTTP on (http:\/\/127\.0\.0\.1:\d+\/mcp)/, 30_000))[1]!;
     const client = new Client({ name: 'm87-e2e-http-agent', version: '1.0.0' });
     await client.connect(new StreamableHTTPClientTransport(new URL(url)));
-    afterAll(() => client.close());
+    cleanups.push(() => client.close());
     const status = await call(client, 'get_status', { name: `mcp-allow-${ctx.suffix}` });
     expect(status.isError, textOf(status)).toBeFalsy();
     expect(status.structuredContent).toMatchObject({ phase: 'Succeeded', submittedBy: CASEY });
