@@ -109,7 +109,23 @@ export class M87Client {
     }
   }
 
+  /** Every object of a kind, each parsed; one the schema refuses fails the whole list (fail closed). */
   async list<K extends ClientKindName>(kind: K, opts: ListOptions = {}): Promise<ListResult<K>> {
+    const plural = CLIENT_KINDS[kind].resource.plural;
+    const raw = await this.listRaw(kind, opts);
+    const items = raw.items.map((item, i) => {
+      const name = (item as { metadata?: { name?: unknown } } | null)?.metadata?.name;
+      return this.parse(kind, item, typeof name === 'string' ? `${kind} ${name}` : `${plural}[${i}]`);
+    });
+    return { items, resourceVersion: raw.resourceVersion };
+  }
+
+  /**
+   * Every object of a kind, unparsed (apiVersion and kind filled in), for callers that judge each object on
+   * its own — e.g. a catalogue that shows an invalid entry as invalid instead of hiding the others. Parse
+   * each with parse() before trusting it.
+   */
+  async listRaw(kind: ClientKindName, opts: ListOptions = {}): Promise<{ items: unknown[]; resourceVersion: string }> {
     const plural = CLIENT_KINDS[kind].resource.plural;
     const what = opts.namespace === undefined ? `list ${plural}` : `list ${plural} in ${opts.namespace}`;
     const raw = await this.request<{ items?: unknown[]; metadata?: { resourceVersion?: string } }>(what, {
@@ -117,11 +133,8 @@ export class M87Client {
       path: this.path(kind, { namespace: opts.namespace }),
       query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector },
     });
-    const items = (raw.items ?? []).map((item, i) => {
-      // List items carry no apiVersion/kind; the list's own are implied.
-      const obj = item !== null && typeof item === 'object' ? { apiVersion: API_VERSION, kind, ...item } : item;
-      return this.parse(kind, obj, `${plural}[${i}]`);
-    });
+    // List items carry no apiVersion/kind; the list's own are implied.
+    const items = (raw.items ?? []).map((item) => (item !== null && typeof item === 'object' ? { apiVersion: API_VERSION, kind, ...item } : item));
     return { items, resourceVersion: raw.metadata?.resourceVersion ?? '' };
   }
 

@@ -46,14 +46,17 @@ export function isClientError(err: unknown, reason?: ClientErrorReason): err is 
   return err instanceof M87ClientError && (reason === undefined || err.reason === reason);
 }
 
-/** `spec.steps[0].tool` from zod's ['spec', 'steps', 0, 'tool']. */
+/**
+ * `spec.steps[0].tool` from zod's ['spec', 'steps', 0, 'tool']; the same form as src/api/issues.ts on the
+ * integrity-controller branch (once merged, this delegates to it).
+ */
 export function fieldPath(path: readonly PropertyKey[], prefix = ''): string {
   let out = prefix;
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
     else out += out === '' ? String(part) : `.${String(part)}`;
   }
-  return out === '' ? '(the whole object)' : out;
+  return out === '' ? '(root)' : out;
 }
 
 /** Every zod issue as "field: message", one per line (at most `limit`). */

@@ -39,7 +39,7 @@ function thrown(fn: () => unknown): M87ClientError {
 describe('field paths', () => {
   it('reads like the object: dots for fields, brackets for list items', () => {
     expect(fieldPath(['steps', 0, 'args', 'path'], 'spec')).toBe('spec.steps[0].args.path');
-    expect(fieldPath([], '')).toBe('(the whole object)');
+    expect(fieldPath([], '')).toBe('(root)');
   });
 });
 
