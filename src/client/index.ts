@@ -1,4 +1,5 @@
 /** The typed M87 client: one way for the CLI, the MCP server, the console and the tests to talk to the API. */
+export { approvalName, approvalObject, recordVerdict, reviewForApproval, type ApprovalReview, type Verdict } from './approvals.ts';
 export { M87Client, MAX_OBJECT_BYTES, type Identity, type ListOptions, type ListResult, type ObjectRef, type WatchEvent, type WatchOptions } from './client.ts';
 export { loadConnection, type Connection, type ConnectionOptions } from './connection.ts';
 export { describeIssues, fieldPath, fromApiError, isClientError, M87ClientError, type ClientErrorReason } from './errors.ts';
