@@ -7,6 +7,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { objectName } from '../api/primitives.ts';
 import {
+  checkDraft,
   explainRecorded,
   isClientError,
   M87ClientError,
@@ -109,6 +110,8 @@ export function createMcpServer(session: AgentSession): McpServer {
       guarded(async () => {
         const agent = args.proposal.agent ?? session.defaultAgent;
         if (agent === undefined) throw new M87ClientError('Invalid', 'spec.agent: name the AgentProfile you act as (or start m87 mcp with --agent)', { field: 'spec.agent' });
+        // Bad input is refused before anything — the identity lookup included — reaches the API server.
+        checkDraft({ ...args.proposal, agent });
         const identity = await session.whoAmI();
         const ns = session.namespace(args.namespace);
         const created = await submitProposal(session.client(), { ...args.proposal, agent }, { namespace: ns, name: args.name, identity, dryRun: args.dryRun === true });
