@@ -26,6 +26,8 @@ export const SERVER_VERSION = '0.1.0';
 
 /** Longest wait_for_result may block (a client may call it again). */
 export const MAX_WAIT_SECONDS = 3600;
+/** Progress heartbeat while nothing changes. */
+const HEARTBEAT_MS = 15_000;
 
 const name = objectName('Name of the Proposal.');
 const namespace = objectName('Namespace of the Proposal; default: the server\'s namespace.').optional();
@@ -169,19 +171,33 @@ export function createMcpServer(session: AgentSession): McpServer {
         await session.whoAmI();
         const progressToken = extra._meta?.progressToken;
         let step = 0;
-        const state = await waitForProposal(session.client(), session.namespace(args.namespace), args.name, {
-          until: args.until ?? 'final',
-          timeoutMs: (args.timeoutSeconds ?? 120) * 1000,
-          signal: extra.signal,
-          onProgress: async (s) => {
-            if (progressToken === undefined) return;
-            step += 1;
-            // Awaited, so the last phase's notification goes out before the result.
-            await extra
-              .sendNotification({ method: 'notifications/progress', params: { progressToken, progress: step, message: describeState(s) } })
-              .catch(() => undefined);
-          },
-        });
+        const ns = session.namespace(args.namespace);
+        let last = `Proposal ${ns}/${args.name}: waiting`;
+        const started = Date.now();
+        const notify = async (message: string): Promise<void> => {
+          if (progressToken === undefined) return;
+          step += 1;
+          await extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress: step, message } }).catch(() => undefined);
+        };
+        // A human may take minutes: a heartbeat keeps clients that reset their timeout on progress waiting.
+        const heartbeat = setInterval(() => {
+          void notify(`${last} (still waiting after ${Math.round((Date.now() - started) / 1000)} s)`);
+        }, HEARTBEAT_MS);
+        let state;
+        try {
+          state = await waitForProposal(session.client(), ns, args.name, {
+            until: args.until ?? 'final',
+            timeoutMs: (args.timeoutSeconds ?? 120) * 1000,
+            signal: extra.signal,
+            onProgress: async (s) => {
+              last = describeState(s);
+              // Awaited, so the last phase's notification goes out before the result.
+              await notify(last);
+            },
+          });
+        } finally {
+          clearInterval(heartbeat);
+        }
         return ok(`${state.timedOut ? 'Timed out; so far: ' : ''}${describeState(state)}`, state);
       }),
   );
