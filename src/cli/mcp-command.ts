@@ -40,6 +40,7 @@ export async function runMcp(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return EXIT.ok;
   }
+  const listen = values.http ? parseListen(values.listen ?? '127.0.0.1:8787') : undefined;
   const log = (line: string): void => {
     process.stderr.write(`m87 mcp: ${line}\n`);
   };
@@ -56,8 +57,8 @@ export async function runMcp(argv: string[]): Promise<number> {
     log(`no usable credentials yet, every tool call will say why: ${err instanceof Error ? err.message : String(err)}`);
   }
 
-  if (values.http) {
-    const { host, port } = parseListen(values.listen ?? '127.0.0.1:8787');
+  if (listen !== undefined) {
+    const { host, port } = listen;
     let handle;
     try {
       handle = await serveHttp(session, { host, port, allowNonLoopback: values['allow-non-loopback'] === true });
