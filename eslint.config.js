@@ -16,7 +16,11 @@ const LAYERS = {
   governance: ['hash', 'api', 'integrity', 'tool-catalogue'],
   runner: ['hash', 'api', 'integrity', 'tool-catalogue', 'governance'],
   controller: ['hash', 'api', 'integrity', 'tool-catalogue', 'governance', 'runtime'],
-  cli: ['hash', 'api', 'integrity', 'tool-catalogue', 'governance', 'runtime', 'runner', 'controller'],
+  // The typed M87 API client (src/client): what the CLI, the MCP server and the console talk to the cluster with.
+  client: ['hash', 'api', 'integrity', 'tool-catalogue', 'governance', 'runtime'],
+  // `m87 mcp`: the MCP server agents call; it reaches the cluster only through the client.
+  mcp: ['hash', 'api', 'integrity', 'tool-catalogue', 'governance', 'runtime', 'client'],
+  cli: ['hash', 'api', 'integrity', 'tool-catalogue', 'governance', 'runtime', 'runner', 'controller', 'client', 'mcp'],
 };
 const PURE = new Set(['hash', 'api', 'integrity', 'tool-catalogue', 'governance']);
 const IO_MODULES = [

@@ -27,7 +27,7 @@ export interface SecurityValues {
   };
   agents?: { namespaces?: AgentNamespace[] };
   jobNamespaces?: string[];
-  admission?: { enabled?: boolean; garbageCollectorUsernames?: string[] };
+  admission?: { enabled?: boolean; fillSubmittedBy?: boolean; garbageCollectorUsernames?: string[] };
 }
 
 export interface RenderOptions {
