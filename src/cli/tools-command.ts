@@ -1,11 +1,9 @@
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
 import { imageDigest, isPlaceholderImage } from '../api/image.ts';
 import { Tool } from '../api/kinds.ts';
 import { toolHash } from '../tool-catalogue/tool-hash.ts';
 import { connect, CONNECTION_FLAGS } from './kube-context.ts';
 import { EXIT, outputFormat, render, table } from './output.ts';
-import { M87Client } from './resources.ts';
 
 const HELP = `Usage: m87 tools [--kubeconfig FILE] [--context NAME] [-o json|yaml]
 
@@ -59,7 +57,7 @@ export async function runTools(argv: string[]): Promise<number> {
   }
   const format = outputFormat(values.output);
   const conn = connect(values);
-  const tools = listedTools(await new M87Client(conn.kubeConfig).list('Tool', z.unknown(), undefined));
+  const tools = listedTools((await conn.client.listRaw('Tool')).items);
   if (format !== 'table') {
     process.stdout.write(render(tools, format));
     return EXIT.ok;

@@ -2,7 +2,7 @@
 // src/api/kinds.ts) and the zod schema every answer of the API server is parsed with.
 import type { z } from 'zod';
 import { GROUP, VERSION } from '../api/group.ts';
-import { AgentProfile, Approval, Decision, GovernancePolicy, Job, KINDS, Proposal } from '../api/kinds.ts';
+import { AgentProfile, Approval, Decision, GovernancePolicy, Job, KINDS, Proposal, Tool } from '../api/kinds.ts';
 import type { ResourceType } from '../runtime/resource.ts';
 
 export interface ClientKind<S extends z.ZodType = z.ZodType> {
@@ -18,10 +18,7 @@ function kind<K extends keyof typeof KINDS, S extends z.ZodType>(name: K, schema
   };
 }
 
-/**
- * Every M87 kind of the client. The cluster-scoped `Tool` catalogue kind joins here as
- * `Tool: kind('Tool', Tool)` once src/api defines it; nothing else in the client changes.
- */
+/** Every M87 kind of the client. */
 export const CLIENT_KINDS = {
   Proposal: kind('Proposal', Proposal),
   Decision: kind('Decision', Decision),
@@ -29,6 +26,7 @@ export const CLIENT_KINDS = {
   Job: kind('Job', Job),
   AgentProfile: kind('AgentProfile', AgentProfile),
   GovernancePolicy: kind('GovernancePolicy', GovernancePolicy),
+  Tool: kind('Tool', Tool),
 } as const;
 
 export type ClientKindName = keyof typeof CLIENT_KINDS;
