@@ -48,3 +48,10 @@ export class FreshObjects {
     return this.#entries.size;
   }
 }
+
+/** Our latest status writes per kind, until the informers catch up (read-your-own-writes). */
+export interface FreshWrites {
+  proposals: FreshObjects;
+  approvals: FreshObjects;
+  jobs: FreshObjects;
+}
