@@ -10,7 +10,8 @@ import tseslint from 'typescript-eslint';
 const LAYERS = {
   hash: [],
   api: [],
-  runtime: [],
+  // The generic controller runtime knows nothing of M87; it shares only the leaf's deepFreeze.
+  runtime: ['hash'],
   integrity: ['hash', 'api'],
   'tool-catalogue': ['hash', 'api', 'integrity'],
   governance: ['hash', 'api', 'integrity', 'tool-catalogue'],

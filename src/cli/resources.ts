@@ -1,6 +1,7 @@
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { z } from 'zod';
 import { GROUP, VERSION } from '../api/group.ts';
+import { firstIssue } from '../api/issues.ts';
 import { KINDS, type KindName } from '../api/kinds.ts';
 import { apiError, CliError, EXIT } from './output.ts';
 
@@ -81,8 +82,7 @@ export class M87Client {
 function parse<S extends z.ZodType>(schema: S, raw: unknown, what: string): z.infer<S> {
   const r = schema.safeParse(raw);
   if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new CliError(`${what} is not valid: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'unknown'}`, EXIT.error);
+    throw new CliError(`${what} is not valid: ${firstIssue(r.error)}`, EXIT.error);
   }
   return r.data;
 }

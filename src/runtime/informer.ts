@@ -12,8 +12,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { Backoff, sleep, type BackoffOptions } from './backoff.ts';
 import { isGone, kubeRequest, streamWatch, type KubeStatus, type RawWatchEvent } from './kube-http.ts';
+import { deepFreeze } from '../hash/freeze.ts';
 import {
-  deepFreeze,
   isKubeObject,
   keyOf,
   objectKey,
