@@ -50,7 +50,7 @@ function isExpired(decision: DecisionSpec, now: number): boolean {
 }
 
 /** Whether the Approval names exactly this proposal incarnation (UID) and content (hash). */
-export function boundTo(approval: Pick<ApprovalRecord, 'spec'>, proposal: { uid: string; hash: string }): boolean {
+function boundTo(approval: Pick<ApprovalRecord, 'spec'>, proposal: { uid: string; hash: string }): boolean {
   return approval.spec.proposalUID === proposal.uid && approval.spec.proposalHash === proposal.hash;
 }
 

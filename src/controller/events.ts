@@ -22,7 +22,7 @@ export interface InvolvedObject {
 
 export type EventType = 'Normal' | 'Warning';
 
-export const COMPONENT = 'm87-controller';
+const COMPONENT = 'm87-controller';
 
 export class EventRecorder {
   readonly #kc: KubeConfig;

@@ -29,7 +29,7 @@ import { conditionReason } from './proposal-status.ts';
 import { podProgress, type JobResult } from './receipt-check.ts';
 import { JOBS, NETWORK_POLICIES, PODS } from './resources.ts';
 
-export const JOB_CONDITION = { envelopeVerified: 'EnvelopeVerified', succeeded: 'Succeeded' } as const;
+const JOB_CONDITION = { envelopeVerified: 'EnvelopeVerified', succeeded: 'Succeeded' } as const;
 
 type StatusEdit = (status: JobStatus, now: Date) => JobStatus;
 

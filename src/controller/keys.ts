@@ -15,7 +15,7 @@ import type { Informer } from '../runtime/informer.ts';
 import { FIELD_MANAGER, MANAGED_BY, PUBLIC_KEY_LABELS } from './names.ts';
 import { CONFIG_MAPS, SECRETS } from './resources.ts';
 
-export const PRIVATE_KEY_FILE_KEY = 'private.pem';
+const PRIVATE_KEY_FILE_KEY = 'private.pem';
 
 interface SecretObject extends KubeObject {
   data?: Record<string, string>;
@@ -35,7 +35,7 @@ function b64(s: string | Buffer): string {
 }
 
 /** Reads a signing key from Secret data; the public key and key id are derived from the private key. */
-export function signingKeyFromSecret(secret: SecretObject, where: string): SigningKey {
+function signingKeyFromSecret(secret: SecretObject, where: string): SigningKey {
   const pem = secret.data?.[PRIVATE_KEY_FILE_KEY];
   if (pem === undefined) throw new KeyMaterialError(`Secret ${where}: data.${PRIVATE_KEY_FILE_KEY} is missing`);
   let privateKey;

@@ -4,7 +4,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { errorCode, getObject } from '../runtime/kube-http.ts';
 import { NAMESPACES } from './resources.ts';
 
-export const ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
+const ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
 const TTL_MS = 30_000;
 
 export class NamespaceGuard {

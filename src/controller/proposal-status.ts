@@ -35,7 +35,7 @@ export function conditionReason(reason: string | undefined, fallback: string): s
 }
 
 /** The findings that made the outcome, as one line for humans. */
-export function decisionSummary(outcome: Outcome, reasons: readonly Reason[]): string {
+function decisionSummary(outcome: Outcome, reasons: readonly Reason[]): string {
   if (outcome === 'ALLOW') return 'Allowed by policy.';
   const decisive = reasons.filter((r) => r.outcome === outcome);
   const text = (decisive.length > 0 ? decisive : reasons).map((r) => `${r.code}: ${r.message}`).join(' ');

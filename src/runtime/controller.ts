@@ -84,11 +84,6 @@ export interface ControllerOptions<K = ObjectKey> {
   reconcileTimeoutMs?: number;
 }
 
-/** updateFilter: only spec changes (metadata.generation), so our own status writes do not re-trigger. */
-export function generationChanged(oldObj: KubeObject, newObj: KubeObject): boolean {
-  return oldObj.metadata.generation !== newObj.metadata.generation;
-}
-
 const RESULTS = ['success', 'error', 'requeue', 'requeue_after'] as const;
 type Result = (typeof RESULTS)[number];
 
