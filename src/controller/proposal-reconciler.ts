@@ -196,6 +196,8 @@ export class ProposalReconciler {
           approvalRequestedAt: decision.spec.outcome === 'REQUIRE_HUMAN' ? Date.parse(decision.spec.decidedAt) : undefined,
         });
         d.enqueueSubmitter(submitter);
+        // The status is written once the Job exists (the decisions controller queues us again): one write, not two.
+        return;
       } catch (err) {
         if (!(err instanceof MintError)) throw err;
         log.error({ err }, 'Refusing to mint a Job');
