@@ -13,6 +13,7 @@ import type { ReasonCode } from './codes.ts';
 import { quote } from './findings.ts';
 import { writeScopeRank, type CompiledPolicy } from './policy.ts';
 import type { Cleanup } from './reversibility.ts';
+import { deepFreeze } from '../hash/freeze.ts';
 
 type BudgetKey = keyof typeof BUDGET_BOUNDS;
 const BUDGET_KEYS = Object.keys(BUDGET_BOUNDS) as BudgetKey[];
@@ -67,14 +68,6 @@ export function resolveEnvelope(req: RequestedEnvelope | undefined, policy: Comp
     byCost.set(key, r);
   }
   return r;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object') {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 function resolve(req: RequestedEnvelope | undefined, policy: CompiledPolicy, cleanup: Cleanup): ResolvedEnvelope {

@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { EffectTag } from '../api/effects.ts';
+import { firstIssue } from '../api/issues.ts';
 import { ExecutionMode, WriteScope } from '../api/envelope.ts';
 import { canonicalHash } from '../hash/canonical.ts';
 import manifestJson from './manifest.json' with { type: 'json' };
+import { deepFreeze } from '../hash/freeze.ts';
 
 /**
  * The runner's BUILT-IN tool manifest (legacy, issue 15 part A → B): what the runner executes today and
@@ -81,19 +83,9 @@ export class ToolManifestError extends Error {
 export function parseToolManifest(doc: unknown): ToolManifest {
   const parsed = ToolManifest.safeParse(doc);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue && issue.path.length > 0 ? issue.path.join('.') : '(root)';
-    throw new ToolManifestError(`tool manifest ${field}: ${issue?.message ?? 'invalid'}`);
+    throw new ToolManifestError(`tool manifest ${firstIssue(parsed.error)}`);
   }
   return deepFreeze(parsed.data);
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object') {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 /** The manifest baked into this build (engine and runner load the same file). */

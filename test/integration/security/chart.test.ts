@@ -62,7 +62,7 @@ describe('RBAC roles: exactly the designed permissions', () => {
         `${M87}/proposals/status: patch,update`,
         `${M87}/decisions: create,get,list,watch`,
         `${M87}/decisions/status: patch`,
-        `${M87}/approvals: get,list,watch`,
+        `${M87}/approvals: get,list,patch,watch`,
         `${M87}/approvals/status: patch`,
         `${M87}/jobs: create,get,list,watch`,
         `${M87}/jobs/status: patch`,
