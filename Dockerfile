@@ -2,8 +2,11 @@
 # The m87 image: one image for `m87 controller` (the Deployment) and `m87 runner` (every job Pod).
 # Node 24 runs the TypeScript sources directly (type stripping; the code uses only erasable syntax), so there
 # is no build step: the image is the production dependencies plus src/.
-# Not built in CI here (this environment has no container engine); hack/e2e-kind.sh and
-# .github/workflows/e2e-kind.yaml build it where Docker exists.
+# Two builds describe this same image: `docker build` (hack/e2e-kind.sh and .github/workflows/e2e-kind.yaml,
+# where Docker exists) and `npm run image` (dev/image: offline, no container engine or registry; the Node binary
+# of hack/env.sh's pinned version plus exactly the host libraries it loads instead of the distroless base).
+# test/unit/image/dockerfile.test.ts keeps them from drifting: entrypoint, command, user, env, workdir, labels,
+# launcher, Node major version and the file set (.dockerignore).
 #   docker build -t ghcr.io/m87/m87:0.1.0 .
 
 ARG NODE_IMAGE=node:24-bookworm-slim

@@ -10,13 +10,18 @@ import tseslint from 'typescript-eslint';
 const LAYERS = {
   hash: [],
   api: [],
-  runtime: [],
+  // The generic controller runtime knows nothing of M87; it shares only the leaf's deepFreeze.
+  runtime: ['hash'],
   integrity: ['hash', 'api'],
   'tool-catalogue': ['hash', 'api', 'integrity'],
   governance: ['hash', 'api', 'integrity', 'tool-catalogue'],
   runner: ['hash', 'api', 'integrity', 'tool-catalogue', 'governance'],
   controller: ['hash', 'api', 'integrity', 'tool-catalogue', 'governance', 'runtime'],
-  cli: ['hash', 'api', 'integrity', 'tool-catalogue', 'governance', 'runtime', 'runner', 'controller'],
+  // The typed M87 API client (src/client): what the CLI, the MCP server and the console talk to the cluster with.
+  client: ['hash', 'api', 'integrity', 'tool-catalogue', 'governance', 'runtime'],
+  // `m87 mcp`: the MCP server agents call; it reaches the cluster only through the client.
+  mcp: ['hash', 'api', 'integrity', 'tool-catalogue', 'governance', 'runtime', 'client'],
+  cli: ['hash', 'api', 'integrity', 'tool-catalogue', 'governance', 'runtime', 'runner', 'controller', 'client', 'mcp'],
 };
 const PURE = new Set(['hash', 'api', 'integrity', 'tool-catalogue', 'governance']);
 const IO_MODULES = [
@@ -65,8 +70,9 @@ export default tseslint.config(
   },
   ...Object.entries(LAYERS).map(([layer, allowed]) => layerRules(layer, allowed)),
   {
-    // The decision procedure reads time only from its context's clock.
-    files: ['src/governance/**/*.ts'],
+    // The decision procedure reads time only from its context's clock; the controller only from the clock
+    // startController was given (tests shift it), never the wall clock directly.
+    files: ['src/governance/**/*.ts', 'src/controller/**/*.ts'],
     rules: {
       'no-restricted-syntax': [
         'error',

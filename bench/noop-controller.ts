@@ -16,7 +16,7 @@ import { API_VERSION } from '../src/api/group.ts';
 import { controllerRef } from '../src/controller/owner.ts';
 import { DECISIONS, PROPOSALS } from '../src/controller/resources.ts';
 import { REPO_ROOT } from '../dev/cluster/binaries.ts';
-import { Controller, type ReconcileContext } from '../src/runtime/controller.ts';
+import { Controller, type ObjectKey, type ReconcileContext } from '../src/runtime/controller.ts';
 import { Informer } from '../src/runtime/informer.ts';
 import type { KubeObject } from '../src/runtime/resource.ts';
 import { createIfAbsent, patchStatus, setCondition, type Condition } from '../src/runtime/status.ts';
@@ -67,8 +67,8 @@ async function main(): Promise<void> {
   // What we decided, until the cache shows it (the real controller's ledger plays this part).
   const decided = new Set<string>();
 
-  const reconcile = async (_key: string, ctx: ReconcileContext): Promise<void> => {
-    const obj = proposals.getByName(ctx.namespace, ctx.name);
+  const reconcile = async (key: ObjectKey, ctx: ReconcileContext): Promise<void> => {
+    const obj = proposals.getByName(key.namespace, key.name);
     const uid = obj?.metadata.uid;
     if (obj === undefined || uid === undefined || decided.has(uid) || decidedOutcome(obj).decided) return;
     const write = { fence: ctx.fence, fieldManager: FIELD_MANAGER, signal: ctx.signal };
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     await patchStatus<KubeObject>(
       kc,
       PROPOSALS,
-      { namespace: ctx.namespace, name: ctx.name },
+      { namespace: key.namespace, name: key.name },
       (draft) => {
         const status = { ...((draft.status as Record<string, unknown> | undefined) ?? {}) };
         const generation = typeof draft.metadata.generation === 'number' ? draft.metadata.generation : 1;

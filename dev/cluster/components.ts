@@ -82,8 +82,27 @@ export function apiserverArgs(layout: PlaneLayout, ports: ApiserverOptions): str
     // endpoints; with one, they name the pod network's host address (the default lease reconciler).
     ...(podNetwork === undefined ? ['--endpoint-reconciler-type=none'] : []),
     '--profiling=false',
+    // Who was refused what is read from the API server's own record (test/support/audit.ts), not from logs.
+    `--audit-policy-file=${layout.auditPolicy}`,
+    `--audit-log-path=${layout.auditLog}`,
+    '--audit-log-format=json',
+    '--audit-log-mode=batch',
+    '--audit-log-batch-max-wait=1s',
   ];
 }
+
+/**
+ * Metadata (who, what, verb, response code) for every resource request, once per request (at
+ * ResponseComplete, or Panic); health probes and discovery of the version are left out.
+ */
+export const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, ResponseStarted]
+rules:
+  - level: None
+    nonResourceURLs: ['/healthz*', '/readyz*', '/livez*', '/version', '/metrics']
+  - level: Metadata
+`;
 
 function secureServingArgs(layout: PlaneLayout, port: number): string[] {
   return [

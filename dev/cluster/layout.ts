@@ -23,6 +23,9 @@ export interface PlaneLayout {
   readonly etcdDataDir: string;
   readonly logDir: string;
   readonly logFile: (component: ComponentName) => string;
+  /** kube-apiserver's audit policy and its JSON-lines audit log (tests read who was refused what). */
+  readonly auditPolicy: string;
+  readonly auditLog: string;
 }
 
 export function planeLayout(stateDir: string): PlaneLayout {
@@ -46,5 +49,7 @@ export function planeLayout(stateDir: string): PlaneLayout {
     etcdDataDir: join(stateDir, 'etcd'),
     logDir,
     logFile: (component) => join(logDir, `${component}.log`),
+    auditPolicy: join(stateDir, 'audit-policy.yaml'),
+    auditLog: join(logDir, 'audit.log'),
   };
 }

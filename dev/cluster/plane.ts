@@ -8,7 +8,7 @@ import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { fileSize, readFrom } from './log-files.ts';
 import type { ControlPlaneBinaries, Versions } from './binaries.ts';
 import { readVersions, resolveControlPlaneBinaries } from './binaries.ts';
-import { apiserverArgs, controllerManagerArgs, etcdArgs, schedulerArgs } from './components.ts';
+import { apiserverArgs, AUDIT_POLICY, controllerManagerArgs, etcdArgs, schedulerArgs } from './components.ts';
 import { onOwnerExit } from './exit-hooks.ts';
 import type { RestartOptions, RestartResult, RestartableComponent } from './faults.ts';
 import { compactEtcd, restartComponent } from './faults.ts';
@@ -234,6 +234,7 @@ async function bringUp(ctx: BringUpContext): Promise<{ caPem: string }> {
   writeFileSync(layout.serviceAccountPrivateKey, pki.serviceAccount.privateKeyPem, secret);
   const tokens = issueStaticTokens();
   writeFileSync(layout.tokenFile, tokenAuthFile([...Object.values(tokens.users), ...Object.values(tokens.components)]), secret);
+  writeFileSync(layout.auditPolicy, AUDIT_POLICY);
   onProgress(`certificates and tokens ready (${seconds(pkiStart)})`);
 
   // Processes that became ready. Each launch watches its own process; all watch the ready ones, so a

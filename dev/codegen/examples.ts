@@ -10,7 +10,8 @@ import { decisionSpecFrom, evaluate, type EvaluationInput } from '../../src/gove
 import { toolManifestHash } from '../../src/tool-catalogue/manifest.ts';
 import { keyIdOf, signDeh, type SigningKey } from '../../src/integrity/signing.ts';
 import { API_VERSION } from '../../src/api/group.ts';
-import { AgentProfile, Approval, Decision, GovernancePolicy, Job, Proposal } from '../../src/api/kinds.ts';
+import { AgentProfile, Approval, Decision, GovernancePolicy, Job, Proposal, Tool } from '../../src/api/kinds.ts';
+import { SHIPPED_TOOLS } from '../../src/tool-catalogue/default-catalogue.ts';
 import { toYaml, type GeneratedFile } from './generate.ts';
 
 export const EXAMPLE_DIR = 'examples';
@@ -141,6 +142,10 @@ export function generatedExampleFiles(inputs: ExampleInputs): GeneratedFile[] {
     spec: DEFAULT_POLICY_SPEC,
   });
 
+  const tools = Object.entries(SHIPPED_TOOLS).map(([toolName, toolSpec]) =>
+    validated(Tool, { apiVersion: API_VERSION, kind: 'Tool', metadata: { name: toolName }, spec: Tool.shape.spec.parse(toolSpec) }),
+  );
+
   const uidNote = `Assumes the Proposal has UID ${EXAMPLE_PROPOSAL_UID}; real UIDs come from the API server.`;
   return [
     {
@@ -178,6 +183,22 @@ export function generatedExampleFiles(inputs: ExampleInputs): GeneratedFile[] {
       path: `${EXAMPLE_DIR}/agentprofiles.yaml`,
       content: profiles
         .map((p, i) => toYaml(p, i === 0 ? header(['The shipped AgentProfiles, from DEFAULT_AGENT_PROFILES in src/governance/defaults.ts.']) : '---\n'))
+        .join(''),
+    },
+    {
+      path: `${EXAMPLE_DIR}/tools.yaml`,
+      content: tools
+        .map((t, i) =>
+          toYaml(
+            t,
+            i === 0
+              ? header([
+                  'The shipped tool catalogue, from SHIPPED_TOOLS in src/tool-catalogue/default-catalogue.ts (the chart installs these).',
+                  'Images carry the placeholder digest sha256:000…0 until the offline image build records the real ones.',
+                ])
+              : '---\n',
+          ),
+        )
         .join(''),
     },
     {

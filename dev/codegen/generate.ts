@@ -239,6 +239,7 @@ export function generateCrd(info: KindInfo): CustomResourceDefinition {
               type: 'object',
               description: info.description,
               required: ['spec'],
+              ...(info.objectValidations !== undefined ? { 'x-kubernetes-validations': info.objectValidations.map((r) => ({ ...r })) } : {}),
               properties: {
                 apiVersion: {
                   type: 'string',

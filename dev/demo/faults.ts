@@ -12,21 +12,26 @@ import { generateSigningKey, signDeh } from '../../src/integrity/signing.ts';
  * - `envelope-and-deh`: the same, with the DEH annotation recomputed to match (only the signature can tell).
  * - `deh`: the DEH annotation names another hash.
  * - `signature`: the signature is replaced by one from the attacker's own Ed25519 key over the real DEH.
- * - `job-uid`: the job UID annotation names another incarnation.
+ * - `job-uid`: the job UID annotation names another incarnation. It is not signed (the Pod carries the Job's
+ *   one signature, over the DEH): the runner runs the signed envelope and reports the UID it was given, and
+ *   the controller refuses that report (ReceiptJobMismatch).
  * - `unknown-tool`: a step running a tool that is not in the manifest is appended (DEH recomputed).
  */
 export const ANNOTATION_FAULTS = ['envelope', 'envelope-and-deh', 'deh', 'signature', 'job-uid', 'unknown-tool'] as const;
 export type AnnotationFault = (typeof ANNOTATION_FAULTS)[number];
 
-/** The reason code the runner gives for each fault (its checks run in this order: DEH, signature, binding). */
-export const EXPECTED_REFUSAL: Readonly<Record<AnnotationFault, string>> = {
+/**
+ * The reason code the runner gives for each fault (its checks run in this order: DEH, signature); null when
+ * the runner does not refuse it.
+ */
+export const EXPECTED_REFUSAL = {
   envelope: 'DEH_MISMATCH',
   'envelope-and-deh': 'SIGNATURE_INVALID',
   deh: 'DEH_MISMATCH',
   signature: 'SIGNATURE_INVALID',
-  'job-uid': 'JOB_BINDING_INVALID',
+  'job-uid': null,
   'unknown-tool': 'SIGNATURE_INVALID',
-};
+} as const satisfies Readonly<Record<AnnotationFault, string | null>>;
 
 /** What the injector does to one job's Pod. */
 export interface FaultSpec {

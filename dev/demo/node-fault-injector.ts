@@ -9,41 +9,51 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ANNOTATIONS } from '../../src/api/group.ts';
-import { parseAnnotationsFile } from '../../src/runner/annotations.ts';
+import { ANNOTATIONS, PODINFO_FILES } from '../../src/api/group.ts';
+import { readPodinfo } from '../../src/runner/podinfo.ts';
 import type { FaultPlan, FaultSpec } from './faults.ts';
 
 function log(message: string): void {
   process.stderr.write(`m87 node fault injector: ${message}\n`);
 }
 
-function faultFor(planFile: string, annotationsFile: string): FaultSpec | undefined {
-  if (!existsSync(planFile) || !existsSync(annotationsFile)) return undefined;
+function faultFor(planFile: string, annotations: ReadonlyMap<string, string>): FaultSpec | undefined {
+  if (!existsSync(planFile)) return undefined;
   const plan = JSON.parse(readFileSync(planFile, 'utf8')) as FaultPlan;
-  const annotations = parseAnnotationsFile(readFileSync(annotationsFile, 'utf8'));
-  const name = annotations.get(ANNOTATIONS.jobName);
   const envelope = annotations.get(ANNOTATIONS.envelope);
-  if (name === undefined || envelope === undefined) return undefined;
-  const namespace = (JSON.parse(envelope) as { proposal?: { namespace?: string } }).proposal?.namespace;
-  return plan[`${namespace ?? ''}/${name}`];
+  if (envelope === undefined || envelope === '') return undefined;
+  // The governance Job is named after its proposal.
+  const proposal = (JSON.parse(envelope) as { proposal?: { namespace?: string; name?: string } }).proposal;
+  return plan[`${proposal?.namespace ?? ''}/${proposal?.name ?? ''}`];
+}
+
+/** The annotations as the runner would read them, or none when the podinfo volume cannot be read. */
+function podAnnotations(podinfo: string): Map<string, string> {
+  try {
+    return readPodinfo(podinfo);
+  } catch {
+    return new Map();
+  }
 }
 
 async function main(argv: readonly string[]): Promise<void> {
   const [planFile, cliMain, ...args] = argv;
   if (planFile === undefined || cliMain === undefined) throw new Error('usage: node-fault-injector.ts <plan.json> <src/cli/main.ts> <m87 args…>');
   const podinfo = process.env.M87_PODINFO_DIR ?? '';
-  const annotationsFile = join(podinfo, 'annotations');
-  const fault = faultFor(planFile, annotationsFile);
+  const annotations = podAnnotations(podinfo);
+  const fault = faultFor(planFile, annotations);
   let forgedDir: string | undefined;
   if (fault?.annotations !== undefined) {
     // Loaded only for a targeted Pod: every other job starts as fast as without the injector.
     const { forgeAnnotations } = await import('./faults.ts');
-    const { formatMap } = await import('../process-node/downward-api.ts');
-    const forged = forgeAnnotations(parseAnnotationsFile(readFileSync(annotationsFile, 'utf8')), fault.annotations);
+    const forged = forgeAnnotations(annotations, fault.annotations);
     forgedDir = mkdtempSync(join(tmpdir(), 'm87-forged-podinfo-'));
-    writeFileSync(join(forgedDir, 'annotations'), formatMap(Object.fromEntries(forged)));
+    // The kubelet's format for single-annotation items: one file per annotation, the raw value.
+    for (const [name, file] of Object.entries(PODINFO_FILES) as [keyof typeof PODINFO_FILES, string][]) {
+      writeFileSync(join(forgedDir, file), forged.get(ANNOTATIONS[name]) ?? '');
+    }
     process.env.M87_PODINFO_DIR = forgedDir;
-    log(`presenting forged annotations (${fault.annotations}) instead of ${annotationsFile}`);
+    log(`presenting forged annotations (${fault.annotations}) instead of ${podinfo}`);
   }
   if (fault?.symlink !== undefined) {
     const link = join(process.env.M87_WORKSPACE ?? '', fault.symlink.link);

@@ -45,7 +45,7 @@ export interface DecisionView {
 
 export interface JobView {
   metadata: ObjectMeta;
-  spec: { envelopeHash: string; envelope: { steps: { tool: string }[]; egress: { host: string; port: number }[] } };
+  spec: { envelopeHash: string; signature: string; envelope: { steps: { tool: string }[]; egress: { host: string; port: number }[] } };
   status?: {
     phase?: string;
     reason?: string;

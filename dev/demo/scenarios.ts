@@ -302,8 +302,8 @@ export const readThenNetwork: Scenario = {
 };
 
 export const TAMPER_METHOD =
-  'compromised node: the process node runs the runner image through dev/demo/node-fault-injector.ts, which hands the runner a downward-API ' +
-  'annotations file whose envelope step was rewritten (the Pod object itself stays intact: admission keeps m87 annotations immutable)';
+  'compromised node: the process node runs the runner image through dev/demo/node-fault-injector.ts, which hands the runner downward-API ' +
+  'files whose envelope step was rewritten (the Pod object itself stays intact: admission keeps m87 annotations immutable)';
 
 export const tamperedAnnotation: Scenario = {
   id: 'e',

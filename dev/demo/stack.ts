@@ -38,8 +38,8 @@ export const HUMAN_SUBMITTERS = ['bob', 'alice'] as const;
 export const RUNNER_CONTAINER = 'runner';
 
 const CLI_MAIN = join(REPO_ROOT, 'src', 'cli', 'main.ts');
-const NODE_CLI = join(REPO_ROOT, 'src', 'node', 'cli.ts');
-const INJECTOR = join(REPO_ROOT, 'src', 'demo', 'node-fault-injector.ts');
+const NODE_CLI = join(REPO_ROOT, 'dev', 'process-node', 'cli.ts');
+const INJECTOR = join(REPO_ROOT, 'dev', 'demo', 'node-fault-injector.ts');
 
 export type NetworkMode = 'veth' | 'isolated';
 

@@ -1,6 +1,7 @@
-// Downward-API rendering in kubelet's exact formats, so the runner parses the same bytes it would get from a
-// real kubelet: maps (labels, annotations) are `key="value"` lines sorted by key, values quoted like Go's
-// strconv.Quote (kubelet's fieldpath.FormatMap uses %q), joined by '\n' without a trailing newline.
+// Downward-API rendering in kubelet's exact formats (pkg/fieldpath), so the runner reads the same bytes it
+// would get from a real kubelet: a single key (`metadata.annotations['<key>']`) is its raw value, an absent
+// key the empty string; a whole map (`metadata.labels`, `metadata.annotations`) is `key="value"` lines sorted
+// by key, values quoted like Go's strconv.Quote (FormatMap uses %q), joined by '\n' without a trailing newline.
 import type { PodSpecLike, PodLike } from './pod-types.ts';
 
 const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u;
@@ -67,16 +68,46 @@ export function formatMap(map: Readonly<Record<string, string>> | undefined): st
 
 export class FieldRefError extends Error {}
 
+const QUALIFIED_NAME_PART = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** apimachinery's validation.IsQualifiedName: `[prefix/]name`, name ≤ 63, prefix a DNS-1123 subdomain ≤ 253. */
+export function isQualifiedName(key: string): boolean {
+  const parts = key.split('/');
+  if (parts.length > 2) return false;
+  const name = parts.at(-1)!;
+  const prefix = parts.length === 2 ? parts[0]! : undefined;
+  if (prefix !== undefined && (prefix.length === 0 || prefix.length > 253 || !DNS1123_SUBDOMAIN.test(prefix))) return false;
+  return name.length > 0 && name.length <= 63 && QUALIFIED_NAME_PART.test(name);
+}
+
+/** kubelet's fieldpath.SplitMaybeSubscriptedPath: `path['subscript']` → [path, subscript]. */
+function splitSubscript(fieldPath: string): [string, string] | undefined {
+  if (!fieldPath.endsWith("']")) return undefined;
+  const inner = fieldPath.slice(0, -2);
+  const at = inner.indexOf("['");
+  if (at <= 0) return undefined;
+  return [inner.slice(0, at), inner.slice(at + 2)];
+}
+
 /**
  * Value of a downward-API fieldPath for a Pod (volumes and env share these). Unsupported paths throw, so a
  * Pod never starts with a silently empty value.
  */
 export function resolveFieldPath(pod: PodLike, fieldPath: string, podIP: string | undefined, field: string): string {
   const meta = pod.metadata;
-  const subscript = /^metadata\.(labels|annotations)\['([^']*)'\]$/.exec(fieldPath);
-  if (subscript) {
-    const map = subscript[1] === 'labels' ? meta.labels : meta.annotations;
-    return map?.[subscript[2]!] ?? '';
+  const subscripted = splitSubscript(fieldPath);
+  if (subscripted !== undefined) {
+    const [path, key] = subscripted;
+    // As kubelet's ExtractFieldPathAsString: annotation keys are checked lower-cased, label keys as they are.
+    if (path === 'metadata.annotations' || path === 'metadata.labels') {
+      if (!isQualifiedName(path === 'metadata.annotations' ? key.toLowerCase() : key)) {
+        throw new FieldRefError(`${field}: invalid key subscript in ${fieldPath}`);
+      }
+      const map = path === 'metadata.annotations' ? meta.annotations : meta.labels;
+      return map?.[key] ?? '';
+    }
+    throw new FieldRefError(`${field}: fieldPath ${JSON.stringify(path)} does not support subscript`);
   }
   const spec: PodSpecLike = pod.spec;
   switch (fieldPath) {

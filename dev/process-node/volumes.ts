@@ -1,8 +1,8 @@
 // Volumes as host directories under the Pod's dir. downwardAPI and configMap volumes are root-owned and
 // read-only for the Pod's user; emptyDirs belong to it. Unsupported volume types fail the Pod (fail closed).
-import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, normalize } from 'node:path';
-import { formatMap, resolveFieldPath } from './downward-api.ts';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, normalize } from 'node:path';
+import { FieldRefError, resolveFieldPath } from './downward-api.ts';
 import type { PodLayout } from './pod-layout.ts';
 import type { KeyToPath, PodLike, Volume } from './pod-types.ts';
 
@@ -75,20 +75,63 @@ async function configMapVolume(ctx: VolumeContext, volume: Volume, dir: string, 
   }
 }
 
+/** kubelet's AtomicWriter directory name: `..` and the UTC time, then random characters (os.MkdirTemp). */
+function timestampDirPrefix(now: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `..${now.getUTCFullYear()}_${p(now.getUTCMonth() + 1)}_${p(now.getUTCDate())}_${p(now.getUTCHours())}_${p(now.getUTCMinutes())}_${p(now.getUTCSeconds())}.`;
+}
+
+/**
+ * Writes a volume's files the way kubelet's AtomicWriter does: into a fresh timestamped directory, published
+ * through the `..data` symlink, with each top-level entry a symlink through `..data`. An update writes a new
+ * directory and swaps `..data` with a rename, so a reader that resolves `..data` once reads one consistent
+ * version. (The process node writes a Pod's volumes once; tests use the update to play a changing volume.)
+ */
+export function writeAtomicVolume(dir: string, files: readonly { path: string; content: string; mode: number }[]): void {
+  const dataLink = join(dir, '..data');
+  let previous: string | undefined;
+  try {
+    previous = readlinkSync(dataLink);
+  } catch {
+    previous = undefined;
+  }
+  const snapshot = mkdtempSync(join(dir, timestampDirPrefix(new Date())));
+  chmodSync(snapshot, 0o755);
+  const topLevel = new Set<string>();
+  for (const f of files) {
+    writeReadOnlyFile(snapshot, f.path, f.content, f.mode);
+    topLevel.add(f.path.split('/')[0]!);
+  }
+  const tmpLink = join(dir, '..data_tmp');
+  rmSync(tmpLink, { force: true });
+  symlinkSync(basename(snapshot), tmpLink);
+  renameSync(tmpLink, dataLink);
+  for (const name of topLevel) {
+    try {
+      symlinkSync(join('..data', name), join(dir, name));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // an update: the link already goes through ..data
+    }
+  }
+  if (previous !== undefined) rmSync(join(dir, previous), { recursive: true, force: true });
+}
+
 function downwardApiVolume(ctx: VolumeContext, volume: Volume, dir: string, field: string): void {
   const source = volume.downwardAPI!;
-  for (const [i, item] of (source.items ?? []).entries()) {
+  const files = (source.items ?? []).map((item, i) => {
     const itemField = `${field}.downwardAPI.items[${i}]`;
     if (!item.fieldRef) throw new PodConfigError('CreateContainerConfigError', `${itemField}: only fieldRef items are supported by the process node`);
-    const path = item.fieldRef.fieldPath;
-    const content =
-      path === 'metadata.annotations'
-        ? formatMap(ctx.pod.metadata.annotations)
-        : path === 'metadata.labels'
-          ? formatMap(ctx.pod.metadata.labels)
-          : resolveFieldPath(ctx.pod, path, ctx.podIP, `${itemField}.fieldRef`);
-    writeReadOnlyFile(dir, safeRelative(item.path, `${itemField}.path`), content, item.mode ?? source.defaultMode ?? 0o644);
-  }
+    // The value exactly as kubelet renders it: raw bytes for a single key, the quoted format for a whole map.
+    let content: string;
+    try {
+      content = resolveFieldPath(ctx.pod, item.fieldRef.fieldPath, ctx.podIP, `${itemField}.fieldRef`);
+    } catch (err) {
+      if (err instanceof FieldRefError) throw new PodConfigError('CreateContainerConfigError', err.message);
+      throw err;
+    }
+    return { path: safeRelative(item.path, `${itemField}.path`), content, mode: item.mode ?? source.defaultMode ?? 0o644 };
+  });
+  writeAtomicVolume(dir, files);
 }
 
 /** Creates every volume of the Pod; returns volume name → host directory. */

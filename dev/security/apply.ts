@@ -34,6 +34,8 @@ export const SECURITY_KINDS: Readonly<Record<string, ResourceType>> = {
     'validatingadmissionpolicybindings',
     'ValidatingAdmissionPolicyBinding',
   ),
+  'admissionregistration.k8s.io/v1/MutatingAdmissionPolicy': admission('mutatingadmissionpolicies', 'MutatingAdmissionPolicy'),
+  'admissionregistration.k8s.io/v1/MutatingAdmissionPolicyBinding': admission('mutatingadmissionpolicybindings', 'MutatingAdmissionPolicyBinding'),
 };
 
 export function resourceOf(obj: Pick<RenderedObject, 'apiVersion' | 'kind' | 'metadata'>): ResourceType {

@@ -23,10 +23,11 @@ export interface SecurityValues {
   rbac?: {
     approvers?: { groups?: string[]; users?: string[] };
     viewers?: { groups?: string[]; users?: string[] };
+    toolAdmins?: { groups?: string[]; users?: string[] };
   };
   agents?: { namespaces?: AgentNamespace[] };
   jobNamespaces?: string[];
-  admission?: { enabled?: boolean; garbageCollectorUsernames?: string[] };
+  admission?: { enabled?: boolean; fillSubmittedBy?: boolean; garbageCollectorUsernames?: string[] };
 }
 
 export interface RenderOptions {

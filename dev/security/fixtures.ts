@@ -12,7 +12,7 @@ import { buildNetworkPolicy } from '../../src/controller/network-policy.ts';
 import { controllerRef } from '../../src/controller/owner.ts';
 import { REPO_ROOT } from '../cluster/binaries.ts';
 import { proposalHash } from '../../src/integrity/document-hashes.ts';
-import { generateSigningKey, type SigningKey } from '../../src/integrity/signing.ts';
+import { generateSigningKey, signDeh, type SigningKey } from '../../src/integrity/signing.ts';
 
 export interface KubeObjectJson {
   apiVersion: string;
@@ -193,8 +193,9 @@ export function jobPodObject(input: JobPodInput): KubeObjectJson {
       proposalName: input.proposalName,
       envelope,
       envelopeHash: 'e'.repeat(64),
+      signature: signDeh(key.privateKeyPem, 'e'.repeat(64)),
+      keyId: key.keyId,
     },
-    signingKey: { keyId: key.keyId, privateKeyPem: key.privateKeyPem },
     publicKeyConfigMap: input.publicKeyConfigMap ?? 'm87-public-key',
   }) as unknown as KubeObjectJson;
   if (input.job.uid === '') delete pod.metadata.ownerReferences;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EFFECT_SCHEMA_VERSION, effectSet } from './effects.ts';
 import { boundedList, nonEmptyText, objectName, sha256Hex, Step, text } from './primitives.ts';
+import { DIGEST_PINNED_IMAGE, IMAGE_MESSAGE } from './image.ts';
 
 /** Write scopes, least to most powerful. A tool's minimum scope must not exceed the envelope's. */
 export const WRITE_SCOPES = ['none', 'sandbox', 'staging', 'prod'] as const;
@@ -99,6 +100,25 @@ export const CleanupCost = z.enum(['LOW', 'MEDIUM', 'HIGH']).meta({ description:
 export type CleanupCost = z.infer<typeof CleanupCost>;
 
 /**
+ * A step as decided: the proposal's tool invocation plus the hash of the Tool it was decided against and that
+ * tool's image. The DEH covers both, so a tool edited after the decision no longer matches what was signed.
+ */
+// Transitional (issue 15 part A): the engine always writes toolHash and image, but they are optional in the
+// schema until the runner checks them (part B), so envelopes minted before stay parseable. Part B makes both
+// required.
+export const EnvelopeStep = Step.extend({
+  toolHash: sha256Hex('SHA-256 of the RFC 8785 form of the Tool spec the decision used (toolHash); the tool run must hash the same.').optional(),
+  image: z
+    .string()
+    .min(1)
+    .max(512)
+    .refine((s) => DIGEST_PINNED_IMAGE.test(s), { message: IMAGE_MESSAGE })
+    .optional()
+    .meta({ description: "The tool's container image, pinned by digest (repository@sha256:<64 hex>).", maxLength: 512 }),
+}).meta({ description: 'One tool invocation, bound to the tool definition (hash) and image the decision used.' });
+export type EnvelopeStep = z.infer<typeof EnvelopeStep>;
+
+/**
  * The effective envelope: everything the runner will do, hashed (DEH = SHA-256 of its RFC 8785 form) and
  * signed by the controller. Integers only where integers are meant; the budget already has the cleanup-cost
  * multiplier applied, so what is hashed is exactly what the runner enforces.
@@ -107,7 +127,7 @@ export const EffectiveEnvelope = z
   .object({
     ...envelopeModelFields,
     autonomyBudget: AutonomyBudget,
-    steps: boundedList(Step, 32, 'The tool steps the runner executes, in order.').min(1),
+    steps: boundedList(EnvelopeStep, 32, 'The tool steps the runner executes, in order, each bound to the exact tool definition.').min(1),
     image: nonEmptyText(512, 'Runner container image.'),
     egress: boundedList(EgressRule, 16, 'Allowed egress destinations (host allowlist of the runner egress gate and the NetworkPolicy).'),
     toolManifestHash: sha256Hex('SHA-256 of the canonical tool manifest the runner must carry.'),

@@ -11,9 +11,19 @@ export const ANNOTATIONS = {
   signature: `${GROUP}/signature`,
   keyId: `${GROUP}/key-id`,
   jobUID: `${GROUP}/job-uid`,
-  jobName: `${GROUP}/job-name`,
-  bindingSignature: `${GROUP}/binding-signature`,
 } as const;
+
+/**
+ * The job Pod's downward-API volume projects each annotation the runner reads into a file of its own (a
+ * single-key fieldRef, `metadata.annotations['<key>']`), which the kubelet writes as the raw value.
+ */
+export const PODINFO_FILES = {
+  envelope: 'envelope',
+  envelopeHash: 'envelope-hash',
+  signature: 'signature',
+  keyId: 'key-id',
+  jobUID: 'job-uid',
+} as const satisfies Record<keyof typeof ANNOTATIONS, string>;
 
 export const LABELS = {
   job: `${GROUP}/job`,

@@ -6,6 +6,7 @@ import { API_VERSION } from './group.ts';
 import { GovernancePolicySpec, GovernancePolicyStatus } from './governance-policy.ts';
 import { JobSpec, JobStatus } from './job.ts';
 import { ProposalSpec, ProposalStatus } from './proposal.ts';
+import { TOOL_NAME_MAX, TOOL_NAME_PATTERN, ToolSpec, ToolStatus } from './tool.ts';
 
 export interface PrinterColumn {
   name: string;
@@ -26,6 +27,8 @@ export interface KindInfo {
   spec: z.ZodType;
   status: z.ZodType;
   printerColumns: PrinterColumn[];
+  /** CEL rules on the whole object (only metadata.name and generateName are visible there), e.g. a name format. */
+  objectValidations?: { rule: string; message: string }[];
 }
 
 const age: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'Time since creation.' };
@@ -138,6 +141,31 @@ export const KINDS = {
       age,
     ],
   },
+  Tool: {
+    kind: 'Tool',
+    plural: 'tools',
+    singular: 'tool',
+    shortNames: ['tool'],
+    scope: 'Cluster',
+    description:
+      'A catalogue tool a governed Job may run: effects, write scope, argument schema, an image pinned by digest and an argv template (no shell). Written by platform admins; the name is what Proposal steps use.',
+    spec: ToolSpec,
+    status: ToolStatus,
+    printerColumns: [
+      { name: 'Effects', type: 'string', jsonPath: '.spec.effects', description: 'Effects the tool has.' },
+      { name: 'Write-Scope', type: 'string', jsonPath: '.spec.minWriteScope', description: 'Least write scope it needs.' },
+      { name: 'Network', type: 'boolean', jsonPath: '.spec.network', description: 'Whether it needs the network.' },
+      { name: 'Workspace', type: 'string', jsonPath: '.spec.workspace.access', description: 'How it sees the workspace.', priority: 1 },
+      { name: 'Image', type: 'string', jsonPath: '.spec.image', description: 'Image pinned by digest.', priority: 1 },
+      age,
+    ],
+    objectValidations: [
+      {
+        rule: `size(self.metadata.name) <= ${TOOL_NAME_MAX} && self.metadata.name.matches('${TOOL_NAME_PATTERN}')`,
+        message: `metadata.name must be a DNS label of at most ${TOOL_NAME_MAX} characters (lowercase letters, digits and -, starting with a letter): it is the tool name steps use`,
+      },
+    ],
+  },
 } as const satisfies Record<string, KindInfo>;
 
 export type KindName = keyof typeof KINDS;
@@ -181,3 +209,5 @@ export const AgentProfile = resource('AgentProfile');
 export type AgentProfile = z.infer<typeof AgentProfile>;
 export const GovernancePolicy = resource('GovernancePolicy');
 export type GovernancePolicy = z.infer<typeof GovernancePolicy>;
+export const Tool = resource('Tool');
+export type Tool = z.infer<typeof Tool>;

@@ -106,7 +106,7 @@ export const StepArgs = z
   .record(z.string().min(1).max(63).regex(/^[A-Za-z][A-Za-z0-9_]*$/), text(65536, 'Argument value.'))
   .refine((args) => Object.keys(args).length <= MAX_STEP_ARGS, { message: `at most ${MAX_STEP_ARGS} arguments` })
   .meta({
-    description: 'Tool arguments as a flat map of name to string value; the tool manifest gives each tool its argument schema.',
+    description: 'Tool arguments as a flat map of name to string value; each Tool gives its argument schema (ints and bools are written as strings).',
     maxProperties: MAX_STEP_ARGS,
   });
 export type StepArgs = z.infer<typeof StepArgs>;
@@ -117,8 +117,8 @@ export const Step = z
       .string()
       .min(1)
       .max(63)
-      .regex(/^[a-z][a-z0-9_]*$/)
-      .meta({ description: 'Tool name from the runner tool manifest (m87 tools lists them).' }),
+      .regex(/^[a-z][a-z0-9_-]*$/)
+      .meta({ description: 'Name of a Tool in the catalogue (kubectl m87 tools lists them).' }),
     args: StepArgs.default({}),
   })
   .meta({ description: 'One tool invocation the runner performs.' });

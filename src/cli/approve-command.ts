@@ -1,13 +1,8 @@
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { API_VERSION } from '../api/group.ts';
-import { Decision, Proposal } from '../api/kinds.ts';
-import { sha256Hex } from '../hash/canonical.ts';
-import { proposalHash } from '../integrity/document-hashes.ts';
-import { canApprove, whoAmI } from './identity.ts';
+import { approvalName, approvalObject, recordVerdict, reviewForApproval } from '../client/index.ts';
 import { connect, CONNECTION_FLAGS } from './kube-context.ts';
 import { CliError, EXIT, outputFormat, render } from './output.ts';
-import { M87Client } from './resources.ts';
 
 const help = (verb: string) => `Usage: m87 ${verb} <proposal> [-n namespace] [--comment text] [--challenge-response answer] [--yes] [-o json|yaml]
 
@@ -18,10 +13,8 @@ Exit codes: 0 recorded, 1 error, 2 usage, 3 no such proposal, 4 not an approver,
 hash changed or already recorded.
 `;
 
-export function approvalName(proposal: string, approver: string): string {
-  // One approval per approver and proposal; the suffix keeps names short and valid for any username.
-  return `${proposal.slice(0, 200)}-${sha256Hex(approver).slice(0, 10)}`;
-}
+/** Kept here too: tests and the demo name approvals the way the CLI does. */
+export { approvalName };
 
 async function ask(question: string): Promise<string> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
@@ -62,30 +55,9 @@ async function record(argv: string[], verdict: 'Approve' | 'Reject'): Promise<nu
   if (name === undefined || positionals.length > 1) throw new CliError(`exactly one proposal name is required\n\n${help(verb)}`, EXIT.usage);
   const format = values.output === undefined ? undefined : outputFormat(values.output);
   const conn = connect(values);
-  const client = new M87Client(conn.kubeConfig);
   const ns = conn.namespace;
-
-  const proposal = await client.get('Proposal', Proposal, ns, name);
-  const phase = proposal.status?.phase;
-  if (phase !== 'AwaitingApproval') {
-    throw new CliError(`proposal ${ns}/${name} is ${phase ?? 'not yet decided'}, not awaiting approval`, EXIT.conflict);
-  }
-  const decision = await client.get('Decision', Decision, ns, name);
-  const localHash: string = proposalHash(proposal.spec);
-  const shownHash = localHash; // kept un-narrowed for display
-  if (localHash !== proposal.status?.proposalHash || localHash !== decision.spec.proposalHash) {
-    throw new CliError(
-      `hash changed: the proposal spec hashes to ${localHash}, but the decision was made for ${decision.spec.proposalHash}; refusing to ${verb}`,
-      EXIT.conflict,
-    );
-  }
-  if (proposal.metadata.uid !== decision.spec.proposalRef.uid) {
-    throw new CliError(`the decision belongs to another incarnation of ${ns}/${name} (UID changed); refusing to ${verb}`, EXIT.conflict);
-  }
-  const me = await whoAmI(conn.kubeConfig);
-  if (!(await canApprove(conn.kubeConfig, ns, name))) {
-    throw new CliError(`you (${me.username}) are not an approver: the verb "approve" on proposals/${name} in ${ns} is not granted to you`, EXIT.forbidden);
-  }
+  const review = await reviewForApproval(conn.client, ns, name, verb);
+  const { proposal, decision, approver: me } = review;
 
   const env = decision.spec.effectiveEnvelope;
   const out = process.stderr;
@@ -101,7 +73,7 @@ async function record(argv: string[], verdict: 'Approve' | 'Reject'): Promise<nu
     out.write(`Egress      ${env.egress.length === 0 ? 'none' : env.egress.map((e) => `${e.host}:${e.port}`).join(', ')}\n`);
     out.write(`Envelope    ${decision.spec.envelopeHash ?? '-'} (DEH)\n`);
   }
-  out.write(`Hash        ${shownHash}\n`);
+  out.write(`Hash        ${review.proposalHash}\n`);
   out.write(`Expires     ${decision.spec.expiresAt ?? '-'}\n`);
   out.write(`You         ${me.username}\n`);
 
@@ -119,28 +91,9 @@ async function record(argv: string[], verdict: 'Approve' | 'Reject'): Promise<nu
     }
   }
 
-  const body = {
-    apiVersion: API_VERSION,
-    kind: 'Approval',
-    metadata: { name: approvalName(name, me.username), namespace: ns, labels: { 'governance.m87.io/proposal': name } },
-    spec: {
-      proposalName: name,
-      proposalUID: proposal.metadata.uid,
-      proposalHash: localHash,
-      verdict,
-      approver: me.username,
-      ...(challengeResponse !== undefined ? { challengeResponse } : {}),
-      ...(values.comment !== undefined ? { comment: values.comment } : {}),
-    },
-  };
-  try {
-    await client.create('Approval', ns, body);
-  } catch (err) {
-    if (err instanceof CliError && err.exitCode === EXIT.conflict) {
-      throw new CliError(`you (${me.username}) already recorded a verdict on ${ns}/${name} (Approval ${body.metadata.name})`, EXIT.conflict);
-    }
-    throw err;
-  }
+  const options = { comment: values.comment, challengeResponse };
+  await recordVerdict(conn.client, review, verdict, options);
+  const body = approvalObject(review, verdict, options); // what was sent, for -o json|yaml
   if (format !== undefined && format !== 'table') process.stdout.write(render(body, format));
   else process.stdout.write(`approval.governance.m87.io/${body.metadata.name} created (${verdict} ${ns}/${name} as ${me.username})\n`);
   return EXIT.ok;

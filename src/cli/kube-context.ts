@@ -1,4 +1,4 @@
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadConnection, M87Client, type Connection } from '../client/index.ts';
 
 /** Standard kubectl-style connection flags, shared by every client subcommand. */
 export const CONNECTION_FLAGS = {
@@ -7,17 +7,8 @@ export const CONNECTION_FLAGS = {
   namespace: { type: 'string', short: 'n' },
 } as const;
 
-export interface Connection {
-  kubeConfig: KubeConfig;
-  namespace: string;
-}
-
-/** kubectl's resolution order: --kubeconfig, then $KUBECONFIG/~/.kube/config; namespace from the flag, then the context. */
-export function connect(flags: { kubeconfig?: string; context?: string; namespace?: string }): Connection {
-  const kc = new KubeConfig();
-  if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
-  else kc.loadFromDefault();
-  if (flags.context) kc.setCurrentContext(flags.context);
-  const ctx = kc.getContextObject(kc.getCurrentContext());
-  return { kubeConfig: kc, namespace: flags.namespace ?? ctx?.namespace ?? 'default' };
+/** kubectl's resolution order: --kubeconfig, then $KUBECONFIG, ~/.kube/config, in-cluster; namespace from the flag, then the context. */
+export function connect(flags: { kubeconfig?: string; context?: string; namespace?: string }): Connection & { client: M87Client } {
+  const conn = loadConnection(flags);
+  return { ...conn, client: new M87Client(conn.kubeConfig) };
 }

@@ -2,7 +2,7 @@
  * The m87 command, also installed as kubectl-m87. A thin dispatcher: each subcommand lives in its own
  * module and is loaded only when used, so `m87 runner` in a job Pod never loads the controller.
  */
-import { CliError, EXIT } from './output.ts';
+import { exitCodeOf } from './output.ts';
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -32,8 +32,12 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     load: async () => (await import('./explain-command.ts')).runExplain,
   },
   tools: {
-    summary: 'List the runner tool catalogue (tool manifest) and its hash.',
+    summary: 'List the tool catalogue (Tool objects in the cluster): effects, write scope, network, image digest.',
     load: async () => (await import('./tools-command.ts')).runTools,
+  },
+  mcp: {
+    summary: 'Serve the M87 tools to an agent runtime over MCP (stdio, or streamable HTTP on loopback).',
+    load: async () => (await import('./mcp-command.ts')).runMcp,
   },
   hash: {
     summary: 'Print the proposal hash or envelope hash (DEH) of manifests: hash -f <file>.',
@@ -67,6 +71,6 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     process.stderr.write(`m87: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = err instanceof CliError ? err.exitCode : EXIT.error;
+    process.exitCode = exitCodeOf(err);
   },
 );

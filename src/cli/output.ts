@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import { M87ClientError } from '../client/errors.ts';
 
 /** Exit codes scripts can rely on (documented in docs/cli.md). */
 export const EXIT = {
@@ -53,21 +54,25 @@ export function age(from: string | Date | undefined, now: Date): string {
   return h < 48 ? `${h}h` : `${Math.floor(h / 24)}d`;
 }
 
-/** Maps an API error to a CLI error with a helpful message and a stable exit code. */
-export function apiError(err: unknown, what: string): CliError {
-  const code = (err as { code?: number }).code;
-  const body = (err as { body?: unknown }).body;
-  let message = '';
-  if (typeof body === 'string') {
-    try {
-      message = (JSON.parse(body) as { message?: string }).message ?? body;
-    } catch {
-      message = body;
-    }
-  } else if (body && typeof body === 'object') message = (body as { message?: string }).message ?? '';
-  if (code === 404) return new CliError(`${what}: not found`, EXIT.notFound);
-  if (code === 403) return new CliError(`${what}: forbidden${message ? `: ${message}` : ''}`, EXIT.forbidden);
-  if (code === 409) return new CliError(`${what}: conflict${message ? `: ${message}` : ''}`, EXIT.conflict);
-  if (code === 422 || code === 400) return new CliError(`${what}: rejected by the API server: ${message}`, EXIT.error);
-  return new CliError(`${what}: ${err instanceof Error ? err.message : String(err)}`, EXIT.error);
+/** Exit code of a typed-client error: scripts rely on these (not found 3, forbidden 4, conflict 5). */
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof CliError) return err.exitCode;
+  if (!(err instanceof M87ClientError)) return EXIT.error;
+  switch (err.reason) {
+    case 'NotFound':
+      return EXIT.notFound;
+    case 'Forbidden':
+    case 'Unauthorized':
+      return EXIT.forbidden;
+    case 'Conflict':
+    case 'AlreadyExists':
+      return EXIT.conflict;
+    case 'NoCredentials':
+    case 'Invalid':
+    case 'TooLarge':
+    case 'InvalidResponse':
+    case 'Expired':
+    case 'Unavailable':
+      return EXIT.error;
+  }
 }

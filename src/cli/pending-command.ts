@@ -1,8 +1,6 @@
 import { parseArgs } from 'node:util';
-import { Decision, Proposal } from '../api/kinds.ts';
 import { connect, CONNECTION_FLAGS } from './kube-context.ts';
 import { age, EXIT, outputFormat, render, table } from './output.ts';
-import { M87Client } from './resources.ts';
 
 const HELP = `Usage: m87 pending [-n namespace | -A] [-o json|yaml]
 
@@ -26,15 +24,15 @@ export async function runPending(argv: string[]): Promise<number> {
   }
   const format = outputFormat(values.output);
   const conn = connect(values);
-  const client = new M87Client(conn.kubeConfig);
+  const client = conn.client;
   const ns = values['all-namespaces'] ? undefined : conn.namespace;
-  const proposals = (await client.list('Proposal', Proposal, ns)).filter((p) => p.status?.phase === 'AwaitingApproval');
+  const proposals = (await client.list('Proposal', { namespace: ns })).items.filter((p) => p.status?.phase === 'AwaitingApproval');
   const now = new Date();
   const rows = await Promise.all(
     proposals.map(async (p) => {
       const namespace = p.metadata.namespace ?? conn.namespace;
       const name = p.metadata.name ?? '';
-      const d = await client.getOptional('Decision', Decision, namespace, name);
+      const d = await client.find('Decision', { namespace, name });
       return {
         namespace,
         name,

@@ -13,6 +13,8 @@ export interface ApprovalRecord {
   spec: ApprovalSpec;
   /** The verdict already recorded in status, if any (approvals are immutable: evaluated once). */
   recorded?: { state: 'Accepted' | 'Rejected' } | undefined;
+  /** UIDs of the Approval's owners (the proposal it approves, once adopted). */
+  owners?: readonly string[] | undefined;
 }
 
 export type ApprovalState = 'Pending' | 'Approved' | 'Rejected' | 'Expired';
@@ -40,18 +42,27 @@ export function byCreation(a: ApprovalRecord, b: ApprovalRecord): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
-export function isExpired(decision: DecisionSpec, now: number): boolean {
+function isExpired(decision: DecisionSpec, now: number): boolean {
   if (decision.outcome !== 'REQUIRE_HUMAN') return false;
   const at = decision.expiresAt === undefined ? Number.NaN : Date.parse(decision.expiresAt);
   // Unknown expiry counts as expired (fail closed), as in validateApproval.
   return !(now <= at);
 }
 
+/** Whether the Approval names exactly this proposal incarnation (UID) and content (hash). */
+function boundTo(approval: Pick<ApprovalRecord, 'spec'>, proposal: { uid: string; hash: string }): boolean {
+  return approval.spec.proposalUID === proposal.uid && approval.spec.proposalHash === proposal.hash;
+}
+
 export function planApprovals(input: ApprovalPlanInput): ApprovalPlan {
   const sorted = [...input.approvals].sort(byCreation);
   const accepted: (AcceptedApproval & { ref: ObjectRef })[] = [];
   for (const a of sorted) {
-    if (a.recorded?.state === 'Accepted') accepted.push({ approver: a.spec.approver, verdict: a.spec.verdict, ref: { name: a.name, uid: a.uid } });
+    // A recorded verdict counts only for the incarnation and content it was given for: an Approval of an
+    // earlier proposal with this name (deleted and created again) is never trusted for the new one.
+    if (a.recorded?.state === 'Accepted' && boundTo(a, input.proposal)) {
+      accepted.push({ approver: a.spec.approver, verdict: a.spec.verdict, ref: { name: a.name, uid: a.uid } });
+    }
   }
   const required = input.decision.spec.requiredApprovals.count;
   const stateOf = (): ApprovalState => {

@@ -1,31 +1,67 @@
-// Proposal → Decision. The queue key is the submitter, so one submitter's proposals are decided one at a
-// time and in creation order (the session topology of each depends on the decisions before it), while
-// different submitters proceed in parallel. Each reconcile decides the earliest undecided proposal of the
-// submitter and, when more are waiting, queues the submitter again (behind other submitters: fairness).
+// Proposal → Decision, and authorized Job → created, in one order per submitter. The queue key is the
+// submitter, so one submitter's proposals are decided one at a time and in creation order (the session
+// topology of each depends on the decisions and Jobs before it), while different submitters proceed in
+// parallel. Each reconcile first creates the Jobs the proposals controller found authorized for this
+// submitter (MintRequests), then decides the earliest undecided proposal and, when more are waiting, queues
+// the submitter again (behind other submitters: fairness). Jobs and decisions of one submitter are thus
+// written by one worker in one order: the next decision sees every authorization before it.
 //
-// Never decides while the policy is missing or invalid (the proposals say why, and the policy informer
-// wakes them up), never when over the rate limit (phase Throttled, requeued after retryAfter), and an
-// object that does not parse gets a condition and is skipped, not retried in a loop.
+// Never decides while the policy is missing or invalid, never when over the rate limit, and an object that
+// does not parse is skipped, not retried in a loop. Why a proposal waits is handed to the proposals
+// controller (PendingReasons), the one writer of Proposal.status.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
 import { API_VERSION, LABELS } from '../api/group.ts';
-import type { ProposalStatus } from '../api/proposal.ts';
 import { decisionSpecFrom } from '../governance/decision-spec.ts';
 import { evaluate } from '../governance/evaluate.ts';
 import { checkRate } from '../governance/rate.ts';
 import type { EvaluationInput } from '../governance/types.ts';
-import type { ReconcileContext, ReconcileResult } from '../runtime/controller.ts';
+import type { ObjectKey, ReconcileContext, ReconcileResult } from '../runtime/controller.ts';
 import type { KubeObject } from '../runtime/resource.ts';
-import { objectKey } from '../runtime/resource.ts';
-import { createIfAbsent, patchStatus, setCondition } from '../runtime/status.ts';
+import { createIfAbsent } from '../runtime/status.ts';
 import { toolManifestHash } from '../tool-catalogue/manifest.ts';
-import { labelValue, MANAGED_BY } from './names.ts';
+import type { ControllerConfig } from './config.ts';
+import type { EventRecorder } from './events.ts';
+import type { FreshWrites } from './fresh-objects.ts';
+import { UNDECIDED_BY_SUBMITTER, type Informers } from './informers.ts';
+import type { ChallengeSecrets } from './keys.ts';
+import type { LeaderBarrier } from './leader-barrier.ts';
+import type { ControllerMetrics } from './metrics.ts';
+import type { MintRequest, MintRequests } from './mint-requests.ts';
+import { FIELD_MANAGER, labelValue, MANAGED_BY } from './names.ts';
 import { controllerRef } from './owner.ts';
 import { createdAt, parseProposal, profileSpec, type ParsedProposal } from './parse.ts';
-import { CONDITION } from './proposal-status.ts';
-import { DECISIONS, PROPOSALS } from './resources.ts';
-import { decisionFacts } from './session-ledger.ts';
-import { FIELD_MANAGER, submitterFromKey, UNDECIDED_BY_SUBMITTER, type Shared } from './shared.ts';
+import type { PendingReasons } from './pending-reasons.ts';
+import type { PolicyState } from './policy-state.ts';
+import type { NotDecided } from './proposal-status.ts';
+import type { SubmitterKey } from './queue-keys.ts';
+import { DECISIONS, JOBS } from './resources.ts';
+import { decisionFacts, jobFacts, type SessionLedger } from './session-ledger.ts';
 
-interface Candidate {
+export interface DeciderDeps {
+  kc: KubeConfig;
+  /** The controller's clock (epoch ms). */
+  now: () => number;
+  log: Logger;
+  metrics: ControllerMetrics;
+  config: Pick<ControllerConfig, 'runnerImage'>;
+  informers: Pick<Informers, 'proposals' | 'profiles'>;
+  ledger: SessionLedger;
+  fresh: Pick<FreshWrites, 'proposals'>;
+  policy: PolicyState;
+  challengeSecrets: ChallengeSecrets;
+  events: EventRecorder;
+  /** Out: why a proposal is not decided, for the proposals controller. */
+  pending: PendingReasons;
+  /** In: authorized Jobs to create. */
+  mintRequests: MintRequests;
+  enqueueProposal(key: ObjectKey): void;
+  enqueueJob(key: ObjectKey): void;
+  enqueueSubmitter(submitter: string): void;
+  barrier: LeaderBarrier;
+}
+
+export interface Candidate {
   obj: KubeObject;
   namespace: string;
   name: string;
@@ -41,18 +77,16 @@ function byCreation(a: Candidate, b: Candidate): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
-/** A "not decided (yet)" status: phase Pending/Throttled and Decided=False with the reason. */
-interface PendingReason {
-  phase: 'Pending' | 'Throttled';
-  reason: string;
-  message: string;
+/** The earliest candidate first (creation time, then namespace and name). Pure. */
+export function decisionOrder<T extends Candidate>(candidates: readonly T[]): T[] {
+  return [...candidates].sort(byCreation);
 }
 
 export class Decider {
-  readonly #s: Shared;
+  readonly #s: DeciderDeps;
 
-  constructor(shared: Shared) {
-    this.#s = shared;
+  constructor(deps: DeciderDeps) {
+    this.#s = deps;
   }
 
   /** The submitter's proposals that have no Decision, earliest first. */
@@ -66,19 +100,25 @@ export class Decider {
       if (this.#s.ledger.isDecided(namespace, name, uid)) continue;
       out.push({ obj, namespace, name, uid, createdAt: createdAt(obj) });
     }
-    return out.sort(byCreation);
+    return decisionOrder(out);
   }
 
-  async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
-    const submitter = submitterFromKey(key);
-    await this.#s.leaderBarrier(ctx.signal);
+  async reconcile(key: SubmitterKey, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const submitter = key.submitter;
+    await this.#s.barrier.wait(ctx.signal);
+    const minting = await this.#mint(submitter, ctx);
+    const decided = await this.#decide(submitter, ctx);
+    return earliest(minting, decided);
+  }
+
+  async #decide(submitter: string, ctx: ReconcileContext): Promise<ReconcileResult> {
     const candidates = this.undecided(submitter);
     if (candidates.length === 0) return;
 
     const policy = this.#s.policy.current();
     if (policy.state !== 'valid') {
       const reason = policy.state === 'missing' ? 'PolicyMissing' : 'PolicyInvalid';
-      for (const c of candidates) await this.#markPending(c, { phase: 'Pending', reason, message: policy.message }, ctx);
+      for (const c of candidates) this.#notDecided(c, { phase: 'Pending', reason, message: policy.message });
       // The policy informer re-queues every waiting submitter when the policy changes.
       return;
     }
@@ -91,7 +131,7 @@ export class Decider {
         first = { c, parsed: parsed.value };
         break;
       }
-      await this.#markPending(c, { phase: 'Pending', reason: 'InvalidProposal', message: `The Proposal cannot be read: ${parsed.error}` }, ctx, undefined);
+      this.#notDecided(c, { phase: 'Pending', reason: 'InvalidProposal', message: `The Proposal cannot be read: ${parsed.error}` });
     }
     if (!first) return;
     const { c, parsed } = first;
@@ -107,30 +147,26 @@ export class Decider {
     try {
       challengeSecret = await this.#s.challengeSecrets.get(policy.input.spec.approvals.challengeSecretRef, ctx.fence);
     } catch (err) {
-      await this.#markPending(
-        c,
-        { phase: 'Pending', reason: 'ChallengeSecretUnavailable', message: `The challenge secret cannot be read: ${(err as Error).message}` },
-        ctx,
-        parsed.hash,
-      );
+      this.#notDecided(c, {
+        phase: 'Pending',
+        reason: 'ChallengeSecretUnavailable',
+        message: `The challenge secret cannot be read: ${(err as Error).message}`,
+        hash: parsed.hash,
+      });
       throw err;
     }
 
-    const result = await this.#s.submitterLocks.run(submitter, async (): Promise<ReconcileResult | 'decided'> => {
+    const result = await (async (): Promise<ReconcileResult | 'decided'> => {
       const now = this.#s.now();
       const rate = checkRate(this.#s.ledger.recentDecisionTimes(submitter), now, policy.input.spec);
       if (!rate.allowed) {
         this.#s.metrics.throttled();
-        await this.#markPending(
-          c,
-          {
-            phase: 'Throttled',
-            reason: 'RateLimited',
-            message: `${submitter} reached ${policy.input.spec.rateLimit.proposalsPerMinute} decided proposals per minute; the proposal waits.`,
-          },
-          ctx,
-          parsed.hash,
-        );
+        this.#notDecided(c, {
+          phase: 'Throttled',
+          reason: 'RateLimited',
+          message: `${submitter} reached ${policy.input.spec.rateLimit.proposalsPerMinute} decided proposals per minute; the proposal waits.`,
+          hash: parsed.hash,
+        });
         return { requeueAfterMs: rate.retryAfterMs };
       }
       const spec = parsed.proposal.spec;
@@ -149,7 +185,7 @@ export class Decider {
         evaluation = evaluate(input);
       } catch (err) {
         // The engine refuses to decide with this input (never ALLOW); say so and wait for a change.
-        await this.#markPending(c, { phase: 'Pending', reason: 'EvaluationFailed', message: (err as Error).message }, ctx, parsed.hash);
+        this.#notDecided(c, { phase: 'Pending', reason: 'EvaluationFailed', message: (err as Error).message, hash: parsed.hash });
         log.error({ err }, 'The engine could not evaluate the proposal');
         return;
       }
@@ -176,7 +212,8 @@ export class Decider {
         return { requeueAfterMs: 2000 };
       }
       this.#s.ledger.recordDecision(object);
-      this.#s.enqueue.proposal(objectKey(object));
+      this.#s.pending.delete(c);
+      this.#s.enqueueProposal({ namespace: c.namespace, name: c.name });
       if (created) {
         const outcome = evaluation.outcome;
         const hits = this.#s.metrics.hitsIn(evaluation.reasons);
@@ -203,52 +240,69 @@ export class Decider {
         log.info({ decision: facts.outcome }, 'Decision already recorded');
       }
       return 'decided';
-    });
+    })();
     if (result !== 'decided') return result;
     // More waiting: queue the submitter again; the queue hands it out after the submitters already waiting.
-    if (candidates.length > 1) this.#s.enqueue.submitter(submitter);
+    if (candidates.length > 1) this.#s.enqueueSubmitter(submitter);
   }
 
-  /** Records why a proposal is not decided (once: an unchanged status is not written again). */
-  async #markPending(c: Candidate, why: PendingReason, ctx: ReconcileContext, hash?: string): Promise<void> {
-    const current = c.obj.status as ProposalStatus | undefined;
-    const cond = current?.conditions?.find((x) => x.type === CONDITION.decided);
-    if (current?.phase === why.phase && cond?.reason === why.reason && cond.message === why.message && (hash === undefined || current.proposalHash === hash)) {
-      return;
+  /**
+   * Creates the submitter's authorized Jobs (built and signed by the proposals controller) that do not
+   * exist yet. A request whose proposal is gone or was created again (another UID) is dropped.
+   */
+  async #mint(submitter: string, ctx: ReconcileContext): Promise<ReconcileResult> {
+    let retry = false;
+    for (const request of this.#s.mintRequests.of(submitter)) {
+      const { namespace, name, uid, hash } = request.proposal;
+      const proposal = this.#s.fresh.proposals.read(this.#s.informers.proposals.getByName(namespace, name));
+      const parsed = proposal === undefined ? undefined : parseProposal(proposal);
+      if (proposal?.metadata.uid !== uid || proposal.metadata.deletionTimestamp !== undefined || !parsed?.ok || parsed.value.hash !== hash) {
+        this.#s.mintRequests.done(submitter, request);
+        continue;
+      }
+      if (this.#s.ledger.jobObject(namespace, name, uid) !== undefined) {
+        this.#s.mintRequests.done(submitter, request);
+        continue;
+      }
+      if (!(await this.#create(request, ctx))) retry = true;
+      else this.#s.mintRequests.done(submitter, request);
     }
-    const generation = typeof c.obj.metadata.generation === 'number' ? c.obj.metadata.generation : undefined;
-    const result = await patchStatus<KubeObject>(
-      this.#s.kc,
-      PROPOSALS,
-      { namespace: c.namespace, name: c.name },
-      (draft) => {
-        const status = { ...((draft.status as ProposalStatus | undefined) ?? {}) };
-        // A decision recorded meanwhile (by us, a moment ago) wins over "pending".
-        if (status.decisionRef !== undefined) return draft;
-        status.phase = why.phase;
-        status.message = why.message.slice(0, 4096);
-        if (hash !== undefined) status.proposalHash = hash;
-        status.conditions = setCondition(
-          (status.conditions ?? []),
-          {
-            type: CONDITION.decided,
-            status: 'False',
-            reason: why.reason,
-            message: why.message.slice(0, 32768),
-            ...(generation !== undefined ? { observedGeneration: generation } : {}),
-          },
-          new Date(),
-        );
-        if (generation !== undefined) status.observedGeneration = generation;
-        draft.status = status;
-        return draft;
-      },
-      { current: c.obj, fence: ctx.fence, fieldManager: FIELD_MANAGER, signal: ctx.signal },
-    ).catch((err: unknown) => {
-      // The proposal may be gone; anything else is retried by the caller's next pass.
-      this.#s.log.debug({ err, proposal: `${c.namespace}/${c.name}` }, 'Could not record the pending reason');
-      return undefined;
-    });
-    if (result?.changed) this.#s.fresh.proposals.remember(c.obj, result.object);
+    return retry ? { requeueAfterMs: 2000 } : undefined;
   }
+
+  /** true when the Job of this incarnation exists now; false while one of an earlier incarnation is in the way. */
+  async #create(request: MintRequest, ctx: ReconcileContext): Promise<boolean> {
+    const { namespace, name, uid } = request.proposal;
+    const log = this.#s.log.child({ controller: 'decisions', namespace, name, reconcileID: ctx.reconcileID });
+    const { object, created } = await createIfAbsent<KubeObject>(this.#s.kc, JOBS, request.job, {
+      fence: ctx.fence,
+      fieldManager: FIELD_MANAGER,
+      signal: ctx.signal,
+    });
+    if (jobFacts(object)?.proposalUID !== uid) {
+      log.info('A Job of an earlier incarnation of the proposal exists; waiting for its removal');
+      return false;
+    }
+    this.#s.ledger.recordJob(object);
+    this.#s.enqueueJob({ namespace, name });
+    this.#s.enqueueProposal({ namespace, name });
+    if (created) {
+      const spec = request.job.spec as { envelopeHash?: string; keyId?: string };
+      log.info({ job: name, envelopeHash: spec.envelopeHash, keyId: spec.keyId }, 'Minted job');
+      if (request.approvalRequestedAt !== undefined) this.#s.metrics.approvalWait((this.#s.now() - request.approvalRequestedAt) / 1000);
+    }
+    return true;
+  }
+
+  /** Hands why the proposal waits to the proposals controller (which writes it when it changed). */
+  #notDecided(c: Candidate, why: NotDecided): void {
+    if (this.#s.pending.set({ namespace: c.namespace, name: c.name }, { uid: c.uid, ...why })) this.#s.enqueueProposal({ namespace: c.namespace, name: c.name });
+  }
+}
+
+/** The sooner of two requeue requests (undefined: none). */
+function earliest(a: ReconcileResult, b: ReconcileResult): ReconcileResult {
+  const ms = [a?.requeueAfterMs, b?.requeueAfterMs].filter((x): x is number => x !== undefined);
+  if (a?.requeue === true || b?.requeue === true) return { requeue: true };
+  return ms.length > 0 ? { requeueAfterMs: Math.min(...ms) } : undefined;
 }

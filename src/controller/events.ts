@@ -6,8 +6,10 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { errorCode, kubeRequest } from '../runtime/kube-http.ts';
+import { TokenBucket } from '../runtime/rate-limiter.ts';
 import { resourcePath } from '../runtime/resource.ts';
 import { formatTime } from '../runtime/status.ts';
+import { isNamespaceTerminating } from './namespace-guard.ts';
 import { EVENTS } from './resources.ts';
 
 export interface InvolvedObject {
@@ -20,7 +22,7 @@ export interface InvolvedObject {
 
 export type EventType = 'Normal' | 'Warning';
 
-export const COMPONENT = 'm87-controller';
+const COMPONENT = 'm87-controller';
 
 export class EventRecorder {
   readonly #kc: KubeConfig;
@@ -29,10 +31,8 @@ export class EventRecorder {
   readonly #instance: string;
   readonly #maxInFlight: number;
   readonly #inFlight = new Set<Promise<void>>();
-  readonly #ratePerSecond: number;
-  readonly #burst: number;
-  #tokens: number;
-  #refilledAt = performance.now();
+  readonly #bucket: TokenBucket;
+  readonly #now: () => number;
   #dropped = 0;
   readonly #onDrop: (() => void) | undefined;
 
@@ -41,6 +41,8 @@ export class EventRecorder {
     logger: Logger;
     fence: () => void;
     instance: string;
+    /** The controller's clock (epoch ms), for the Event timestamps. */
+    now: () => number;
     maxInFlight?: number;
     /** Sustained events per second; default 10. */
     ratePerSecond?: number;
@@ -53,19 +55,9 @@ export class EventRecorder {
     this.#fence = opts.fence;
     this.#instance = opts.instance;
     this.#maxInFlight = opts.maxInFlight ?? 64;
-    this.#ratePerSecond = opts.ratePerSecond ?? 10;
-    this.#burst = opts.burst ?? 100;
-    this.#tokens = this.#burst;
+    this.#bucket = new TokenBucket(opts.ratePerSecond ?? 10, opts.burst ?? 100);
+    this.#now = opts.now;
     this.#onDrop = opts.onDrop;
-  }
-
-  #take(): boolean {
-    const now = performance.now();
-    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#refilledAt) / 1000) * this.#ratePerSecond);
-    this.#refilledAt = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
   }
 
   get dropped(): number {
@@ -73,7 +65,7 @@ export class EventRecorder {
   }
 
   record(obj: InvolvedObject, type: EventType, reason: string, message: string): void {
-    if (this.#inFlight.size >= this.#maxInFlight || !this.#take()) {
+    if (this.#inFlight.size >= this.#maxInFlight || !this.#bucket.tryTake()) {
       this.#dropped++;
       this.#onDrop?.();
       return;
@@ -83,7 +75,7 @@ export class EventRecorder {
     } catch {
       return;
     }
-    const now = new Date();
+    const now = new Date(this.#now());
     const body = {
       apiVersion: 'v1',
       kind: 'Event',
@@ -102,8 +94,11 @@ export class EventRecorder {
     const p: Promise<void> = kubeRequest(this.#kc, { method: 'POST', path: resourcePath(EVENTS, { namespace: obj.namespace }), body, timeoutMs: 10_000 })
       .then(() => undefined)
       .catch((err: unknown) => {
-        // Mostly a namespace being deleted; the status code is enough, the response body is noise.
-        this.#log.debug({ status: errorCode(err), reason, involved: `${obj.kind} ${obj.namespace}/${obj.name}` }, 'Could not record Event');
+        // The status code is enough, the response body is noise. A namespace being deleted refuses Events
+        // (403 NamespaceTerminating): expected, not worth a warning; anything else is.
+        const fields = { status: errorCode(err), reason, involved: `${obj.kind} ${obj.namespace}/${obj.name}` };
+        if (isNamespaceTerminating(err)) this.#log.debug(fields, 'Namespace is being deleted; Event not recorded');
+        else this.#log.warn(fields, 'Could not record Event');
       })
       .finally(() => this.#inFlight.delete(p));
     this.#inFlight.add(p);

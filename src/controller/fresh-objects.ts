@@ -2,7 +2,8 @@
 // previous version for a few milliseconds; a reconcile in that window would recompute from stale state and
 // pay a 409 round trip (and could log or count a transition twice). We remember, per object, the version a
 // write was based on and its result: while the cache still shows the old version, readers get our result.
-import { deepFreeze, objectKey, type KubeObject } from '../runtime/resource.ts';
+import { deepFreeze } from '../hash/freeze.ts';
+import { objectKey, type KubeObject } from '../runtime/resource.ts';
 
 interface Entry {
   /** Versions our writes replaced (a quick second write replaces the first one's result). */
@@ -47,4 +48,11 @@ export class FreshObjects {
   size(): number {
     return this.#entries.size;
   }
+}
+
+/** Our latest status writes per kind, until the informers catch up (read-your-own-writes). */
+export interface FreshWrites {
+  proposals: FreshObjects;
+  approvals: FreshObjects;
+  jobs: FreshObjects;
 }

@@ -33,7 +33,7 @@ export function parseListenAddress(value: string): ListenAddress {
   return { host, port };
 }
 
-export function createHttpApp(opts: HttpServerOptions): express.Express {
+function createHttpApp(opts: HttpServerOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.get('/metrics', async (_req, res) => {

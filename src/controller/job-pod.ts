@@ -1,9 +1,9 @@
-// The job Pod (docs/dev/pod-contract.md): no credentials, restricted security context, the signed envelope
-// and the job binding as annotations, exposed to the runner through a downward-API volume.
+// The job Pod (docs/dev/pod-contract.md): no credentials, restricted security context, and the Job's signed
+// envelope — the signature made when the Job was minted, never a second one — as annotations, each projected
+// into a file of its own by a downward-API volume.
 import type { EffectiveEnvelope } from '../api/envelope.ts';
-import { ANNOTATIONS } from '../api/group.ts';
+import { ANNOTATIONS, PODINFO_FILES } from '../api/group.ts';
 import { canonicalJson } from '../hash/canonical.ts';
-import { signDeh, signJobBinding } from '../integrity/signing.ts';
 import { jobLabels, jobPodName } from './names.ts';
 import { controllerRef } from './owner.ts';
 
@@ -28,38 +28,47 @@ export const DEFAULT_RUNNER_RESOURCES: ResourceRequirements = {
   limits: { cpu: '1', memory: '512Mi' },
 };
 
+/** What of the governance Job its Pod carries: the signed envelope exactly as minted, and the Job's identity. */
+export interface SignedJob {
+  uid: string;
+  envelope: EffectiveEnvelope;
+  envelopeHash: string;
+  /** Job.spec.signature: the controller's Ed25519 signature over the DEH, made when the Job was minted. */
+  signature: string;
+  keyId: string;
+}
+
 export interface JobPodInput {
-  job: {
-    namespace: string;
-    name: string;
-    uid: string;
-    proposalName: string;
-    envelope: EffectiveEnvelope;
-    envelopeHash: string;
-  };
-  signingKey: { keyId: string; privateKeyPem: string };
+  job: SignedJob & { namespace: string; name: string; proposalName: string };
   /** ConfigMap (in the job's namespace) holding the controller's public key under public.pem. */
   publicKeyConfigMap: string;
   resources?: ResourceRequirements;
 }
 
 /** The annotations the runner reads (once) through the downward API. */
-export function jobPodAnnotations(input: JobPodInput): Record<string, string> {
-  const { job, signingKey } = input;
+export function jobPodAnnotations(job: SignedJob): Record<string, string> {
   return {
     [ANNOTATIONS.envelope]: canonicalJson(job.envelope),
     [ANNOTATIONS.envelopeHash]: job.envelopeHash,
-    [ANNOTATIONS.signature]: signDeh(signingKey.privateKeyPem, job.envelopeHash),
-    [ANNOTATIONS.keyId]: signingKey.keyId,
+    [ANNOTATIONS.signature]: job.signature,
+    [ANNOTATIONS.keyId]: job.keyId,
     [ANNOTATIONS.jobUID]: job.uid,
-    [ANNOTATIONS.jobName]: job.name,
-    [ANNOTATIONS.bindingSignature]: signJobBinding(signingKey.privateKeyPem, {
-      namespace: job.namespace,
-      jobName: job.name,
-      jobUID: job.uid,
-      deh: job.envelopeHash,
-    }),
   };
+}
+
+/**
+ * The first annotation in which `pod` differs from what this controller puts on the Pod of `job`, or undefined
+ * when it carries all of them. Only the controller can create a Pod carrying m87 annotations and nobody can
+ * change them afterwards (admission policy m87-job-pods), so a Pod that carries them is the controller's Pod
+ * for this Job, and its runner was handed exactly the signed envelope. A Pod that does not (e.g. one someone
+ * else created under the job Pod's name with an owner reference to the Job) says nothing about this Job.
+ */
+export function podAnnotationMismatch(pod: { metadata?: { annotations?: Record<string, string> } }, job: SignedJob): string | undefined {
+  const actual = pod.metadata?.annotations ?? {};
+  for (const [key, value] of Object.entries(jobPodAnnotations(job))) {
+    if (actual[key] !== value) return key;
+  }
+  return undefined;
 }
 
 export interface JobPodContainer {
@@ -126,7 +135,7 @@ export function buildJobPod(input: JobPodInput): JobPod {
       name: jobPodName(job.name),
       namespace: job.namespace,
       labels: jobLabels(job.name, job.proposalName),
-      annotations: jobPodAnnotations(input),
+      annotations: jobPodAnnotations(job),
       ownerReferences: [controllerRef('Job', job)],
     },
     spec: {
@@ -173,7 +182,12 @@ export function buildJobPod(input: JobPodInput): JobPod {
       volumes: [
         {
           name: 'podinfo',
-          downwardAPI: { items: [{ path: 'annotations', fieldRef: { fieldPath: 'metadata.annotations' } }] },
+          downwardAPI: {
+            items: (Object.keys(PODINFO_FILES) as (keyof typeof PODINFO_FILES)[]).map((k) => ({
+              path: PODINFO_FILES[k],
+              fieldRef: { fieldPath: `metadata.annotations['${ANNOTATIONS[k]}']` },
+            })),
+          },
         },
         {
           name: 'signing-key',

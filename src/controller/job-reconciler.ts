@@ -5,41 +5,82 @@ import { API_VERSION } from '../api/group.ts';
 import type { Job } from '../api/kinds.ts';
 import type { JobStatus } from '../api/job.ts';
 import { envelopeHash } from '../integrity/document-hashes.ts';
-import type { ReconcileContext, ReconcileResult } from '../runtime/controller.ts';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { ObjectKey, ReconcileContext, ReconcileResult } from '../runtime/controller.ts';
 import { getObject, kubeRequest } from '../runtime/kube-http.ts';
 import type { KubeObject } from '../runtime/resource.ts';
 import { resourcePath } from '../runtime/resource.ts';
 import { createIfAbsent, formatTime, patchStatus, setCondition, type Condition } from '../runtime/status.ts';
-import { verifyDeh } from '../integrity/signing.ts';
+import { verifyDeh, type SigningKey } from '../integrity/signing.ts';
+import type { ControllerConfig } from './config.ts';
+import type { EventRecorder } from './events.ts';
+import type { FreshWrites } from './fresh-objects.ts';
+import type { Informers } from './informers.ts';
+import type { PublicKeyPublisher } from './keys.ts';
+import type { ControllerMetrics } from './metrics.ts';
+import type { NamespaceGuard } from './namespace-guard.ts';
 import { buildJobPod } from './job-pod.ts';
-import { jobNetworkPolicyName, jobPodName } from './names.ts';
+import { FIELD_MANAGER, jobNetworkPolicyName, jobPodName } from './names.ts';
 import { buildNetworkPolicy, EgressRuleError, networkPolicyMatches } from './network-policy.ts';
 import { isControlledBy } from './owner.ts';
 import { parseJob } from './parse.ts';
 import { conditionReason } from './proposal-status.ts';
-import { podProgress, type JobResult } from './receipt-check.ts';
+import { jobFacts, podProgress, type JobResult } from './receipt-check.ts';
 import { JOBS, NETWORK_POLICIES, PODS } from './resources.ts';
-import { FIELD_MANAGER, type Shared } from './shared.ts';
 
-export const JOB_CONDITION = { envelopeVerified: 'EnvelopeVerified', succeeded: 'Succeeded' } as const;
+const JOB_CONDITION = { envelopeVerified: 'EnvelopeVerified', succeeded: 'Succeeded' } as const;
 
 type StatusEdit = (status: JobStatus, now: Date) => JobStatus;
 
-export class JobReconciler {
-  readonly #s: Shared;
+export interface JobReconcilerDeps {
+  kc: KubeConfig;
+  /** The controller's clock (epoch ms). */
+  now: () => number;
+  log: Logger;
+  metrics: ControllerMetrics;
+  config: Pick<ControllerConfig, 'requireRestrictedNamespace' | 'runnerResources'>;
+  informers: Pick<Informers, 'jobs' | 'pods'>;
+  fresh: Pick<FreshWrites, 'jobs'>;
+  signingKey: SigningKey;
+  publicKeys: PublicKeyPublisher;
+  namespaces: NamespaceGuard;
+  events: EventRecorder;
+}
 
-  constructor(shared: Shared) {
-    this.#s = shared;
+/** Why this Job must not run, or undefined when it is intact and signed with `key`. Pure. */
+export function integrityProblem(job: Job, key: Pick<SigningKey, 'keyId' | 'publicKeyPem'>): { reason: string; message: string } | undefined {
+  let deh: string;
+  try {
+    deh = envelopeHash(job.spec.envelope);
+  } catch (err) {
+    return { reason: 'EnvelopeInvalid', message: `spec.envelope: ${(err as Error).message}` };
+  }
+  if (deh !== job.spec.envelopeHash) return { reason: 'EnvelopeHashMismatch', message: 'spec.envelopeHash does not match spec.envelope.' };
+  if (job.spec.keyId !== key.keyId) return { reason: 'UnknownSigningKey', message: `spec.keyId ${job.spec.keyId} is not the controller's key ${key.keyId}.` };
+  if (!verifyDeh(key.publicKeyPem, deh, job.spec.signature)) return { reason: 'SignatureInvalid', message: 'spec.signature does not verify with the controller key.' };
+  const p = job.spec.envelope.proposal;
+  if (p.name !== job.spec.proposalRef.name || p.uid !== job.spec.proposalRef.uid || p.namespace !== job.metadata.namespace) {
+    return { reason: 'EnvelopeProposalMismatch', message: 'spec.envelope.proposal does not match spec.proposalRef.' };
+  }
+  return undefined;
+}
+
+export class JobReconciler {
+  readonly #s: JobReconcilerDeps;
+
+  constructor(deps: JobReconcilerDeps) {
+    this.#s = deps;
   }
 
-  async reconcile(_key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
-    const namespace = ctx.namespace;
+  async reconcile(key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const namespace = key.namespace;
     if (namespace === undefined) return;
-    const obj = this.#s.fresh.jobs.read(this.#s.informers.jobs.getByName(namespace, ctx.name));
+    const obj = this.#s.fresh.jobs.read(this.#s.informers.jobs.getByName(namespace, key.name));
     if (obj === undefined || obj.metadata.deletionTimestamp !== undefined) return;
     const phase = (obj.status as JobStatus | undefined)?.phase;
     if (phase === 'Succeeded' || phase === 'Failed') return;
-    const log = this.#s.log.child({ controller: 'jobs', namespace, name: ctx.name, reconcileID: ctx.reconcileID });
+    const log = this.#s.log.child({ controller: 'jobs', namespace, name: key.name, reconcileID: ctx.reconcileID });
 
     const parsed = parseJob(obj);
     if (!parsed.ok) {
@@ -48,14 +89,14 @@ export class JobReconciler {
     }
     const job = parsed.value;
     const uid = job.metadata.uid ?? '';
-    const problem = this.#integrityProblem(job);
+    const problem = integrityProblem(job, this.#s.signingKey);
     if (problem) {
       log.warn({ reason: problem.reason }, problem.message);
       await this.#fail(obj, problem.reason, problem.message, ctx);
       return;
     }
-    const facts = { uid, envelopeHash: job.spec.envelopeHash, envelope: job.spec.envelope };
-    const podName = jobPodName(ctx.name);
+    const facts = jobFacts(job);
+    const podName = jobPodName(key.name);
     let pod = this.#s.informers.pods.getByName(namespace, podName);
     if (pod === undefined && (obj.status as JobStatus | undefined)?.podName !== undefined) {
       // We created it before; the cache may be behind, or it was deleted.
@@ -74,25 +115,6 @@ export class JobReconciler {
       return this.#observePod(obj, pod, facts, ctx, log);
     }
     return this.#start(obj, job, ctx, log);
-  }
-
-  /** Why this Job must not run, or undefined when it is intact and signed by us. */
-  #integrityProblem(job: Job): { reason: string; message: string } | undefined {
-    let deh: string;
-    try {
-      deh = envelopeHash(job.spec.envelope);
-    } catch (err) {
-      return { reason: 'EnvelopeInvalid', message: `spec.envelope: ${(err as Error).message}` };
-    }
-    if (deh !== job.spec.envelopeHash) return { reason: 'EnvelopeHashMismatch', message: 'spec.envelopeHash does not match spec.envelope.' };
-    const key = this.#s.signingKey;
-    if (job.spec.keyId !== key.keyId) return { reason: 'UnknownSigningKey', message: `spec.keyId ${job.spec.keyId} is not the controller's key ${key.keyId}.` };
-    if (!verifyDeh(key.publicKeyPem, deh, job.spec.signature)) return { reason: 'SignatureInvalid', message: 'spec.signature does not verify with the controller key.' };
-    const p = job.spec.envelope.proposal;
-    if (p.name !== job.spec.proposalRef.name || p.uid !== job.spec.proposalRef.uid || p.namespace !== job.metadata.namespace) {
-      return { reason: 'EnvelopeProposalMismatch', message: 'spec.envelope.proposal does not match spec.proposalRef.' };
-    }
-    return undefined;
   }
 
   async #start(obj: KubeObject, job: Job, ctx: ReconcileContext, log: ReconcileContext['log']): Promise<ReconcileResult> {
@@ -150,8 +172,7 @@ export class JobReconciler {
     }
 
     const desiredPod = buildJobPod({
-      job: { namespace, name, uid, proposalName: job.spec.proposalRef.name, envelope: job.spec.envelope, envelopeHash: job.spec.envelopeHash },
-      signingKey: this.#s.signingKey,
+      job: { ...jobFacts(job), namespace, name, proposalName: job.spec.proposalRef.name },
       publicKeyConfigMap: this.#s.publicKeys.configMapName,
       ...(this.#s.config.runnerResources ? { resources: this.#s.config.runnerResources } : {}),
     });
@@ -166,7 +187,7 @@ export class JobReconciler {
       return;
     }
     if (created) log.info({ pod: desiredPod.metadata.name, networkPolicy: npName, envelopeHash: job.spec.envelopeHash }, 'Started job Pod');
-    return this.#observePod(obj, pod, { uid, envelopeHash: job.spec.envelopeHash, envelope: job.spec.envelope }, ctx, log);
+    return this.#observePod(obj, pod, jobFacts(job), ctx, log);
   }
 
   async #observePod(
@@ -183,10 +204,12 @@ export class JobReconciler {
       ...s,
       podName,
       networkPolicyName: npName,
-      startTime: s.startTime ?? (typeof pod.metadata.creationTimestamp === 'string' ? pod.metadata.creationTimestamp : formatTime(new Date())),
+      startTime: s.startTime ?? (typeof pod.metadata.creationTimestamp === 'string' ? pod.metadata.creationTimestamp : formatTime(new Date(this.#s.now()))),
     });
     switch (progress.state) {
       case 'pending':
+        // A Pod waiting to start needs the public key (someone may have deleted the ConfigMap since).
+        await this.#s.publicKeys.ensure(obj.metadata.namespace ?? '', ctx.fence);
         await this.#edit(obj, ctx, (s, now) => ({
           ...base(s),
           phase: 'Pending',
@@ -287,7 +310,7 @@ export class JobReconciler {
           terminalAlready = true;
           return draft;
         }
-        const next = edit(current, new Date());
+        const next = edit(current, new Date(this.#s.now()));
         const generation = draft.metadata.generation;
         draft.status = typeof generation === 'number' ? { ...next, observedGeneration: generation } : next;
         return draft;

@@ -11,11 +11,11 @@ import { resourcePath } from '../runtime/resource.ts';
 import { createIfAbsent } from '../runtime/status.ts';
 import { generateSigningKey, keyIdOf, type SigningKey } from '../integrity/signing.ts';
 import { PUBLIC_KEY_FILE_KEY } from './job-pod.ts';
-import { MANAGED_BY } from './names.ts';
+import type { Informer } from '../runtime/informer.ts';
+import { FIELD_MANAGER, MANAGED_BY, PUBLIC_KEY_LABELS } from './names.ts';
 import { CONFIG_MAPS, SECRETS } from './resources.ts';
 
-export const PRIVATE_KEY_FILE_KEY = 'private.pem';
-const FIELD_MANAGER = 'm87-controller';
+const PRIVATE_KEY_FILE_KEY = 'private.pem';
 
 interface SecretObject extends KubeObject {
   data?: Record<string, string>;
@@ -35,7 +35,7 @@ function b64(s: string | Buffer): string {
 }
 
 /** Reads a signing key from Secret data; the public key and key id are derived from the private key. */
-export function signingKeyFromSecret(secret: SecretObject, where: string): SigningKey {
+function signingKeyFromSecret(secret: SecretObject, where: string): SigningKey {
   const pem = secret.data?.[PRIVATE_KEY_FILE_KEY];
   if (pem === undefined) throw new KeyMaterialError(`Secret ${where}: data.${PRIVATE_KEY_FILE_KEY} is missing`);
   let privateKey;
@@ -74,39 +74,51 @@ export async function ensureSigningKey(kc: KubeConfig, namespace: string, name: 
 }
 
 /**
- * Publishes the public key as ConfigMap `name` (key public.pem) in the namespaces that need it. Remembers
- * where it did so (per key id) so a job Pod costs no extra request after the first in its namespace.
+ * Publishes the public key as ConfigMap `name` (key public.pem) in the namespaces that need it. Whether it
+ * is there is read from an informer of exactly those ConfigMaps, so a deleted one is created again on the
+ * next ensure() (nothing remembers "published" past the object's deletion) and a job Pod costs no request
+ * once its namespace has the key.
  */
 export class PublicKeyPublisher {
   readonly #kc: KubeConfig;
   readonly #name: string;
   readonly #key: SigningKey;
-  readonly #done = new Map<string, Promise<void>>();
+  readonly #informer: Informer<KubeObject>;
+  /** Namespace → UID of the ConfigMap we created or verified, until the informer shows it (or its deletion). */
+  readonly #published = new Map<string, string>();
+  readonly #inFlight = new Map<string, Promise<void>>();
 
-  constructor(kc: KubeConfig, name: string, key: SigningKey) {
+  constructor(kc: KubeConfig, name: string, key: SigningKey, informer: Informer<KubeObject>) {
     this.#kc = kc;
     this.#name = name;
     this.#key = key;
+    this.#informer = informer;
+    const forget = (obj: KubeObject): void => {
+      const ns = obj.metadata.namespace;
+      if (ns !== undefined && obj.metadata.name === name && this.#published.get(ns) === obj.metadata.uid) this.#published.delete(ns);
+    };
+    informer.addHandlers({ onAdd: forget, onUpdate: (_old, obj) => forget(obj), onDelete: forget });
   }
 
   get configMapName(): string {
     return this.#name;
   }
 
-  ensure(namespace: string, fence: () => void): Promise<void> {
-    let p = this.#done.get(namespace);
-    if (!p) {
-      p = this.#publish(namespace, fence);
-      this.#done.set(namespace, p);
-      // A failure must be retried by the next caller, not remembered.
-      p.catch(() => this.#done.delete(namespace));
-    }
-    return p;
+  /** Whether the namespace has the current public key (as far as the cache and our own writes show). */
+  isPublished(namespace: string): boolean {
+    const cached: ConfigMapObject | undefined = this.#informer.getByName(namespace, this.#name);
+    if (cached !== undefined) return cached.metadata.deletionTimestamp === undefined && cached.data?.[PUBLIC_KEY_FILE_KEY] === this.#key.publicKeyPem;
+    return this.#published.has(namespace);
   }
 
-  /** Forget a namespace (e.g. the ConfigMap was deleted) so the next ensure() checks again. */
-  forget(namespace: string): void {
-    this.#done.delete(namespace);
+  async ensure(namespace: string, fence: () => void): Promise<void> {
+    if (this.isPublished(namespace)) return;
+    let p = this.#inFlight.get(namespace);
+    if (!p) {
+      p = this.#publish(namespace, fence).finally(() => this.#inFlight.delete(namespace));
+      this.#inFlight.set(namespace, p);
+    }
+    return p;
   }
 
   async #publish(namespace: string, fence: () => void): Promise<void> {
@@ -116,21 +128,26 @@ export class PublicKeyPublisher {
       metadata: {
         name: this.#name,
         namespace,
-        labels: { 'app.kubernetes.io/managed-by': MANAGED_BY, 'app.kubernetes.io/component': 'signing-public-key' },
+        labels: { ...PUBLIC_KEY_LABELS },
         annotations: { 'governance.m87.io/key-id': this.#key.keyId },
       },
       data: { [PUBLIC_KEY_FILE_KEY]: this.#key.publicKeyPem },
     };
     const { object, created } = await createIfAbsent<ConfigMapObject>(this.#kc, CONFIG_MAPS, body, { fence, fieldManager: FIELD_MANAGER });
-    if (created || object.data?.[PUBLIC_KEY_FILE_KEY] === this.#key.publicKeyPem) return;
-    // Stale (the signing key was replaced): publish the current one, guarded by resourceVersion.
-    await kubeRequest(this.#kc, {
-      method: 'PUT',
-      path: resourcePath(CONFIG_MAPS, { namespace, name: this.#name }),
-      body: { ...body, metadata: { ...body.metadata, resourceVersion: object.metadata.resourceVersion } },
-      query: { fieldManager: FIELD_MANAGER },
-      fence,
-    });
+    let current = object;
+    if (!created && object.data?.[PUBLIC_KEY_FILE_KEY] !== this.#key.publicKeyPem) {
+      // Stale (the signing key was replaced): publish the current one, guarded by resourceVersion.
+      current = await kubeRequest<ConfigMapObject>(this.#kc, {
+        method: 'PUT',
+        path: resourcePath(CONFIG_MAPS, { namespace, name: this.#name }),
+        body: { ...body, metadata: { ...body.metadata, resourceVersion: object.metadata.resourceVersion } },
+        query: { fieldManager: FIELD_MANAGER },
+        fence,
+      });
+    }
+    if (current.metadata.uid !== undefined && this.#informer.getByName(namespace, this.#name)?.metadata.uid !== current.metadata.uid) {
+      this.#published.set(namespace, current.metadata.uid);
+    }
   }
 }
 
@@ -146,21 +163,18 @@ const CHALLENGE_REFRESH_MS = 10 * 60_000;
 /** The challenge HMAC key named by the policy; created with random bytes when the Secret is absent. */
 export class ChallengeSecrets {
   readonly #kc: KubeConfig;
+  readonly #now: () => number;
   #cache: { ref: string; value: Buffer; loadedAt: number } | undefined;
 
-  constructor(kc: KubeConfig) {
+  /** `now` is the controller's clock (epoch ms). */
+  constructor(kc: KubeConfig, now: () => number) {
     this.#kc = kc;
-  }
-
-  /** Cached value if loaded for this ref (no I/O). */
-  peek(ref: SecretRef): Buffer | undefined {
-    const id = refId(ref);
-    return this.#cache?.ref === id ? this.#cache.value : undefined;
+    this.#now = now;
   }
 
   async get(ref: SecretRef, fence: () => void): Promise<Buffer> {
     const id = refId(ref);
-    const now = Date.now();
+    const now = this.#now();
     if (this.#cache?.ref === id && now - this.#cache.loadedAt < CHALLENGE_REFRESH_MS) return this.#cache.value;
     const where = `${ref.namespace}/${ref.name}`;
     let secret = await getObject<SecretObject>(this.#kc, SECRETS, { namespace: ref.namespace, name: ref.name });

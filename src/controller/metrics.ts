@@ -15,7 +15,7 @@ const DECISION_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 /** Seconds; humans take minutes to hours. */
 const APPROVAL_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 43200, 86400];
 
-export const JOB_RESULTS = ['Succeeded', 'Failed'] as const;
+const JOB_RESULTS = ['Succeeded', 'Failed'] as const;
 export type JobResultLabel = (typeof JOB_RESULTS)[number];
 
 export class ControllerMetrics {

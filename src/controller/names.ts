@@ -31,6 +31,9 @@ export function jobNetworkPolicyName(jobName: string): string {
 
 export const MANAGED_BY = 'm87';
 
+/** The field manager of every write the controller makes. */
+export const FIELD_MANAGER = 'm87-controller';
+
 /** Labels on every job Pod and NetworkPolicy. */
 export function jobLabels(jobName: string, proposalName: string): Record<string, string> {
   return {
@@ -42,3 +45,13 @@ export function jobLabels(jobName: string, proposalName: string): Record<string,
 
 /** Label selector for the controller's Pod and NetworkPolicy informers. */
 export const MANAGED_SELECTOR = `${LABELS.managedBy}=${MANAGED_BY},${LABELS.job}`;
+
+/** Labels of the public-key ConfigMaps (job Pods mount them); the controller's informer selects by them. */
+export const PUBLIC_KEY_LABELS: Readonly<Record<string, string>> = {
+  'app.kubernetes.io/managed-by': MANAGED_BY,
+  'app.kubernetes.io/component': 'signing-public-key',
+};
+
+export const PUBLIC_KEY_SELECTOR = Object.entries(PUBLIC_KEY_LABELS)
+  .map(([k, v]) => `${k}=${v}`)
+  .join(',');

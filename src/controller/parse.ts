@@ -2,6 +2,7 @@
 // remembered per object identity: each version of an object is validated once, however often it is read.
 import type { z } from 'zod';
 import { AgentProfileSpec } from '../api/agent-profile.ts';
+import { firstIssue } from '../api/issues.ts';
 import { Approval, Decision, Job, Proposal } from '../api/kinds.ts';
 import { canonicalHash } from '../hash/canonical.ts';
 import type { KubeObject } from '../runtime/resource.ts';
@@ -15,10 +16,7 @@ function cachedParser<S extends z.ZodType>(schema: S): (obj: object) => Parsed<z
     if (hit === undefined) {
       const r = schema.safeParse(obj);
       if (r.success) hit = { ok: true, value: r.data };
-      else {
-        const issue = r.error.issues[0];
-        hit = { ok: false, error: `${issue && issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue?.message ?? 'invalid'}` };
-      }
+      else hit = { ok: false, error: firstIssue(r.error) };
       cache.set(obj, hit);
     }
     return hit;

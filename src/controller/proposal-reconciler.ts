@@ -1,51 +1,131 @@
-// Decision → (approvals) → Job → Proposal.status. Keyed by the proposal, so all Approvals of one proposal
-// are evaluated by one worker at a time, in creation order. Mints exactly one Job per proposal (name =
-// proposal name, create-if-absent) under the submitter's lock, so the decider never evaluates a proposal
-// of the same submitter without seeing this authorization.
+// Proposal → (approvals) → Proposal.status. Keyed by the proposal, so all Approvals of one proposal are
+// evaluated by one worker at a time, in creation order. This is the one writer of Proposal.status: it
+// shows the decision, the approval state and the Job, or why nothing is decided yet (reasons the decisions
+// controller found, handed over in PendingReasons). A proposal found authorized gets its signed Job built
+// here and handed to the decisions controller (MintRequests), which creates it in the submitter's order.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
 import { API_VERSION } from '../api/group.ts';
-import type { Decision } from '../api/kinds.ts';
 import type { ApprovalStatus } from '../api/approval.ts';
+import type { Decision } from '../api/kinds.ts';
 import type { JobPhase } from '../api/job.ts';
 import type { ProposalStatus } from '../api/proposal.ts';
+import type { SigningKey } from '../integrity/signing.ts';
+import type { ObjectKey, ReconcileContext, ReconcileResult } from '../runtime/controller.ts';
 import { getObject } from '../runtime/kube-http.ts';
-import type { ReconcileContext, ReconcileResult } from '../runtime/controller.ts';
-import type { KubeObject } from '../runtime/resource.ts';
-import { createIfAbsent, formatTime, patchStatus, setCondition } from '../runtime/status.ts';
 import { jsonEqual } from '../runtime/merge-patch.ts';
+import type { KubeObject } from '../runtime/resource.ts';
+import { formatTime, patchObject, patchStatus, setCondition } from '../runtime/status.ts';
 import { byCreation, planApprovals, type ApprovalPlan, type ApprovalRecord } from './approvals.ts';
+import type { EventRecorder } from './events.ts';
+import type { FreshWrites } from './fresh-objects.ts';
+import { BY_PROPOSAL, type Informers } from './informers.ts';
+import type { ChallengeSecrets } from './keys.ts';
+import type { LeaderBarrier } from './leader-barrier.ts';
+import type { ControllerMetrics } from './metrics.ts';
 import { buildJob, MintError } from './minting.ts';
+import type { MintRequests } from './mint-requests.ts';
+import { FIELD_MANAGER } from './names.ts';
+import { ownerRef } from './owner.ts';
 import { createdAt, parseApproval, parseDecision, parseProposal } from './parse.ts';
-import { CONDITION, desiredProposalStatus, type ProposalFacts } from './proposal-status.ts';
+import type { PendingReasons } from './pending-reasons.ts';
+import type { PolicyState } from './policy-state.ts';
+import { CONDITION, desiredProposalStatus, pendingProposalStatus, type NotDecided, type ProposalFacts } from './proposal-status.ts';
 import { APPROVALS, JOBS, PROPOSALS } from './resources.ts';
-import { jobFacts } from './session-ledger.ts';
-import { BY_PROPOSAL, FIELD_MANAGER, type Shared } from './shared.ts';
+import { jobFacts, type SessionLedger } from './session-ledger.ts';
 
-/** The proposal's status records a minted Job (it may since have been deleted). */
-function recordedJobExists(obj: KubeObject): boolean {
-  return (obj.status as ProposalStatus | undefined)?.jobRef !== undefined;
+export interface ProposalReconcilerDeps {
+  kc: KubeConfig;
+  /** The controller's clock (epoch ms). */
+  now: () => number;
+  log: Logger;
+  metrics: ControllerMetrics;
+  informers: Pick<Informers, 'proposals' | 'approvals'>;
+  ledger: SessionLedger;
+  fresh: FreshWrites;
+  policy: PolicyState;
+  signingKey: Pick<SigningKey, 'keyId' | 'privateKeyPem'>;
+  challengeSecrets: ChallengeSecrets;
+  events: EventRecorder;
+  /** In: why the decisions controller has not decided a proposal. */
+  pending: PendingReasons;
+  /** Out: authorized Jobs for the decisions controller to create. */
+  mintRequests: MintRequests;
+  enqueueSubmitter(submitter: string): void;
+  barrier: LeaderBarrier;
+}
+
+/** What to do about the Job of a decided proposal. Pure. */
+export type JobPlan =
+  | { action: 'none' }
+  /** Authorized and no Job yet: build it and have it created. */
+  | { action: 'mint' }
+  /** A Job we minted is gone: never minted again (the work may have run); the proposal shows why. */
+  | { action: 'lost'; job: NonNullable<ProposalFacts['job']> }
+  /** Waiting for approvals: look again when the decision expires. */
+  | { action: 'wait'; requeueAfterMs: number };
+
+export interface JobPlanInput {
+  outcome: Decision['spec']['outcome'];
+  /** REQUIRE_HUMAN: the approval state of the plan. */
+  approvalState: ApprovalPlan['state'] | undefined;
+  /** A Job of this incarnation exists (cache, our own write or the server). */
+  jobExists: boolean;
+  /** Proposal.status.jobRef and phase: a Job was minted before. */
+  recorded: { jobRef: { name: string; uid: string } | undefined; phase: string | undefined };
+  /** Epoch ms; NaN when unknown. */
+  expiresAt: number;
+  now: number;
+}
+
+export function planJob(input: JobPlanInput): JobPlan {
+  if (input.jobExists) return { action: 'none' };
+  const ref = input.recorded.jobRef;
+  if (ref !== undefined) {
+    const phase = input.recorded.phase;
+    return {
+      action: 'lost',
+      job:
+        phase === 'Succeeded' || phase === 'Failed'
+          ? { ref, phase, reason: phase === 'Failed' ? 'JobDeleted' : undefined }
+          : { ref, phase: 'Failed', reason: 'JobDeleted', message: `Job ${ref.name} was deleted before it finished; it is not created again.` },
+    };
+  }
+  if (input.outcome === 'ALLOW' || (input.outcome === 'REQUIRE_HUMAN' && input.approvalState === 'Approved')) return { action: 'mint' };
+  if (input.outcome === 'REQUIRE_HUMAN' && input.approvalState === 'Pending' && Number.isFinite(input.expiresAt)) {
+    return { action: 'wait', requeueAfterMs: Math.max(1000, input.expiresAt - input.now + 1000) };
+  }
+  return { action: 'none' };
 }
 
 export class ProposalReconciler {
-  readonly #s: Shared;
+  readonly #d: ProposalReconcilerDeps;
 
-  constructor(shared: Shared) {
-    this.#s = shared;
+  constructor(deps: ProposalReconcilerDeps) {
+    this.#d = deps;
   }
 
-  async reconcile(_key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
-    const namespace = ctx.namespace;
+  async reconcile(key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const namespace = key.namespace;
     if (namespace === undefined) return;
-    const name = ctx.name;
-    const obj = this.#s.fresh.proposals.read(this.#s.informers.proposals.getByName(namespace, name));
+    const name = key.name;
+    const d = this.#d;
+    const obj = d.fresh.proposals.read(d.informers.proposals.getByName(namespace, name));
     if (obj === undefined) {
+      d.pending.delete({ namespace, name });
       await this.#rejectOrphanApprovals(namespace, name, ctx);
       return;
     }
     const uid = obj.metadata.uid;
     if (uid === undefined || obj.metadata.deletionTimestamp !== undefined) return;
-    const decisionObj = this.#s.ledger.decisionObject(namespace, name, uid);
-    if (decisionObj === undefined) return; // not decided yet: the decider's business
-    await this.#s.leaderBarrier(ctx.signal);
+    await d.barrier.wait(ctx.signal);
+    const decisionObj = d.ledger.decisionObject(namespace, name, uid);
+    if (decisionObj === undefined) {
+      const why = d.pending.get({ namespace, name }, uid);
+      if (why !== undefined) await this.#writePending(obj, why, ctx);
+      return;
+    }
+    d.pending.delete({ namespace, name });
 
     const parsedProposal = parseProposal(obj);
     if (!parsedProposal.ok) return; // the decider recorded why; nothing can be done with it
@@ -66,22 +146,21 @@ export class ProposalReconciler {
       return;
     }
     const decisionUID = decision.metadata.uid ?? '';
-    const log = this.#s.log.child({
-      controller: 'proposals',
-      namespace,
-      name,
-      reconcileID: ctx.reconcileID,
-      proposalHash: hash,
-      decision: decision.spec.outcome,
-    });
-    const now = this.#s.now();
-    let jobObj = this.#s.fresh.jobs.read(this.#s.ledger.jobObject(namespace, name, uid));
-    let plan: ApprovalPlan | undefined;
-    let requeueAfterMs: number | undefined;
+    const log = d.log.child({ controller: 'proposals', namespace, name, reconcileID: ctx.reconcileID, proposalHash: hash, decision: decision.spec.outcome });
+    const now = d.now();
+    let jobObj = d.fresh.jobs.read(d.ledger.jobObject(namespace, name, uid));
+    const status = obj.status as ProposalStatus | undefined;
+    if (jobObj === undefined && status?.jobRef !== undefined) {
+      // We recorded a Job before; the cache may be behind, or it was deleted.
+      const live = await getObject(d.kc, JOBS, { namespace, name: status.jobRef.name }, { signal: ctx.signal });
+      if (live !== undefined && jobFacts(live)?.proposalUID === uid) jobObj = live;
+    }
 
     // Approvals are evaluated for every outcome: for anything but REQUIRE_HUMAN they are NotRequired.
+    let plan: ApprovalPlan | undefined;
     const approvals = this.#approvalRecords(namespace, name);
     if (approvals.length > 0 || decision.spec.outcome === 'REQUIRE_HUMAN') {
+      await this.#adoptApprovals(obj, approvals, ctx);
       const needsSecret = approvals.some((a) => a.recorded === undefined);
       const secret = needsSecret ? await this.#challengeSecret(ctx) : Buffer.alloc(1);
       if (secret === undefined) return { requeueAfterMs: 5000 };
@@ -91,7 +170,7 @@ export class ProposalReconciler {
         approvals,
         now,
         challengeSecret: secret,
-        jobExists: jobObj !== undefined || recordedJobExists(obj),
+        jobExists: jobObj !== undefined || status?.jobRef !== undefined,
       });
       for (const { record, verdict } of plan.verdicts) {
         if (!(await this.#recordApprovalVerdict(namespace, record, verdict, ctx))) continue;
@@ -99,34 +178,30 @@ export class ProposalReconciler {
       }
     }
 
-    // A Job we minted and that is gone (deleted by someone) is never minted again: the work may have run.
-    let lostJob: ProposalFacts['job'];
-    const recordedJob = (obj.status as ProposalStatus | undefined)?.jobRef;
-    if (jobObj === undefined && recordedJob !== undefined) {
-      const live = await getObject(this.#s.kc, JOBS, { namespace, name: recordedJob.name }, { signal: ctx.signal });
-      if (live !== undefined && jobFacts(live)?.proposalUID === uid) {
-        jobObj = live;
-      } else {
-        const phase = (obj.status as ProposalStatus | undefined)?.phase;
-        lostJob =
-          phase === 'Succeeded' || phase === 'Failed'
-            ? { ref: recordedJob, phase, reason: phase === 'Failed' ? 'JobDeleted' : undefined }
-            : { ref: recordedJob, phase: 'Failed', reason: 'JobDeleted', message: `Job ${recordedJob.name} was deleted before it finished; it is not created again.` };
-      }
-    }
-
-    if (jobObj === undefined && lostJob === undefined) {
-      const authorized = decision.spec.outcome === 'ALLOW' || (decision.spec.outcome === 'REQUIRE_HUMAN' && plan?.state === 'Approved');
-      if (authorized) {
-        const minted = await this.#mint(obj, decision, hash, submitter, plan?.approvedBy ?? [], ctx, log);
-        if (minted === 'retry') return { requeueAfterMs: 2000 };
-        if (minted === 'refused') return;
-        jobObj = minted;
-        if (decision.spec.outcome === 'REQUIRE_HUMAN') this.#s.metrics.approvalWait((now - Date.parse(decision.spec.decidedAt)) / 1000);
-      } else if (decision.spec.outcome === 'REQUIRE_HUMAN' && plan?.state === 'Pending') {
-        // Look again when the decision expires.
-        const expiresAt = Date.parse(decision.spec.expiresAt ?? '');
-        if (Number.isFinite(expiresAt)) requeueAfterMs = Math.max(1000, expiresAt - now + 1000);
+    const jobPlan = planJob({
+      outcome: decision.spec.outcome,
+      approvalState: plan?.state,
+      jobExists: jobObj !== undefined,
+      recorded: { jobRef: status?.jobRef, phase: status?.phase },
+      expiresAt: Date.parse(decision.spec.expiresAt ?? ''),
+      now,
+    });
+    let mintRefused: string | undefined;
+    if (jobPlan.action === 'mint') {
+      try {
+        const job = buildJob({ proposal: { namespace, name, uid, hash }, decision, approvalRefs: plan?.approvedBy ?? [], signingKey: d.signingKey });
+        d.mintRequests.add(submitter, {
+          proposal: { namespace, name, uid, hash },
+          job: job as unknown as KubeObject,
+          approvalRequestedAt: decision.spec.outcome === 'REQUIRE_HUMAN' ? Date.parse(decision.spec.decidedAt) : undefined,
+        });
+        d.enqueueSubmitter(submitter);
+        // The status is written once the Job exists (the decisions controller queues us again): one write, not two.
+        return;
+      } catch (err) {
+        if (!(err instanceof MintError)) throw err;
+        log.error({ err }, 'Refusing to mint a Job');
+        mintRefused = err.message;
       }
     }
 
@@ -141,23 +216,22 @@ export class ProposalReconciler {
         expiresAt: decision.spec.expiresAt,
       },
       approval: plan && decision.spec.outcome === 'REQUIRE_HUMAN' ? { state: plan.state, approvedBy: plan.approvedBy } : undefined,
-      job: lostJob ?? (jobObj
-        ? {
-            ref: { name: jobObj.metadata.name ?? name, uid: jobObj.metadata.uid ?? '' },
-            phase: jobStatus.phase,
-            reason: jobStatus.reason,
-            message: jobStatus.message,
-          }
-        : undefined),
+      job:
+        jobPlan.action === 'lost'
+          ? jobPlan.job
+          : jobObj
+            ? { ref: { name: jobObj.metadata.name ?? name, uid: jobObj.metadata.uid ?? '' }, phase: jobStatus.phase, reason: jobStatus.reason, message: jobStatus.message }
+            : undefined,
+      mintRefused,
     };
     await this.#writeStatus(obj, facts, ctx, log);
-    if (requeueAfterMs !== undefined) return { requeueAfterMs };
+    if (jobPlan.action === 'wait') return { requeueAfterMs: jobPlan.requeueAfterMs };
   }
 
   #approvalRecords(namespace: string, proposalName: string): ApprovalRecord[] {
     const out: ApprovalRecord[] = [];
-    for (const cached of this.#s.informers.approvals.byIndex(BY_PROPOSAL, `${namespace}/${proposalName}`)) {
-      const a = this.#s.fresh.approvals.read(cached) ?? cached;
+    for (const cached of this.#d.informers.approvals.byIndex(BY_PROPOSAL, `${namespace}/${proposalName}`)) {
+      const a = this.#d.fresh.approvals.read(cached) ?? cached;
       const parsed = parseApproval(a);
       if (!parsed.ok || a.metadata.uid === undefined || a.metadata.name === undefined) continue;
       const state = (a.status as { state?: unknown } | undefined)?.state;
@@ -167,15 +241,42 @@ export class ProposalReconciler {
         createdAt: createdAt(a),
         spec: parsed.value.spec,
         recorded: state === 'Accepted' || state === 'Rejected' ? { state } : undefined,
+        owners: a.metadata.ownerReferences?.map((r) => r.uid) ?? [],
       });
     }
     return out.sort(byCreation);
   }
 
+  /**
+   * Approvals of this incarnation become owned by the proposal, so the garbage collector removes them
+   * with it (an Approval of a proposal that is gone can then never be replayed on a new one of that name).
+   */
+  async #adoptApprovals(proposal: KubeObject, approvals: readonly ApprovalRecord[], ctx: ReconcileContext): Promise<void> {
+    const { namespace, name, uid } = proposal.metadata;
+    if (namespace === undefined || name === undefined || uid === undefined) return;
+    for (const a of approvals) {
+      if (a.spec.proposalUID !== uid || a.owners?.includes(uid)) continue;
+      const current = this.#d.fresh.approvals.read(this.#d.informers.approvals.getByName(namespace, a.name));
+      const result = await patchObject<KubeObject>(
+        this.#d.kc,
+        APPROVALS,
+        { namespace, name: a.name },
+        (draft) => {
+          const owners = draft.metadata.ownerReferences ?? [];
+          if (owners.some((r) => r.uid === uid)) return draft;
+          draft.metadata.ownerReferences = [...owners, ownerRef('Proposal', { name, uid })];
+          return draft;
+        },
+        { ...(current ? { current } : {}), fence: ctx.fence, fieldManager: FIELD_MANAGER, signal: ctx.signal },
+      );
+      if (result.changed && current) this.#d.fresh.approvals.remember(current, result.object);
+    }
+  }
+
   async #challengeSecret(ctx: ReconcileContext): Promise<Buffer | undefined> {
-    const policy = this.#s.policy.current();
+    const policy = this.#d.policy.current();
     if (policy.state !== 'valid') return undefined;
-    return this.#s.challengeSecrets.get(policy.input.spec.approvals.challengeSecretRef, ctx.fence);
+    return this.#d.challengeSecrets.get(policy.input.spec.approvals.challengeSecretRef, ctx.fence);
   }
 
   async #recordApprovalVerdict(
@@ -184,24 +285,25 @@ export class ProposalReconciler {
     verdict: ApprovalPlan['verdicts'][number]['verdict'],
     ctx: ReconcileContext,
   ): Promise<boolean> {
-    const current = this.#s.fresh.approvals.read(this.#s.informers.approvals.getByName(namespace, record.name));
+    const d = this.#d;
+    const current = d.fresh.approvals.read(d.informers.approvals.getByName(namespace, record.name));
     const reason = verdict.state === 'Accepted' ? 'Accepted' : verdict.reason;
     const message = verdict.state === 'Accepted' ? 'The approval counts towards the decision.' : verdict.message;
     const result = await patchStatus<KubeObject>(
-      this.#s.kc,
+      d.kc,
       APPROVALS,
       { namespace, name: record.name },
       (draft) => {
         const status = { ...((draft.status as ApprovalStatus | undefined) ?? {}) };
         if (status.state !== undefined) return draft; // evaluated meanwhile: approvals are judged once
-        const now = new Date();
+        const now = new Date(d.now());
         const generation = typeof draft.metadata.generation === 'number' ? draft.metadata.generation : undefined;
         status.state = verdict.state;
         status.reason = reason;
         status.message = message.slice(0, 4096);
         status.evaluatedAt = formatTime(now);
         status.conditions = setCondition(
-          (status.conditions ?? []),
+          status.conditions ?? [],
           {
             type: 'Accepted',
             status: verdict.state === 'Accepted' ? 'True' : 'False',
@@ -219,9 +321,9 @@ export class ProposalReconciler {
     );
     // Judged meanwhile by an earlier pass (our cache was behind): nothing to count or report.
     if (!result.changed) return false;
-    if (current) this.#s.fresh.approvals.remember(current, result.object);
-    this.#s.metrics.approval(verdict.state, reason);
-    this.#s.events.record(
+    if (current) d.fresh.approvals.remember(current, result.object);
+    d.metrics.approval(verdict.state, reason);
+    d.events.record(
       { apiVersion: API_VERSION, kind: 'Approval', namespace, name: record.name, uid: record.uid },
       verdict.state === 'Accepted' ? 'Normal' : 'Warning',
       verdict.state === 'Accepted' ? 'ApprovalAccepted' : `ApprovalRejected${reason}`,
@@ -234,8 +336,8 @@ export class ProposalReconciler {
   async #rejectOrphanApprovals(namespace: string, proposalName: string, ctx: ReconcileContext): Promise<void> {
     const pending = this.#approvalRecords(namespace, proposalName).filter((a) => a.recorded === undefined);
     if (pending.length === 0) return;
-    await this.#s.leaderBarrier(ctx.signal);
-    const live = await getObject(this.#s.kc, PROPOSALS, { namespace, name: proposalName }, { signal: ctx.signal });
+    await this.#d.barrier.wait(ctx.signal);
+    const live = await getObject(this.#d.kc, PROPOSALS, { namespace, name: proposalName }, { signal: ctx.signal });
     if (live !== undefined) return; // the cache is behind; the proposal's own events bring us back
     for (const record of pending) {
       await this.#recordApprovalVerdict(
@@ -247,99 +349,69 @@ export class ProposalReconciler {
     }
   }
 
-  async #mint(
-    proposalObj: KubeObject,
-    decision: Decision,
-    hash: string,
-    submitter: string,
-    approvalRefs: readonly { name: string; uid: string }[],
-    ctx: ReconcileContext,
-    log: ReconcileContext['log'],
-  ): Promise<KubeObject | 'retry' | 'refused'> {
-    const namespace = proposalObj.metadata.namespace ?? '';
-    const name = proposalObj.metadata.name ?? '';
-    const uid = proposalObj.metadata.uid ?? '';
-    let job;
-    try {
-      job = buildJob({ proposal: { namespace, name, uid, hash }, decision, approvalRefs, signingKey: this.#s.signingKey });
-    } catch (err) {
-      if (!(err instanceof MintError)) throw err;
-      log.error({ err }, 'Refusing to mint a Job');
-      await this.#setCondition(proposalObj, { type: CONDITION.approved, status: 'False', reason: 'MintRefused', message: err.message }, ctx);
-      return 'refused';
+  async #writePending(obj: KubeObject, why: NotDecided, ctx: ReconcileContext): Promise<void> {
+    const current = obj.status as ProposalStatus | undefined;
+    const cond = current?.conditions?.find((x) => x.type === CONDITION.decided);
+    if (current?.phase === why.phase && cond?.reason === why.reason && cond.message === why.message && (why.hash === undefined || current.proposalHash === why.hash)) {
+      return;
     }
-    return this.#s.submitterLocks.run(submitter, async () => {
-      const { object, created } = await createIfAbsent<KubeObject>(this.#s.kc, JOBS, job as unknown as KubeObject, {
-        fence: ctx.fence,
-        fieldManager: FIELD_MANAGER,
-        signal: ctx.signal,
-      });
-      if (jobFacts(object)?.proposalUID !== uid) {
-        log.info('A Job of an earlier incarnation of the proposal exists; waiting for its removal');
-        return 'retry' as const;
-      }
-      this.#s.ledger.recordJob(object);
-      this.#s.enqueue.job(`${namespace}/${name}`);
-      if (created) log.info({ job: name, envelopeHash: (job.spec as { envelopeHash: string }).envelopeHash, keyId: this.#s.signingKey.keyId }, 'Minted job');
-      return object;
-    });
+    const generation = typeof obj.metadata.generation === 'number' ? obj.metadata.generation : undefined;
+    await this.#patch(obj, (status) => pendingProposalStatus(status, why, generation, new Date(this.#d.now())), ctx);
   }
 
-  async #writeStatus(obj: KubeObject, facts: ProposalFacts, ctx: ReconcileContext, log: ReconcileContext['log']): Promise<void> {
-    const desired = desiredProposalStatus(obj.status as ProposalStatus | undefined, facts, new Date());
+  async #writeStatus(obj: KubeObject, facts: ProposalFacts, ctx: ReconcileContext, log: Logger): Promise<void> {
+    const desired = desiredProposalStatus(obj.status as ProposalStatus | undefined, facts, new Date(this.#d.now()));
     if (jsonEqual(obj.status ?? {}, desired)) return;
     let before: ProposalStatus | undefined;
-    const result = await patchStatus<KubeObject>(
-      this.#s.kc,
-      PROPOSALS,
-      { namespace: obj.metadata.namespace, name: obj.metadata.name ?? '' },
-      (draft) => {
-        before = draft.status as ProposalStatus | undefined;
-        draft.status = desiredProposalStatus(before, facts, new Date());
-        return draft;
+    const changed = await this.#patch(
+      obj,
+      (status) => {
+        before = status;
+        return desiredProposalStatus(status, facts, new Date(this.#d.now()));
       },
-      { current: obj, fence: ctx.fence, fieldManager: FIELD_MANAGER, signal: ctx.signal },
+      ctx,
     );
-    if (!result.changed) return;
-    this.#s.fresh.proposals.remember(obj, result.object);
-    if (before?.phase !== desired.phase) {
-      log.info({ phase: desired.phase, previous: before?.phase }, 'Proposal phase changed');
-      const terminalBad = desired.phase === 'Failed' || desired.phase === 'Rejected' || desired.phase === 'Expired';
-      if (desired.phase !== 'Denied' && desired.phase !== 'NeedsEvidence' && desired.phase !== 'AwaitingApproval' && desired.phase !== 'Approved') {
-        this.#s.events.record(
-          { apiVersion: API_VERSION, kind: 'Proposal', namespace: obj.metadata.namespace ?? '', name: obj.metadata.name ?? '', uid: obj.metadata.uid },
-          terminalBad ? 'Warning' : 'Normal',
-          desired.phase ?? 'Unknown',
-          desired.message ?? '',
-        );
-      }
+    if (!changed || before?.phase === desired.phase) return;
+    log.info({ phase: desired.phase, previous: before?.phase }, 'Proposal phase changed');
+    const terminalBad = desired.phase === 'Failed' || desired.phase === 'Rejected' || desired.phase === 'Expired';
+    if (desired.phase !== 'Denied' && desired.phase !== 'NeedsEvidence' && desired.phase !== 'AwaitingApproval' && desired.phase !== 'Approved') {
+      this.#d.events.record(
+        { apiVersion: API_VERSION, kind: 'Proposal', namespace: obj.metadata.namespace ?? '', name: obj.metadata.name ?? '', uid: obj.metadata.uid },
+        terminalBad ? 'Warning' : 'Normal',
+        desired.phase ?? 'Unknown',
+        desired.message ?? '',
+      );
     }
   }
 
   async #setDecidedProblem(obj: KubeObject, reason: string, message: string, ctx: ReconcileContext): Promise<void> {
-    await this.#setCondition(obj, { type: CONDITION.decided, status: 'False', reason, message }, ctx);
+    const existing = (obj.status as ProposalStatus | undefined)?.conditions?.find((c) => c.type === CONDITION.decided);
+    if (existing?.status === 'False' && existing.reason === reason && existing.message === message) return;
+    await this.#patch(
+      obj,
+      (status) => ({
+        ...(status ?? {}),
+        conditions: setCondition(status?.conditions ?? [], { type: CONDITION.decided, status: 'False', reason, message }, new Date(this.#d.now())),
+      }),
+      ctx,
+    );
   }
 
-  async #setCondition(
-    obj: KubeObject,
-    cond: { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string },
-    ctx: ReconcileContext,
-  ): Promise<void> {
-    const existing = (obj.status as ProposalStatus | undefined)?.conditions?.find((c) => c.type === cond.type);
-    if (existing?.status === cond.status && existing.reason === cond.reason && existing.message === cond.message) return;
+  /** Writes Proposal.status (from the cached copy; conflicts re-read); true when something was written. Errors retry through the queue. */
+  async #patch(obj: KubeObject, edit: (status: ProposalStatus | undefined) => ProposalStatus, ctx: ReconcileContext): Promise<boolean> {
     const result = await patchStatus<KubeObject>(
-      this.#s.kc,
+      this.#d.kc,
       PROPOSALS,
       { namespace: obj.metadata.namespace, name: obj.metadata.name ?? '' },
       (draft) => {
-        const status = { ...((draft.status as ProposalStatus | undefined) ?? {}) };
-        status.conditions = setCondition((status.conditions ?? []), cond, new Date());
-        draft.status = status;
+        draft.status = edit(draft.status as ProposalStatus | undefined);
         return draft;
       },
       { current: obj, fence: ctx.fence, fieldManager: FIELD_MANAGER, signal: ctx.signal },
     );
-    if (result.changed) this.#s.fresh.proposals.remember(obj, result.object);
+    if (result.changed) this.#d.fresh.proposals.remember(obj, result.object);
+    return result.changed;
   }
 }
+
 

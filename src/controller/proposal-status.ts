@@ -16,6 +16,8 @@ export interface ProposalFacts {
   /** REQUIRE_HUMAN only. */
   approval?: { state: ApprovalState; approvedBy: readonly ObjectRef[] } | undefined;
   job?: { ref: ObjectRef; phase?: JobPhase | undefined; reason?: string | undefined; message?: string | undefined } | undefined;
+  /** Authorized, but the Job cannot be built (MintError message): nothing runs. */
+  mintRefused?: string | undefined;
 }
 
 const DECIDED_REASON: Record<Outcome, string> = {
@@ -33,7 +35,7 @@ export function conditionReason(reason: string | undefined, fallback: string): s
 }
 
 /** The findings that made the outcome, as one line for humans. */
-export function decisionSummary(outcome: Outcome, reasons: readonly Reason[]): string {
+function decisionSummary(outcome: Outcome, reasons: readonly Reason[]): string {
   if (outcome === 'ALLOW') return 'Allowed by policy.';
   const decisive = reasons.filter((r) => r.outcome === outcome);
   const text = (decisive.length > 0 ? decisive : reasons).map((r) => `${r.code}: ${r.message}`).join(' ');
@@ -131,7 +133,8 @@ export function desiredProposalStatus(current: ProposalStatus | undefined, f: Pr
         return { status: 'False', reason: 'AwaitingApproval', message: `Waiting for approval until ${f.decision.expiresAt ?? '(unknown)'}.` };
     }
   })();
-  conditions = setCondition(conditions, { type: CONDITION.approved, ...approved, observedGeneration: gen }, now);
+  const approvedCondition = f.mintRefused !== undefined && !f.job ? { status: 'False' as const, reason: 'MintRefused', message: f.mintRefused } : approved;
+  conditions = setCondition(conditions, { type: CONDITION.approved, ...approvedCondition, observedGeneration: gen }, now);
   if (f.job) {
     const j = f.job;
     const executed =
@@ -154,5 +157,34 @@ export function desiredProposalStatus(current: ProposalStatus | undefined, f: Pr
   };
   if (f.job) status.jobRef = { name: f.job.ref.name, uid: f.job.ref.uid };
   if (f.approval && f.approval.approvedBy.length > 0) status.approvalRefs = f.approval.approvedBy.map((r) => ({ name: r.name, uid: r.uid }));
+  return status;
+}
+
+/** Why a proposal is not decided yet, as its status would show it. */
+export interface NotDecided {
+  phase: 'Pending' | 'Throttled';
+  reason: string;
+  message: string;
+  hash?: string | undefined;
+}
+
+/** The status of a proposal that is not decided (yet): phase Pending or Throttled and Decided=False. */
+export function pendingProposalStatus(current: ProposalStatus | undefined, why: NotDecided, generation: number | undefined, now: Date): ProposalStatus {
+  const status: ProposalStatus = { ...(current ?? {}) };
+  status.phase = why.phase;
+  status.message = why.message.slice(0, 4096);
+  if (why.hash !== undefined) status.proposalHash = why.hash;
+  status.conditions = setCondition(
+    status.conditions ?? [],
+    {
+      type: CONDITION.decided,
+      status: 'False',
+      reason: why.reason,
+      message: why.message.slice(0, 32768),
+      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    },
+    now,
+  );
+  if (generation !== undefined) status.observedGeneration = generation;
   return status;
 }

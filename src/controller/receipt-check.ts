@@ -1,17 +1,27 @@
-// Turns a terminated job Pod into the governance Job's result. The controller accepts "Succeeded" only for
-// a receipt that parses, belongs to this Job incarnation and envelope, stays within the signed budget and
-// lists its artifacts (DESIGN §5); everything else is Failed with a reason, never Succeeded.
-import type { EffectiveEnvelope } from '../api/envelope.ts';
+// Turns a terminated job Pod into the governance Job's result.
+//
+// The receipt is the runner's own report: nothing in it is signed, and today a compromised step (a child
+// process of the runner, same user, same files) could write one. So the conditions claim only what the
+// controller itself proved (docs/security.md, "What a Job's status proves"):
+// - EnvelopeVerified=True means the controller verified the Job's DEH and signature and that the Pod it reads
+//   the result from carries exactly them (only the controller can create such a Pod). The runner's report can
+//   lower it (a runner that says it saw another DEH or job UID, or could not verify, makes it False: failing
+//   closed costs nothing) but never raise it.
+// - Succeeded=True has reason ReportedByRunner: the runner reports success, and the report is consistent with
+//   the signed Job (this incarnation, this DEH, within budget, every step, artifacts listed). That is a
+//   consistency check of a self-report, not proof of the work.
+import type { Job } from '../api/kinds.ts';
 import { Receipt, RECEIPT_MAX_BYTES } from '../api/receipt.ts';
-import { RUNNER_CONTAINER } from './job-pod.ts';
+import { podAnnotationMismatch, RUNNER_CONTAINER, type SignedJob } from './job-pod.ts';
 
 export type VerificationResult = 'verified' | 'refused' | 'mismatch' | 'invalid' | 'missing';
 export const VERIFICATION_RESULTS: readonly VerificationResult[] = ['verified', 'refused', 'mismatch', 'invalid', 'missing'];
 
-export interface JobFacts {
-  uid: string;
-  envelopeHash: string;
-  envelope: Pick<EffectiveEnvelope, 'autonomyBudget' | 'steps'>;
+/** What of the Job the result is checked against: what its Pod must carry. */
+export type JobFacts = SignedJob;
+
+export function jobFacts(job: Job): JobFacts {
+  return { uid: job.metadata.uid ?? '', envelope: job.spec.envelope, envelopeHash: job.spec.envelopeHash, signature: job.spec.signature, keyId: job.spec.keyId };
 }
 
 export interface TerminatedContainer {
@@ -22,6 +32,8 @@ export interface TerminatedContainer {
   finishedAt?: string | undefined;
 }
 
+type EnvelopeVerified = { status: 'True' | 'False'; reason: string; message: string };
+
 export interface JobResult {
   phase: 'Succeeded' | 'Failed';
   /** CamelCase reason, or the runner's reason code. */
@@ -29,66 +41,83 @@ export interface JobResult {
   message: string;
   receipt?: Receipt;
   /** The EnvelopeVerified condition. */
-  envelopeVerified: { status: 'True' | 'False' | 'Unknown'; reason: string; message: string };
-  /** For m87_envelope_verifications_total{result}. */
+  envelopeVerified: EnvelopeVerified;
+  /** For m87_envelope_verifications_total{result}: what the receipt check found. */
   verification: VerificationResult;
   completionTime?: string | undefined;
 }
 
-function failed(reason: string, message: string, verification: VerificationResult, extra: Partial<JobResult> = {}): JobResult {
-  return {
-    phase: 'Failed',
-    reason,
-    message,
-    verification,
-    envelopeVerified: { status: verification === 'missing' ? 'Unknown' : 'False', reason, message },
-    ...extra,
-  };
+/** The success reason: the runner's report, checked for consistency with the signed Job. */
+export const REPORTED_BY_RUNNER = 'ReportedByRunner';
+export const VERIFIED_BY_CONTROLLER = 'VerifiedByController';
+
+const controllerVerified: EnvelopeVerified = {
+  status: 'True',
+  reason: VERIFIED_BY_CONTROLLER,
+  message:
+    "The controller verified the Job's DEH and Ed25519 signature and that the job Pod carries exactly them. " +
+    "The runner's own verification inside the Pod is its report (status.receipt.deh), not proven.",
+};
+
+function failed(reason: string, message: string, verification: VerificationResult, envelopeVerified: EnvelopeVerified, extra: Partial<JobResult> = {}): JobResult {
+  return { phase: 'Failed', reason, message, verification, envelopeVerified, ...extra };
 }
 
-/** Parses and checks the receipt of a terminated runner container. Pure. */
-export function verifyReceipt(job: JobFacts, terminated: TerminatedContainer): JobResult {
+/** The runner reports that what it was handed is not this Job's signed envelope: taken at its word (fail closed). */
+function runnerSawOtherEnvelope(reason: string, message: string): EnvelopeVerified {
+  return { status: 'False', reason, message: `${message} (reported by the runner; the Pod object carries the signed envelope)` };
+}
+
+/** Parses and checks the receipt of the terminated runner container of a Pod that carries the Job (see podProgress). */
+function verifyReceipt(job: JobFacts, terminated: TerminatedContainer): JobResult {
   const completionTime = terminated.finishedAt;
   const raw = terminated.message ?? '';
   if (raw.trim() === '') {
-    return failed('ReceiptMissing', `The runner exited with code ${terminated.exitCode} and wrote no receipt.`, 'missing', { completionTime });
+    return failed('ReceiptMissing', `The runner exited with code ${terminated.exitCode} and wrote no receipt.`, 'missing', controllerVerified, { completionTime });
   }
   if (Buffer.byteLength(raw, 'utf8') > RECEIPT_MAX_BYTES) {
-    return failed('ReceiptInvalid', `The receipt is larger than ${RECEIPT_MAX_BYTES} bytes.`, 'invalid', { completionTime });
+    return failed('ReceiptInvalid', `The receipt is larger than ${RECEIPT_MAX_BYTES} bytes.`, 'invalid', controllerVerified, { completionTime });
   }
   let json: unknown;
   try {
     json = JSON.parse(raw);
   } catch {
-    return failed('ReceiptInvalid', 'The receipt is not JSON.', 'invalid', { completionTime });
+    return failed('ReceiptInvalid', 'The receipt is not JSON.', 'invalid', controllerVerified, { completionTime });
   }
   const parsed = Receipt.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue && issue.path.length > 0 ? issue.path.join('.') : '(root)';
-    return failed('ReceiptInvalid', `The receipt is not valid: ${field}: ${issue?.message ?? 'invalid'}.`, 'invalid', { completionTime });
+    return failed('ReceiptInvalid', `The receipt is not valid: ${field}: ${issue?.message ?? 'invalid'}.`, 'invalid', controllerVerified, {
+      completionTime,
+    });
   }
   const receipt = parsed.data;
   const base = { receipt, completionTime };
 
+  // What the runner says it was handed, or that it could not verify, lowers EnvelopeVerified.
   if (receipt.jobUID !== job.uid) {
-    return failed('ReceiptJobMismatch', `The receipt names job UID ${receipt.jobUID}, not ${job.uid}.`, 'mismatch', base);
+    const message = `The receipt names job UID ${receipt.jobUID}, not ${job.uid}.`;
+    return failed('ReceiptJobMismatch', message, 'mismatch', runnerSawOtherEnvelope('ReceiptJobMismatch', message), base);
   }
   if (receipt.deh.claimed !== job.envelopeHash) {
-    return failed('ReceiptDehMismatch', `The receipt claims DEH ${receipt.deh.claimed}, the Job's is ${job.envelopeHash}.`, 'mismatch', base);
+    const message = `The receipt claims DEH ${receipt.deh.claimed}, the Job's is ${job.envelopeHash}.`;
+    return failed('ReceiptDehMismatch', message, 'mismatch', runnerSawOtherEnvelope('ReceiptDehMismatch', message), base);
   }
-  if (receipt.status === 'Refused' || !receipt.deh.verified || receipt.deh.recomputed !== job.envelopeHash) {
+  if (!receipt.deh.verified || receipt.deh.recomputed !== job.envelopeHash) {
     const code = receipt.reasonCode !== '' ? receipt.reasonCode : 'ENVELOPE_NOT_VERIFIED';
-    return failed(code, `The runner refused the job (${code}).`, receipt.status === 'Refused' ? 'refused' : 'mismatch', base);
+    const message =
+      receipt.status === 'Refused' ? `The runner refused the job (${code}): the envelope it read did not verify.` : `The receipt does not say the runner verified the envelope (${code}).`;
+    return failed(code, message, receipt.status === 'Refused' ? 'refused' : 'mismatch', runnerSawOtherEnvelope(code, message), base);
+  }
+  if (receipt.status === 'Refused') {
+    // Refused after the envelope verified (isolation, gates, paths, budget): the envelope is not in doubt.
+    const code = receipt.reasonCode !== '' ? receipt.reasonCode : 'RunnerRefused';
+    return failed(code, `The runner refused the job (${code}).`, 'refused', controllerVerified, base);
   }
 
-  // From here on the envelope was verified by the runner; the rest decides Succeeded or Failed.
-  const verified: JobResult['envelopeVerified'] = {
-    status: 'True',
-    reason: 'Verified',
-    message: 'The runner verified the signature, the DEH and the tool manifest.',
-  };
-  const fail = (reason: string, message: string): JobResult => ({ phase: 'Failed', reason, message, verification: 'verified', envelopeVerified: verified, ...base });
+  // The rest decides Succeeded or Failed from a report whose identity and envelope are consistent with the Job.
+  const fail = (reason: string, message: string): JobResult => failed(reason, message, 'verified', controllerVerified, base);
 
   const budget = job.envelope.autonomyBudget;
   const over: string[] = [];
@@ -118,10 +147,12 @@ export function verifyReceipt(job: JobFacts, terminated: TerminatedContainer): J
   if (receipt.artifacts.length === 0) return fail('NoArtifacts', 'The receipt says Succeeded but lists no artifacts.');
   return {
     phase: 'Succeeded',
-    reason: 'Succeeded',
-    message: `The job ran ${receipt.steps.length} steps and produced ${receipt.artifacts.length} artifacts.`,
+    reason: REPORTED_BY_RUNNER,
+    message:
+      `The runner reports that ${receipt.steps.length} steps succeeded and produced ${receipt.artifacts.length} artifacts. ` +
+      "The controller checked the report against the signed Job (incarnation, DEH, budget, steps, exit code); it is the runner's own account, not proof of the work.",
     verification: 'verified',
-    envelopeVerified: verified,
+    envelopeVerified: controllerVerified,
     ...base,
   };
 }
@@ -147,8 +178,16 @@ export type PodProgress =
   | { state: 'running'; startedAt?: string | undefined }
   | { state: 'finished'; result: JobResult };
 
-/** Where a job Pod is: not started, running, or finished with a result. Pure. */
+/**
+ * Where a job Pod is: not started, running, or finished with a result. A Pod that does not carry the Job's
+ * signed annotations is finished at once, as Failed: whatever it reports is not this Job's result. Pure.
+ */
 export function podProgress(job: JobFacts, pod: unknown): PodProgress {
+  const mismatch = podAnnotationMismatch(pod as Parameters<typeof podAnnotationMismatch>[0], job);
+  if (mismatch !== undefined) {
+    const message = `The Pod does not carry this Job's signed envelope (annotation ${mismatch} differs): it was not created by the controller for this Job, and nothing it reports counts.`;
+    return { state: 'finished', result: failed('PodEnvelopeMismatch', message, 'mismatch', { status: 'False', reason: 'PodEnvelopeMismatch', message }) };
+  }
   const status = (pod as PodStatusView).status ?? {};
   const runner = (status.containerStatuses ?? []).find((c) => c.name === RUNNER_CONTAINER);
   const terminated = runner?.state?.terminated;
@@ -168,7 +207,7 @@ export function podProgress(job: JobFacts, pod: unknown): PodProgress {
     const reason = status.reason !== undefined && /^[A-Za-z][A-Za-z0-9]*$/.test(status.reason) ? status.reason : 'PodFailed';
     return {
       state: 'finished',
-      result: failed(reason, `The Pod ended in phase ${status.phase} without a runner result${status.message ? `: ${status.message}` : ''}.`, 'missing'),
+      result: failed(reason, `The Pod ended in phase ${status.phase} without a runner result${status.message ? `: ${status.message}` : ''}.`, 'missing', controllerVerified),
     };
   }
   if (status.phase === 'Running' || runner?.state?.running !== undefined) {

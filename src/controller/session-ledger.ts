@@ -87,7 +87,8 @@ export class SessionLedger {
   /** key → job written by us, not yet in the cache. */
   readonly #pendingJobs = new Map<string, Pending<JobFacts>>();
 
-  constructor(decisions: Informer<KubeObject>, jobs: Informer<KubeObject>, now: () => number = Date.now) {
+  /** `now` is the controller's clock (epoch ms). */
+  constructor(decisions: Informer<KubeObject>, jobs: Informer<KubeObject>, now: () => number) {
     this.#decisions = decisions;
     this.#jobs = jobs;
     this.#now = now;
@@ -97,9 +98,9 @@ export class SessionLedger {
       onDelete: (obj) => this.#forgetDecision(obj),
     });
     jobs.addHandlers({
-      onAdd: (obj) => this.#pendingJobs.delete(objectKey(obj)),
-      onUpdate: (_old, obj) => this.#pendingJobs.delete(objectKey(obj)),
-      onDelete: (obj) => this.#pendingJobs.delete(objectKey(obj)),
+      onAdd: (obj) => this.#forgetJob(obj),
+      onUpdate: (_old, obj) => this.#forgetJob(obj),
+      onDelete: (obj) => this.#forgetJob(obj),
     });
   }
 
@@ -114,7 +115,8 @@ export class SessionLedger {
 
   recordJob(obj: KubeObject): void {
     const facts = jobFacts(obj);
-    if (!facts || this.#jobs.get(facts.key) !== undefined) return;
+    // The cache may still hold a Job of an earlier incarnation under this name: only the same object counts.
+    if (!facts || this.#jobs.get(facts.key)?.metadata.uid === obj.metadata.uid) return;
     this.#pendingJobs.set(facts.key, { facts, object: obj, recordedAt: this.#now() });
   }
 
@@ -214,19 +216,22 @@ export class SessionLedger {
     return n;
   }
 
+  /**
+   * The informer has this object now (or saw it go): our copy of *that object* is no longer needed. An
+   * event about another object under the same name (an earlier incarnation being deleted) changes nothing.
+   */
   #forgetDecision(obj: KubeObject): void {
-    const facts = decisionFacts(obj);
     const key = objectKey(obj);
-    if (facts) {
-      const m = this.#pendingDecisions.get(facts.submittedBy);
-      m?.delete(key);
-      if (m?.size === 0) this.#pendingDecisions.delete(facts.submittedBy);
-      return;
-    }
     for (const [submitter, m] of this.#pendingDecisions) {
+      if (m.get(key)?.object.metadata.uid !== obj.metadata.uid) continue;
       m.delete(key);
       if (m.size === 0) this.#pendingDecisions.delete(submitter);
     }
+  }
+
+  #forgetJob(obj: KubeObject): void {
+    const key = objectKey(obj);
+    if (this.#pendingJobs.get(key)?.object.metadata.uid === obj.metadata.uid) this.#pendingJobs.delete(key);
   }
 
   #expire(): void {

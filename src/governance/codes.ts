@@ -8,7 +8,7 @@ import type { Outcome } from '../api/decision.ts';
 export interface CodeInfo {
   rule: string;
   outcomes: readonly Outcome[];
-  /** The GovernancePolicy / AgentProfile / manifest field that configures the rule ('-' when fixed). */
+  /** The GovernancePolicy / AgentProfile / Tool field that configures the rule ('-' when fixed). */
   field: string;
 }
 
@@ -21,11 +21,12 @@ export const REASON_CODES = {
   VIRTUAL_FS_DENIED: { rule: 'virtual-fs', outcomes: ['DENY'], field: 'spec.virtualFilesystem' },
   VIRTUAL_FS_NOT_IN_ALLOWLIST: { rule: 'virtual-fs', outcomes: ['DENY'], field: 'spec.virtualFilesystem[].allowedPaths' },
   PATH_INVALID: { rule: 'virtual-fs', outcomes: ['DENY'], field: '-' },
-  PATH_OUTSIDE_WORKSPACE: { rule: 'virtual-fs', outcomes: ['DENY'], field: 'tool manifest args[].pathLike' },
-  TOOL_UNKNOWN: { rule: 'effect-drift', outcomes: ['DENY'], field: 'tool manifest' },
-  TOOL_EFFECT_UNDECLARED: { rule: 'effect-drift', outcomes: ['DENY'], field: 'tool manifest tools[].effects' },
-  TOOL_ARGS_INVALID: { rule: 'effect-drift', outcomes: ['DENY'], field: 'tool manifest tools[].args' },
-  TOOL_EXECUTION_MODE_UNSUPPORTED: { rule: 'effect-drift', outcomes: ['DENY'], field: 'tool manifest tools[].executionModes' },
+  PATH_OUTSIDE_WORKSPACE: { rule: 'virtual-fs', outcomes: ['DENY'], field: 'Tool.spec.args[].pathLike, format patch' },
+  TOOL_UNKNOWN: { rule: 'effect-drift', outcomes: ['DENY'], field: 'Tool' },
+  TOOL_INVALID: { rule: 'effect-drift', outcomes: ['DENY'], field: 'Tool.spec' },
+  TOOL_EFFECT_UNDECLARED: { rule: 'effect-drift', outcomes: ['DENY'], field: 'Tool.spec.effects' },
+  TOOL_ARGS_INVALID: { rule: 'effect-drift', outcomes: ['DENY'], field: 'Tool.spec.args' },
+  TOOL_EXECUTION_MODE_UNSUPPORTED: { rule: 'effect-drift', outcomes: ['DENY'], field: 'Tool.spec.executionModes' },
   EFFECT_NOT_ALLOWED_FOR_AGENT: { rule: 'agent-scope', outcomes: ['DENY'], field: 'AgentProfile.spec.allowedEffects' },
   EVIDENCE_INSUFFICIENT: { rule: 'evidence', outcomes: ['NEED_MORE_EVIDENCE'], field: 'spec.evidence.minObservationsForNonRead' },
   CLAIM_CONFIDENCE_INVALID: { rule: 'evidence', outcomes: ['NEED_MORE_EVIDENCE'], field: '-' },
@@ -38,13 +39,14 @@ export const REASON_CODES = {
   CODE_TOO_LARGE: { rule: 'tripwires', outcomes: ['DENY'], field: 'spec.tripwires.maxCodeBytes' },
   REVERSIBILITY_CLASS_MISSING: { rule: 'reversibility', outcomes: ['DENY'], field: '-' },
   ROLLBACK_PROOF_MISSING: { rule: 'reversibility', outcomes: ['DENY'], field: '-' },
-  ROLLBACK_PROOF_INVALID: { rule: 'reversibility', outcomes: ['DENY'], field: 'tool manifest' },
+  ROLLBACK_PROOF_INVALID: { rule: 'reversibility', outcomes: ['DENY'], field: 'Tool' },
   PARTIAL_COMMIT_NEEDS_ROLLBACK_PROOF: { rule: 'reversibility', outcomes: ['DENY'], field: '-' },
   IRREVERSIBLE_REQUIRES_HUMAN: { rule: 'reversibility', outcomes: ['REQUIRE_HUMAN'], field: '-' },
   ENVELOPE_INVALID: { rule: 'envelope', outcomes: ['DENY'], field: '-' },
   ENVELOPE_OUT_OF_BOUNDS: { rule: 'envelope', outcomes: ['DENY'], field: 'spec.envelope.ceiling' },
   EGRESS_NOT_ALLOWED: { rule: 'envelope', outcomes: ['DENY'], field: 'spec.envelope.allowedEgress' },
-  WRITE_SCOPE_INSUFFICIENT: { rule: 'envelope', outcomes: ['DENY'], field: 'tool manifest tools[].minWriteScope' },
+  WRITE_SCOPE_INSUFFICIENT: { rule: 'envelope', outcomes: ['DENY'], field: 'Tool.spec.minWriteScope' },
+  REPOSITORY_HOST_NOT_IN_EGRESS: { rule: 'envelope', outcomes: ['DENY'], field: 'Tool.spec.workspace.git, spec.envelope.allowedEgress' },
   BUDGET_BELOW_STEP_COUNT: { rule: 'envelope', outcomes: ['DENY'], field: 'spec.reversibility.cleanupCost' },
   OPEN_WEIGHT_CLAMPED: { rule: 'envelope', outcomes: ['ALLOW'], field: '-' },
   ALLOWED: { rule: 'result', outcomes: ['ALLOW'], field: '-' },

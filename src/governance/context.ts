@@ -1,13 +1,14 @@
 import { EFFECT_TAGS } from '../api/effects.ts';
 import type { ExecutionMode } from '../api/envelope.ts';
 import type { ProposalSpec } from '../api/proposal.ts';
-import { TOOL_MANIFEST, type ToolManifest } from '../tool-catalogue/manifest.ts';
+import { BUILTIN_CATALOGUE } from '../tool-catalogue/builtin-catalogue.ts';
+import type { ToolCatalogue } from '../tool-catalogue/catalogue.ts';
 import { effectBit, isReadOnly, type EffectMask } from './effect-set.ts';
 import { resolveEnvelope, type ResolvedEnvelope } from './envelope.ts';
 import type { CompiledPolicy } from './policy.ts';
 import { compileProfile, type CompiledProfile } from './profile.ts';
 import { cleanupFor, type Cleanup } from './reversibility.ts';
-import { compiledTool, type CompiledTool } from './tool-index.ts';
+import { lookupTool, type ToolLookup } from './tool-index.ts';
 import type { EvaluationInput } from './types.ts';
 
 /** Everything the rules read, computed once per evaluation. */
@@ -16,14 +17,14 @@ export interface RuleContext {
   spec: ProposalSpec;
   policy: CompiledPolicy;
   profile: CompiledProfile | undefined;
-  manifest: ToolManifest;
+  catalogue: ToolCatalogue;
   /** Declared effects. */
   effects: EffectMask;
   /** Declared strings that are not effect tags. */
   unknownEffects: string[];
   readOnly: boolean;
-  /** One entry per step; undefined for a tool the manifest does not have. */
-  tools: (CompiledTool | undefined)[];
+  /** One entry per step: the step's tool, or why the catalogue has no usable tool of that name. */
+  tools: ToolLookup[];
   /** Declared mode when valid, else commit (the strictest). */
   executionMode: ExecutionMode;
   executionModeValid: boolean;
@@ -35,7 +36,7 @@ const TAGS: ReadonlySet<string> = new Set(EFFECT_TAGS);
 
 export function buildContext(input: EvaluationInput, policy: CompiledPolicy): RuleContext {
   const spec = input.proposal.spec;
-  const manifest = input.toolManifest ?? TOOL_MANIFEST;
+  const catalogue = input.catalogue ?? BUILTIN_CATALOGUE;
   let effects = 0;
   const unknownEffects: string[] = [];
   for (const e of spec.effects as readonly string[]) {
@@ -51,11 +52,11 @@ export function buildContext(input: EvaluationInput, policy: CompiledPolicy): Ru
     spec,
     policy,
     profile: input.profile === undefined ? undefined : compileProfile(input.profile),
-    manifest,
+    catalogue,
     effects,
     unknownEffects,
     readOnly,
-    tools: spec.steps.map((s) => compiledTool(s.tool, manifest)),
+    tools: spec.steps.map((s) => lookupTool(s.tool, catalogue)),
     executionMode: executionModeValid ? declaredMode : 'commit',
     executionModeValid,
     cleanup,

@@ -4,15 +4,16 @@ import {
   type AutonomyBudget,
   type EffectiveEnvelope,
   type EgressRule,
+  type EnvelopeStep,
   type ExecutionMode,
   type RequestedEnvelope,
   type WriteScope,
 } from '../api/envelope.ts';
-import type { Step } from '../api/primitives.ts';
 import type { ReasonCode } from './codes.ts';
 import { quote } from './findings.ts';
 import { writeScopeRank, type CompiledPolicy } from './policy.ts';
 import type { Cleanup } from './reversibility.ts';
+import { deepFreeze } from '../hash/freeze.ts';
 
 type BudgetKey = keyof typeof BUDGET_BOUNDS;
 const BUDGET_KEYS = Object.keys(BUDGET_BOUNDS) as BudgetKey[];
@@ -67,14 +68,6 @@ export function resolveEnvelope(req: RequestedEnvelope | undefined, policy: Comp
     byCost.set(key, r);
   }
   return r;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object') {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 function resolve(req: RequestedEnvelope | undefined, policy: CompiledPolicy, cleanup: Cleanup): ResolvedEnvelope {
@@ -191,7 +184,8 @@ function resolve(req: RequestedEnvelope | undefined, policy: CompiledPolicy, cle
 }
 
 export interface EnvelopeFacts {
-  steps: readonly Step[];
+  /** The proposal's steps, each with the hash and image of the tool it was decided against. */
+  steps: readonly EnvelopeStep[];
   image: string;
   toolManifestHash: string;
   effects: EffectTag[];
@@ -241,7 +235,12 @@ export function buildEffectiveEnvelope(r: ResolvedEnvelope, f: EnvelopeFacts): E
   e.retryLimit = f.cleanup.retryLimit;
   e.reversibility = reversibility;
   e.safetyMode = r.model.safetyMode;
-  e.steps = f.steps.map((s) => ({ args: sortedArgs(s.args), tool: s.tool }));
+  e.steps = f.steps.map((s) => {
+    const step: EnvelopeStep = { args: sortedArgs(s.args), image: s.image, tool: s.tool, toolHash: s.toolHash };
+    if (s.image === undefined) delete step.image;
+    if (s.toolHash === undefined) delete step.toolHash;
+    return step;
+  });
   e.toolManifestHash = f.toolManifestHash;
   if (r.model.weightsHash !== undefined) e.weightsHash = r.model.weightsHash;
   return e;

@@ -123,7 +123,12 @@ export function evaluate(input: EvaluationInput): EvaluationResult {
     const p = input.proposal;
     const rev = ctx.spec.reversibility;
     const envelope = buildEffectiveEnvelope(ctx.envelope, {
-      steps: ctx.spec.steps,
+      // A decision that proceeds has found every step's tool (TOOL_UNKNOWN / TOOL_INVALID deny).
+      steps: ctx.spec.steps.map((step, i) => {
+        const lookup = ctx.tools[i];
+        if (lookup === undefined || !lookup.found) throw new EvaluationInputError(`steps[${i}].tool: no tool, yet the outcome is ${outcome}`);
+        return { tool: step.tool, args: step.args, toolHash: lookup.tool.hash, image: lookup.tool.spec.image };
+      }),
       image: input.runnerImage,
       toolManifestHash: input.toolManifestHash,
       effects: result.allowedEffects,

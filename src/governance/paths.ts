@@ -1,30 +1,11 @@
 import type { VirtualFsRule } from '../api/governance-policy.ts';
+import { normalisePath } from '../tool-catalogue/workspace-path.ts';
 
-/** Where the runner resolves relative paths; a relative path is checked as if it were below it. */
-export const WORKSPACE = '/workspace';
+export { normalisePath, WORKSPACE } from '../tool-catalogue/workspace-path.ts';
 
-// Anything that could make a path look different from what it is: //, /./, /../, trailing / or /., /..
-const NEEDS_NORMALISING = /\/\/|\/\.|\/$/;
 // eslint-disable-next-line no-control-regex -- control characters are exactly what this rejects
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 const FILE_URL = /^file:/i;
-
-/**
- * Lexical normalisation, as the kernel would resolve the path without symlinks: relative paths are
- * resolved against /workspace, empty and `.` segments vanish, `..` removes the previous segment and never
- * climbs above `/`. A leading `//` is an ordinary `/` (POSIX lets `//` be special; Linux does not).
- */
-export function normalisePath(path: string): string {
-  const abs = path.startsWith('/') ? path : `${WORKSPACE}/${path}`;
-  if (!NEEDS_NORMALISING.test(abs)) return abs;
-  const out: string[] = [];
-  for (const seg of abs.split('/')) {
-    if (seg === '' || seg === '.') continue;
-    if (seg === '..') out.pop();
-    else out.push(seg);
-  }
-  return '/' + out.join('/');
-}
 
 /** Strips a file: URL down to its path (file:///sys, file://host/sys and file:/sys all name /sys). */
 function fileUrlPath(value: string): string {

@@ -1,5 +1,6 @@
 import { BUDGET_BOUNDS, WRITE_SCOPES, type WriteScope } from '../api/envelope.ts';
 import { GovernancePolicySpec, type ToxicPair } from '../api/governance-policy.ts';
+import { formatIssue } from '../api/issues.ts';
 import { maskOf, type EffectMask } from './effect-set.ts';
 import { compileFsRules, type CompiledFsRule } from './paths.ts';
 import { compileTripwires, type CompiledTripwires } from './tripwires.ts';
@@ -68,19 +69,13 @@ function semanticErrors(spec: GovernancePolicySpec): string[] {
   return errors;
 }
 
-function fieldPath(path: readonly PropertyKey[]): string {
-  let out = 'spec';
-  for (const k of path) out += typeof k === 'number' ? `[${k}]` : `.${String(k)}`;
-  return out;
-}
-
 /**
  * Every reason the policy cannot be used (empty when it is valid): schema violations and semantic ones
  * (tripwires that are not valid regular expressions, defaults above the ceiling). Errors name the field.
  */
 export function validatePolicy(spec: unknown): string[] {
   const parsed = GovernancePolicySpec.safeParse(spec);
-  if (!parsed.success) return parsed.error.issues.map((i) => `${fieldPath(i.path)}: ${i.message}`);
+  if (!parsed.success) return parsed.error.issues.map((i) => formatIssue(i, 'spec'));
   return semanticErrors(parsed.data);
 }
 

@@ -1,8 +1,9 @@
 import type { GovernancePolicySpec } from '../api/governance-policy.ts';
 import type { ProposalSpec } from '../api/proposal.ts';
-import { validateStepArgs, type ToolManifest } from '../tool-catalogue/manifest.ts';
+import type { ToolCatalogue } from '../tool-catalogue/catalogue.ts';
+import { renderArgv } from '../tool-catalogue/render-argv.ts';
 import type { ReasonCode } from './codes.ts';
-import { compiledTool } from './tool-index.ts';
+import { lookupTool } from './tool-index.ts';
 
 type CleanupCost = 'LOW' | 'MEDIUM' | 'HIGH';
 
@@ -32,13 +33,16 @@ export interface GateFinding {
   message: string;
 }
 
-function proofProblems(proof: NonNullable<NonNullable<ProposalSpec['reversibility']>['rollbackProof']>, manifest: ToolManifest): string[] {
+function proofProblems(proof: NonNullable<NonNullable<ProposalSpec['reversibility']>['rollbackProof']>, catalogue: ToolCatalogue): string[] {
   const problems: string[] = [];
   if (proof.description.trim() === '') problems.push('description is empty');
   if (proof.rollbackTool !== undefined && proof.rollbackTool !== '') {
-    const tool = compiledTool(proof.rollbackTool, manifest);
-    if (tool === undefined) problems.push(`rollbackTool ${proof.rollbackTool} is not in the tool manifest`);
-    else for (const i of validateStepArgs(tool.spec, proof.rollbackArgs)) problems.push(`rollbackArgs.${i.arg} ${i.message}`);
+    const lookup = lookupTool(proof.rollbackTool, catalogue);
+    if (!lookup.found) problems.push(`rollbackTool ${proof.rollbackTool} is not ${lookup.problem === 'unknown' ? 'in the tool catalogue' : 'a valid Tool'}`);
+    else {
+      const rendered = renderArgv(lookup.tool.spec, proof.rollbackArgs);
+      if (!rendered.ok) for (const i of rendered.issues) problems.push(`rollbackArgs.${i.arg} ${i.message}`);
+    }
   } else if (proof.rollbackArgs !== undefined && Object.keys(proof.rollbackArgs).length > 0) {
     problems.push('rollbackArgs given without a rollbackTool');
   }
@@ -50,11 +54,11 @@ function proofProblems(proof: NonNullable<NonNullable<ProposalSpec['reversibilit
  * else needs a class; REVERSIBLE needs a usable rollback proof; PARTIALLY_REVERSIBLE needs one to commit;
  * IRREVERSIBLE always needs a human.
  */
-export function reversibilityGate(readOnly: boolean, rev: ProposalSpec['reversibility'], manifest: ToolManifest): GateFinding[] {
+export function reversibilityGate(readOnly: boolean, rev: ProposalSpec['reversibility'], catalogue: ToolCatalogue): GateFinding[] {
   const findings: GateFinding[] = [];
   const proof = rev?.rollbackProof;
   if (proof !== undefined) {
-    const problems = proofProblems(proof, manifest);
+    const problems = proofProblems(proof, catalogue);
     if (problems.length > 0) findings.push({ code: 'ROLLBACK_PROOF_INVALID', message: `Rollback proof is unusable: ${problems.join('; ')}.` });
   }
   if (readOnly) return findings;

@@ -4,7 +4,7 @@ import type { EffectTag } from '../api/effects.ts';
 import type { EffectiveEnvelope } from '../api/envelope.ts';
 import type { GovernancePolicySpec } from '../api/governance-policy.ts';
 import type { ProposalSpec } from '../api/proposal.ts';
-import type { ToolManifest } from '../tool-catalogue/manifest.ts';
+import type { ToolCatalogue } from '../tool-catalogue/catalogue.ts';
 
 /** The proposal being decided. Times are epoch milliseconds. */
 export interface ProposalInput {
@@ -50,10 +50,15 @@ export interface EvaluationInput {
   challengeSecret: string | Uint8Array;
   /** Runner container image written into the effective envelope. */
   runnerImage: string;
-  /** Hash of the tool manifest the runner carries (toolManifestHash()). */
+  /** Hash of the built-in tool manifest the runner carries (toolManifestHash()); goes with the built-ins in part B. */
   toolManifestHash: string;
-  /** The tool manifest used for effect drift; defaults to the baked TOOL_MANIFEST. */
-  toolManifest?: ToolManifest;
+  /**
+   * The tool catalogue (name → Tool spec) the steps are decided against: effect drift, write scope,
+   * arguments, and the tool hash and image each envelope step binds. The caller supplies it from its cache
+   * of Tool objects. TRANSITIONAL (issue 15 part A): when absent the engine uses the runner's built-in tools
+   * (BUILTIN_CATALOGUE), because the controller does not pass its cache yet; part B makes it required.
+   */
+  catalogue?: ToolCatalogue;
 }
 
 export interface EvaluationResult {

@@ -2,8 +2,9 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, t
 import { sha256Hex } from '../hash/canonical.ts';
 
 /**
- * Ed25519 signatures over the deployment envelope hash (DEH) and over the binding of a DEH to one Job
- * incarnation. Messages carry a domain-separation prefix so a signature can never be replayed as the other.
+ * Ed25519 signatures over the deployment envelope hash (DEH): made once, when the Job is minted, and carried
+ * unchanged to the job Pod. The message carries a domain-separation prefix so the signature can never be
+ * replayed as a signature over anything else the key might sign.
  */
 export interface SigningKey {
   keyId: string;
@@ -12,7 +13,6 @@ export interface SigningKey {
 }
 
 const DEH_DOMAIN = 'm87-deh-v1:';
-const BINDING_DOMAIN = 'm87-job-binding-v1:';
 
 /** Key id: first 16 hex chars of SHA-256 of the public key's SPKI DER. Stable for a key, says nothing secret. */
 export function keyIdOf(publicKey: KeyObject | string): string {
@@ -66,24 +66,4 @@ export function signDeh(privateKeyPem: string, deh: string): string {
 
 export function verifyDeh(publicKeyPem: string, deh: string, signatureB64: string): boolean {
   return verifyMessage(publicKeyPem, DEH_DOMAIN + deh, signatureB64);
-}
-
-/** Identifies one Job incarnation: the runner learns the UID from its Pod annotation and checks this signature. */
-export interface JobBinding {
-  namespace: string;
-  jobName: string;
-  jobUID: string;
-  deh: string;
-}
-
-function bindingMessage(b: JobBinding): string {
-  return `${BINDING_DOMAIN}${b.namespace}/${b.jobName}:${b.jobUID}:${b.deh}`;
-}
-
-export function signJobBinding(privateKeyPem: string, b: JobBinding): string {
-  return signMessage(privateKeyPem, bindingMessage(b));
-}
-
-export function verifyJobBinding(publicKeyPem: string, b: JobBinding, signatureB64: string): boolean {
-  return verifyMessage(publicKeyPem, bindingMessage(b), signatureB64);
 }

@@ -18,8 +18,8 @@ export const REFUSAL_CODES = [
   'DEH_MISMATCH',
   'KEY_ID_MISMATCH',
   'SIGNATURE_INVALID',
-  'JOB_NAME_MISMATCH',
-  'JOB_BINDING_INVALID',
+  // Retired, never to be reused: JOB_NAME_MISMATCH and JOB_BINDING_INVALID (the Pod no longer carries a
+  // second, job-binding signature: docs/security.md, "Job identity").
   'MANIFEST_HASH_MISMATCH',
   'EFFECT_SCHEMA_VERSION_MISMATCH',
   // Isolation self-checks.

@@ -3,7 +3,8 @@ export { runJob, defaultRunnerEnvironment, childEnvironment, EXIT_CODES, DEFAULT
 export type { RunnerEnvironment, RunOutcome, StepDiagnostics } from './runner.ts';
 export { REASON_CODES, REFUSAL_CODES, FAILURE_CODES, isRefusalCode, RunnerStop } from './codes.ts';
 export type { ReasonCode, RefusalCode, FailureCode } from './codes.ts';
-export { parseAnnotationsFile, goUnquote, AnnotationsParseError } from './annotations.ts';
+export { readPodinfo, MAX_ANNOTATION_BYTES } from './podinfo.ts';
+export { strictDeep } from './strict-schema.ts';
 export { verifyJob, loadPublicKey } from './verify.ts';
 export type { VerifiedJob, DehEvidence } from './verify.ts';
 export { checkIsolation, DEFAULT_SERVICE_ACCOUNT_TOKEN_PATH, DEFAULT_API_CONNECT_TIMEOUT_MS } from './isolation.ts';

@@ -1,13 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { posix } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseAnnotationsFile } from './annotations.ts';
 import { BudgetTracker, enforcedBudget, type BudgetUsage } from './budget.ts';
 import { isRefusalCode, RunnerStop, stop, type ReasonCode } from './codes.ts';
 import { EgressGate, type EgressRecord } from './egress-gate.ts';
 import { checkReversibility, planStep, type PlannedStep } from './gates.ts';
 import { checkIsolation, DEFAULT_API_CONNECT_TIMEOUT_MS, DEFAULT_SERVICE_ACCOUNT_TOKEN_PATH, type IsolationEnvironment } from './isolation.ts';
 import { OutputCapture } from './output.ts';
+import { readPodinfo } from './podinfo.ts';
 import { buildReceipt, type ReceiptStep, type RunnerReceipt } from './receipt.ts';
 import type { ArtifactDigest, JobIdentity, ToolResult } from './builtin-tools/index.ts';
 import { loadPublicKey, verifyJob, type DehEvidence, type VerifiedJob } from './verify.ts';
@@ -80,7 +79,7 @@ function requireEnv(env: RunnerEnvironment['env'], name: string): string {
   return v;
 }
 
-function readOnce(path: string, what: string, code: 'ANNOTATIONS_UNREADABLE' | 'PUBLIC_KEY_UNREADABLE'): string {
+function readOnce(path: string, what: string, code: 'PUBLIC_KEY_UNREADABLE'): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
@@ -136,14 +135,8 @@ class Run {
     const workspaceDir = requireEnv(env, 'M87_WORKSPACE');
 
     // Read once: downward-API files change under a running Pod when annotations change.
-    const annotationsText = readOnce(posix.join(podinfo, 'annotations'), 'annotations file', 'ANNOTATIONS_UNREADABLE');
+    const annotations = readPodinfo(podinfo);
     const publicKeyPem = readOnce(keyFile, 'public key file', 'PUBLIC_KEY_UNREADABLE');
-    let annotations: Map<string, string>;
-    try {
-      annotations = parseAnnotationsFile(annotationsText);
-    } catch (e) {
-      stop('ANNOTATIONS_MALFORMED', (e as Error).message);
-    }
 
     const t0 = this.renv.now();
     const job = verifyJob(annotations, loadPublicKey(publicKeyPem), this.evidence);

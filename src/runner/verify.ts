@@ -4,17 +4,21 @@ import { EFFECT_SCHEMA_VERSION } from '../api/effects.ts';
 import { EffectiveEnvelope } from '../api/envelope.ts';
 import { ANNOTATIONS } from '../api/group.ts';
 import { canonicalHash, CanonicalizationError } from '../hash/canonical.ts';
-import { keyIdOf, verifyDeh, verifyJobBinding } from '../integrity/signing.ts';
+import { keyIdOf, verifyDeh } from '../integrity/signing.ts';
 import { toolManifestHash } from '../tool-catalogue/manifest.ts';
 import { stop } from './codes.ts';
+import { strictDeep } from './strict-schema.ts';
 
 /**
  * Envelope verification, failing closed at the first problem, in this order: the envelope annotation parses
- * and passes the schema (no unknown fields); the DEH recomputed from it equals the envelope-hash annotation;
- * the key id is the mounted public key's; the Ed25519 signature over the DEH verifies; the job name is the
- * proposal's; the job-binding signature over {namespace, jobName, jobUID, DEH} verifies (this authenticates
- * the job UID); the envelope's tool-manifest hash is the runner's own; the effect schema version is the
- * runner's.
+ * and passes the strict schema (no unknown fields anywhere); the DEH recomputed from it equals the
+ * envelope-hash annotation; the key id is the mounted public key's; the Ed25519 signature over the DEH (the
+ * Job's own signature, made when it was minted) verifies; the envelope's tool-manifest hash is the runner's
+ * own; the effect schema version is the runner's.
+ *
+ * The job UID annotation is not signed: the runner only reports it (receipt, tool context). What binds the
+ * work to the approval is the signed envelope, which names the proposal's namespace, name, UID and hash;
+ * which Pod's report counts for which Job is the controller's check (docs/security.md, "Job identity").
  */
 
 /** What the receipt reports about verification, filled in as far as verification got. */
@@ -29,7 +33,9 @@ export interface VerifiedJob {
   envelope: EffectiveEnvelope;
   deh: string;
   namespace: string;
+  /** The governance Job's name: always its proposal's. */
   jobName: string;
+  /** As the Pod's annotation says; reported, not authenticated. */
   jobUID: string;
   keyId: string;
 }
@@ -37,10 +43,10 @@ export interface VerifiedJob {
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /**
- * The envelope schema with the effect schema version loosened to any string, so a version mismatch in an
- * otherwise authentic envelope is reported as exactly that (and only after the signature checks).
+ * The envelope schema, strict at every level, with the effect schema version loosened to any string, so a
+ * version mismatch in an otherwise authentic envelope is reported as exactly that (after the signature checks).
  */
-const EnvelopeForVerification = EffectiveEnvelope.extend({ effectSchemaVersion: z.string().min(1).max(32) });
+const EnvelopeForVerification = strictDeep(EffectiveEnvelope.extend({ effectSchemaVersion: z.string().min(1).max(32) }));
 
 /** Loads a PEM public key; it must be Ed25519. */
 export function loadPublicKey(pem: string): string {
@@ -66,24 +72,6 @@ function sameHex(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** Paths of fields the schema would silently drop: an envelope carrying them is not the one that was signed. */
-function unknownFields(raw: unknown, parsed: unknown, path: string, out: string[]): void {
-  if (out.length > 0) return;
-  if (Array.isArray(raw) && Array.isArray(parsed)) {
-    raw.forEach((v, i) => unknownFields(v, parsed[i], `${path}[${i}]`, out));
-    return;
-  }
-  if (raw !== null && typeof raw === 'object' && parsed !== null && typeof parsed === 'object' && !Array.isArray(raw)) {
-    for (const [k, v] of Object.entries(raw)) {
-      if (!Object.hasOwn(parsed, k)) {
-        out.push(`${path}.${k}`);
-        return;
-      }
-      unknownFields(v, (parsed as Record<string, unknown>)[k], `${path}.${k}`, out);
-    }
-  }
-}
-
 function parseEnvelope(text: string): EffectiveEnvelope {
   let raw: unknown;
   try {
@@ -94,12 +82,11 @@ function parseEnvelope(text: string): EffectiveEnvelope {
   const parsed = EnvelopeForVerification.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const field = issue && issue.path.length > 0 ? 'envelope.' + issue.path.join('.') : 'envelope';
-    stop('ENVELOPE_SCHEMA_INVALID', `${field}: ${issue?.message ?? 'invalid'}`);
+    const at = ['envelope', ...(issue?.path ?? []).map(String)];
+    // An unknown key is named as a field of its own, e.g. envelope.reversibility.extra: unknown field.
+    if (issue?.code === 'unrecognized_keys') stop('ENVELOPE_SCHEMA_INVALID', `${[...at, issue.keys[0] ?? ''].join('.')}: unknown field`);
+    stop('ENVELOPE_SCHEMA_INVALID', `${at.join('.')}: ${issue?.message ?? 'invalid'}`);
   }
-  const extra: string[] = [];
-  unknownFields(raw, parsed.data, 'envelope', extra);
-  if (extra.length > 0) stop('ENVELOPE_SCHEMA_INVALID', `${extra[0]}: unknown field`);
   // The version is checked last (see above); until then it is carried as a string.
   return parsed.data as EffectiveEnvelope;
 }
@@ -119,8 +106,6 @@ export function verifyJob(
   const signature = required(annotations, ANNOTATIONS.signature);
   const keyId = required(annotations, ANNOTATIONS.keyId);
   const jobUID = required(annotations, ANNOTATIONS.jobUID);
-  const jobName = required(annotations, ANNOTATIONS.jobName);
-  const bindingSignature = required(annotations, ANNOTATIONS.bindingSignature);
 
   const envelope = parseEnvelope(envelopeText);
   let deh: string;
@@ -139,14 +124,6 @@ export function verifyJob(
   if (keyId !== ourKeyId) stop('KEY_ID_MISMATCH', `annotation ${ANNOTATIONS.keyId} ${keyId.slice(0, 32)} is not the mounted key ${ourKeyId}`);
   if (!verifyDeh(publicKeyPem, deh, signature)) stop('SIGNATURE_INVALID', `annotation ${ANNOTATIONS.signature}: the Ed25519 signature over the DEH does not verify`);
 
-  const namespace = envelope.proposal.namespace;
-  if (jobName !== envelope.proposal.name) {
-    stop('JOB_NAME_MISMATCH', `annotation ${ANNOTATIONS.jobName} ${jobName.slice(0, 63)} is not the proposal's name ${envelope.proposal.name}`);
-  }
-  if (!verifyJobBinding(publicKeyPem, { namespace, jobName, jobUID, deh }, bindingSignature)) {
-    stop('JOB_BINDING_INVALID', `annotation ${ANNOTATIONS.bindingSignature}: the binding of job ${namespace}/${jobName} uid ${jobUID.slice(0, 64)} to the DEH does not verify`);
-  }
-
   if (!sameHex(envelope.toolManifestHash, expectedManifestHash)) {
     stop('MANIFEST_HASH_MISMATCH', `envelope.toolManifestHash ${envelope.toolManifestHash.slice(0, 16)}… is not the runner's manifest ${expectedManifestHash.slice(0, 16)}…`);
   }
@@ -155,5 +132,5 @@ export function verifyJob(
   }
 
   evidence.verified = true;
-  return { envelope, deh, namespace, jobName, jobUID, keyId };
+  return { envelope, deh, namespace: envelope.proposal.namespace, jobName: envelope.proposal.name, jobUID, keyId };
 }

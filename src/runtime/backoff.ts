@@ -14,7 +14,7 @@ export interface BackoffOptions {
   jitter?: number;
 }
 
-export function validateBackoff(opts: BackoffOptions, field = 'backoff'): void {
+function validateBackoff(opts: BackoffOptions, field = 'backoff'): void {
   const factor = opts.factor ?? 2;
   const jitter = opts.jitter ?? 0.5;
   if (!(opts.initialMs > 0)) throw new Error(`${field}.initialMs must be > 0`);

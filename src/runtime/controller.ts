@@ -8,17 +8,44 @@ import type { Registry } from 'prom-client';
 import type { Informer } from './informer.ts';
 import { counter, gauge, histogram, RECONCILE_BUCKETS_SECONDS } from './metrics.ts';
 import type { RateLimiter } from './rate-limiter.ts';
-import { objectKey, splitKey, type KubeObject } from './resource.ts';
+import { keyOf, objectKey, splitKey, type KubeObject } from './resource.ts';
 import { WorkQueue } from './workqueue.ts';
 
-export interface ReconcileContext {
-  key: string;
-  /** undefined for cluster-scoped objects. */
+/**
+ * How a controller's typed keys travel through the work queue (which deduplicates strings). decode must
+ * invert encode; a string it cannot decode is dropped (it can only come from a bug).
+ */
+export interface KeyCodec<K> {
+  encode(key: K): string;
+  decode(raw: string): K;
+  /** Fields for the reconcile's log lines. */
+  logFields(key: K): Record<string, string>;
+}
+
+/** The key of an object-keyed controller: the object's namespace (undefined when cluster-scoped) and name. */
+export interface ObjectKey {
   namespace: string | undefined;
   name: string;
+}
+
+/** Object keys as client-go writes them: "namespace/name", or "name" for cluster-scoped objects. */
+export const OBJECT_KEYS: KeyCodec<ObjectKey> = {
+  encode: (key) => keyOf(key.namespace, key.name),
+  decode: (raw) => splitKey(raw),
+  logFields: (key) => ({ namespace: key.namespace ?? '', name: key.name }),
+};
+
+/** The ObjectKey of an object. */
+export function objectKeyOf(obj: Pick<KubeObject, 'metadata'>): ObjectKey {
+  return splitKey(objectKey(obj));
+}
+
+export interface ReconcileContext {
+  /** The key as queued (its encoded form). */
+  key: string;
   /** Random per reconcile, also in every log line of `log`. */
   reconcileID: string;
-  /** pino child logger with controller, namespace, name, reconcileID. */
+  /** pino child logger with controller, the key's log fields and reconcileID. */
   log: Logger;
   /** Aborted when the controller stops without draining (lost leadership, drain deadline passed). */
   signal: AbortSignal;
@@ -29,19 +56,21 @@ export interface ReconcileContext {
 /** Return nothing for "done", requeueAfterMs to look again later, requeue for a rate-limited retry. */
 export type ReconcileResult = void | { requeueAfterMs?: number; requeue?: boolean };
 
-export type Reconciler = (key: string, ctx: ReconcileContext) => Promise<ReconcileResult> | ReconcileResult;
+export type Reconciler<K = ObjectKey> = (key: K, ctx: ReconcileContext) => Promise<ReconcileResult> | ReconcileResult;
 
-export interface WatchOptions<T> {
-  /** Keys to reconcile for an event on obj; default the object's own key. Use to map owned → owner. */
-  mapToKeys?: (obj: T) => readonly string[];
+export interface WatchOptions<T, K = ObjectKey> {
+  /** Keys to reconcile for an event on obj; default (object-keyed controllers) the object's own key. */
+  mapToKeys?: (obj: T) => readonly K[];
   /** Filter real updates (resync updates with oldObj === newObj always pass). */
   updateFilter?: (oldObj: T, newObj: T) => boolean;
 }
 
-export interface ControllerOptions {
+export interface ControllerOptions<K = ObjectKey> {
   /** Static name: metrics label and log key. */
   name: string;
-  reconcile: Reconciler;
+  reconcile: Reconciler<K>;
+  /** How keys are queued; default OBJECT_KEYS (then K must be ObjectKey). */
+  keys?: KeyCodec<K>;
   /** Concurrent reconciles (different keys); default 1 like controller-runtime. */
   workers?: number;
   logger?: Logger;
@@ -53,11 +82,6 @@ export interface ControllerOptions {
   cacheSyncTimeoutMs?: number;
   /** Abort ctx.signal of a reconcile that runs longer; default none. */
   reconcileTimeoutMs?: number;
-}
-
-/** updateFilter: only spec changes (metadata.generation), so our own status writes do not re-trigger. */
-export function generationChanged(oldObj: KubeObject, newObj: KubeObject): boolean {
-  return oldObj.metadata.generation !== newObj.metadata.generation;
 }
 
 const RESULTS = ['success', 'error', 'requeue', 'requeue_after'] as const;
@@ -121,11 +145,12 @@ export function registerInformerStaleness(registry: Registry, informer: Informer
   set.add(informer);
 }
 
-export class Controller {
+export class Controller<K = ObjectKey> {
   readonly name: string;
   readonly queue: WorkQueue;
 
-  readonly #opts: ControllerOptions;
+  readonly #opts: ControllerOptions<K>;
+  readonly #keys: KeyCodec<K>;
   readonly #log: Logger;
   readonly #metrics: ControllerMetrics | undefined;
   readonly #informers = new Set<Informer<KubeObject>>();
@@ -135,8 +160,9 @@ export class Controller {
   #workers: Promise<void> | undefined;
   #started = false;
 
-  constructor(opts: ControllerOptions) {
+  constructor(opts: ControllerOptions<K>) {
     if (opts.name === '') throw new Error('controller: name must be non-empty');
+    this.#keys = opts.keys ?? (OBJECT_KEYS as unknown as KeyCodec<K>);
     const workers = opts.workers ?? 1;
     if (!Number.isInteger(workers) || workers < 1) throw new Error('controller: workers must be a positive integer');
     this.#opts = opts;
@@ -152,10 +178,13 @@ export class Controller {
   }
 
   /** Enqueue keys for add/update/delete events of the informer. Call before start(). */
-  watch<T extends KubeObject>(informer: Informer<T>, opts: WatchOptions<T> = {}): this {
-    const toKeys = opts.mapToKeys ?? ((obj: T) => [objectKey(obj)]);
+  watch<T extends KubeObject>(informer: Informer<T>, opts: WatchOptions<T, K> = {}): this {
+    if (opts.mapToKeys === undefined && this.#opts.keys !== undefined && this.#opts.keys !== (OBJECT_KEYS as unknown)) {
+      throw new Error(`controller ${this.name}: a controller with its own key type needs mapToKeys`);
+    }
+    const toKeys = opts.mapToKeys ?? ((obj: T) => [objectKeyOf(obj) as K]);
     const enqueue = (obj: T): void => {
-      for (const key of toKeys(obj)) this.queue.add(key);
+      for (const key of toKeys(obj)) this.queue.add(this.#keys.encode(key));
     };
     const filter = opts.updateFilter;
     this.#unsubscribe.push(
@@ -184,12 +213,12 @@ export class Controller {
     this.#fence = fence;
   }
 
-  enqueue(key: string): void {
-    this.queue.add(key);
+  enqueue(key: K): void {
+    this.queue.add(this.#keys.encode(key));
   }
 
-  enqueueAfter(key: string, delayMs: number): void {
-    this.queue.addAfter(key, delayMs);
+  enqueueAfter(key: K, delayMs: number): void {
+    this.queue.addAfter(this.#keys.encode(key), delayMs);
   }
 
   /**
@@ -230,9 +259,9 @@ export class Controller {
   }
 
   async #process(key: string): Promise<void> {
-    let ref: { namespace: string | undefined; name: string };
+    let typed: K;
     try {
-      ref = splitKey(key);
+      typed = this.#keys.decode(key);
     } catch (err) {
       // A malformed key can never succeed; retrying it forever would only hide the bug.
       this.#log.error({ err, key }, 'Dropping malformed key');
@@ -240,15 +269,13 @@ export class Controller {
       return;
     }
     const reconcileID = randomUUID();
-    const log = this.#log.child({ namespace: ref.namespace ?? '', name: ref.name, reconcileID });
+    const log = this.#log.child({ ...this.#keys.logFields(typed), reconcileID });
     const signal =
       this.#opts.reconcileTimeoutMs !== undefined
         ? AbortSignal.any([this.#abort.signal, AbortSignal.timeout(Math.max(1, Math.ceil(this.#opts.reconcileTimeoutMs)))])
         : this.#abort.signal;
     const ctx: ReconcileContext = {
       key,
-      namespace: ref.namespace,
-      name: ref.name,
       reconcileID,
       log,
       signal,
@@ -257,7 +284,7 @@ export class Controller {
     const started = performance.now();
     let result: ReconcileResult;
     try {
-      result = await this.#opts.reconcile(key, ctx);
+      result = await this.#opts.reconcile(typed, ctx);
     } catch (err) {
       this.#metrics?.duration((performance.now() - started) / 1000);
       this.#metrics?.result('error');

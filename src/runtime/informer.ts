@@ -12,8 +12,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { Backoff, sleep, type BackoffOptions } from './backoff.ts';
 import { isGone, kubeRequest, streamWatch, type KubeStatus, type RawWatchEvent } from './kube-http.ts';
+import { deepFreeze } from '../hash/freeze.ts';
 import {
-  deepFreeze,
   isKubeObject,
   keyOf,
   objectKey,
@@ -36,9 +36,6 @@ export type IndexFunc<T> = (obj: T) => readonly string[];
 
 /** Built-in index present on every informer: objects by metadata.namespace ('' for cluster-scoped). */
 export const NAMESPACE_INDEX = 'namespace';
-
-/** Index by the UIDs of all owner references (to map owned objects back to their owner). */
-export const indexByOwnerUid: IndexFunc<KubeObject> = (obj) => (obj.metadata.ownerReferences ?? []).map((r) => r.uid);
 
 /** Index by the value of one label (objects without the label are not indexed). */
 export function indexByLabel(label: string): IndexFunc<KubeObject> {

@@ -46,7 +46,7 @@ export interface Clock {
   monoNow(): number;
 }
 
-export const systemClock: Clock = { wallNow: () => Date.now(), monoNow: () => performance.now() };
+const systemClock: Clock = { wallNow: () => Date.now(), monoNow: () => performance.now() };
 
 export interface LeaderElectionTimings {
   /** How long a candidate waits on an unchanged lease before taking it; default 15 s. */

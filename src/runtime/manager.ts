@@ -39,7 +39,7 @@ export class Manager {
   readonly #opts: ManagerOptions;
   readonly #log: Logger;
   readonly #informers: Informer<KubeObject>[] = [];
-  readonly #controllers: Controller[] = [];
+  readonly #controllers: Controller<unknown>[] = [];
   readonly #elector: LeaderElector | undefined;
   #phase: Phase = 'new';
   #controllersStarted = false;
@@ -75,10 +75,10 @@ export class Manager {
     return this;
   }
 
-  addController(controller: Controller): this {
+  addController<K>(controller: Controller<K>): this {
     if (this.#phase !== 'new') throw new Error('manager: add controllers before run()');
     controller.setFence(() => this.fence());
-    this.#controllers.push(controller);
+    this.#controllers.push(controller as Controller<unknown>);
     return this;
   }
 

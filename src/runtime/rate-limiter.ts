@@ -39,31 +39,58 @@ export class ItemExponentialFailureRateLimiter implements RateLimiter {
 }
 
 /**
- * Overall token bucket (qps, burst). Each `when` reserves a token; when none is left the delay is the
- * time until the reserved token will exist, like golang.org/x/time/rate's Reserve().
+ * A token bucket: `ratePerSecond` tokens accrue up to `burst`. The one implementation in the project: the
+ * work queue's overall retry limit and the Event recorder's spam filter both use it.
  */
-export class TokenBucketRateLimiter implements RateLimiter {
-  readonly #qps: number;
+export class TokenBucket {
+  readonly #ratePerSecond: number;
   readonly #burst: number;
   readonly #now: () => number;
   #tokens: number;
   #last: number;
 
-  constructor(qps = 10, burst = 100, now: () => number = () => performance.now()) {
-    if (!(qps > 0) || !(burst >= 1)) throw new Error('token bucket: need qps > 0 and burst >= 1');
-    this.#qps = qps;
+  /** `now` is monotonic milliseconds (default performance.now). */
+  constructor(ratePerSecond: number, burst: number, now: () => number = () => performance.now()) {
+    if (!(ratePerSecond > 0) || !(burst >= 1)) throw new Error('token bucket: need ratePerSecond > 0 and burst >= 1');
+    this.#ratePerSecond = ratePerSecond;
     this.#burst = burst;
     this.#now = now;
     this.#tokens = burst;
     this.#last = now();
   }
 
-  when(_key: string): number {
+  #refill(): void {
     const now = this.#now();
-    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) / 1000) * this.#qps);
+    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) / 1000) * this.#ratePerSecond);
     this.#last = now;
+  }
+
+  /** Takes a token if one is there now; false (nothing taken) otherwise. */
+  tryTake(): boolean {
+    this.#refill();
+    if (this.#tokens < 1) return false;
     this.#tokens -= 1;
-    return this.#tokens >= 0 ? 0 : (-this.#tokens / this.#qps) * 1000;
+    return true;
+  }
+
+  /** Reserves a token, possibly one that does not exist yet; returns the ms until it does (as x/time/rate Reserve). */
+  reserve(): number {
+    this.#refill();
+    this.#tokens -= 1;
+    return this.#tokens >= 0 ? 0 : (-this.#tokens / this.#ratePerSecond) * 1000;
+  }
+}
+
+/** Overall token bucket (qps, burst) as a rate limiter: each `when` reserves a token. */
+export class TokenBucketRateLimiter implements RateLimiter {
+  readonly #bucket: TokenBucket;
+
+  constructor(qps = 10, burst = 100, now: () => number = () => performance.now()) {
+    this.#bucket = new TokenBucket(qps, burst, now);
+  }
+
+  when(_key: string): number {
+    return this.#bucket.reserve();
   }
 
   forget(_key: string): void {}

@@ -106,15 +106,6 @@ export function splitKey(key: string): { namespace: string | undefined; name: st
   throw new Error(`invalid object key ${JSON.stringify(key)}: want "name" or "namespace/name"`);
 }
 
-/** Freezes an object graph in place so cached objects cannot be mutated by handlers by accident. */
-export function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value as Record<string, unknown>)) deepFreeze(child);
-  }
-  return value;
-}
-
 export function isKubeObject(value: unknown): value is KubeObject {
   if (value === null || typeof value !== 'object') return false;
   const meta = (value as { metadata?: unknown }).metadata;

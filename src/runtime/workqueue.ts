@@ -21,7 +21,7 @@ export interface WorkQueueMetrics {
 }
 
 /** prom-client implementation; the families are shared by all queues of the registry, label `name`. */
-export function prometheusWorkQueueMetrics(registry: Registry, name: string): WorkQueueMetrics {
+function prometheusWorkQueueMetrics(registry: Registry, name: string): WorkQueueMetrics {
   const labels = { name };
   const depth = gauge(registry, 'm87_workqueue_depth', 'Current number of keys waiting in the work queue.', ['name']);
   const adds = counter(registry, 'm87_workqueue_adds_total', 'Keys added to the work queue.', ['name']);

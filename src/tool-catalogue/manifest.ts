@@ -1,13 +1,17 @@
 import { z } from 'zod';
 import { EffectTag } from '../api/effects.ts';
+import { firstIssue } from '../api/issues.ts';
 import { ExecutionMode, WriteScope } from '../api/envelope.ts';
 import { canonicalHash } from '../hash/canonical.ts';
 import manifestJson from './manifest.json' with { type: 'json' };
+import { deepFreeze } from '../hash/freeze.ts';
 
 /**
- * The runner's tool catalogue, shared by the decision engine (effect drift, write scope, path-like
- * arguments) and the runner (what it executes). One versioned file; its hash is over the canonical form of
- * the parsed manifest, so formatting changes do not matter and content changes always do.
+ * The runner's BUILT-IN tool manifest (legacy, issue 15 part A → B): what the runner executes today and
+ * whose hash every envelope still carries (toolManifestHash). The catalogue proper is the cluster's Tool
+ * objects (src/api/tool.ts, catalogue.ts, default-catalogue.ts); the engine sees these built-ins only as
+ * its transitional fallback catalogue (builtin-catalogue.ts). One versioned file; its hash is over the
+ * canonical form of the parsed manifest, so formatting changes do not matter and content changes always do.
  */
 
 const ARG_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
@@ -79,19 +83,9 @@ export class ToolManifestError extends Error {
 export function parseToolManifest(doc: unknown): ToolManifest {
   const parsed = ToolManifest.safeParse(doc);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue && issue.path.length > 0 ? issue.path.join('.') : '(root)';
-    throw new ToolManifestError(`tool manifest ${field}: ${issue?.message ?? 'invalid'}`);
+    throw new ToolManifestError(`tool manifest ${firstIssue(parsed.error)}`);
   }
   return deepFreeze(parsed.data);
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object') {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 /** The manifest baked into this build (engine and runner load the same file). */

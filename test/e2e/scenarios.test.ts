@@ -59,8 +59,9 @@ describe('demo scenarios', () => {
     expect(run.decision.spec.outcome).toBe('ALLOW');
     const job = run.job!;
     expect(job.status).toMatchObject({ phase: 'Succeeded', podName: `m87-job-${run.name}` });
-    expect(condition(job, 'EnvelopeVerified')).toMatchObject({ status: 'True', reason: 'Verified' });
-    expect(condition(job, 'Succeeded')).toMatchObject({ status: 'True' });
+    // What the controller proved (the Pod carries the signed envelope), and what the runner reports.
+    expect(condition(job, 'EnvelopeVerified')).toMatchObject({ status: 'True', reason: 'VerifiedByController' });
+    expect(condition(job, 'Succeeded')).toMatchObject({ status: 'True', reason: 'ReportedByRunner' });
     expectReceiptOfJob(run);
     const receipt = job.status!.receipt!;
     expect(receipt).toMatchObject({ status: 'Succeeded', reasonCode: '', usage: { steps: 2, toolCalls: 2, externalIO: 0 } });

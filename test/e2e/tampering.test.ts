@@ -1,7 +1,10 @@
 // A node-level attacker tampers with what the runner reads: the envelope, the DEH, the signature or the job
-// UID in the downward-API annotations (dev/demo/node-fault-injector.ts plays the compromised node; the Pod
-// object itself is protected by admission and stays intact). Every forgery must be refused by the runner
-// with its reason code before any step runs, and the controller must record EnvelopeVerified=False.
+// UID in the downward-API files (dev/demo/node-fault-injector.ts plays the compromised node; the Pod object
+// itself is protected by admission and stays intact). Every forgery of what runs must be refused by the
+// runner with its reason code before any step runs. The job UID is not signed (the Pod carries the Job's one
+// signature, over the DEH): a forged one changes nothing that runs, and the controller refuses the report
+// that names it. Either way the controller records EnvelopeVerified=False: the runner says it was handed
+// something other than what the Pod object carries.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ANNOTATIONS } from '../../src/api/group.ts';
 import { ANNOTATION_FAULTS, EXPECTED_REFUSAL, UNKNOWN_TOOL, type AnnotationFault } from '../../dev/demo/faults.ts';
@@ -35,6 +38,9 @@ const VERIFICATION_RESULT: Readonly<Record<AnnotationFault, string>> = {
   'unknown-tool': 'mismatch',
 };
 
+/** The faults the runner refuses before any step (all but the unsigned job UID). */
+const REFUSED_FAULTS = ANNOTATION_FAULTS.filter((f) => EXPECTED_REFUSAL[f] !== null);
+
 const runs = new Map<AnnotationFault, ProposalRun>();
 let before: MetricsSnapshot;
 let after: MetricsSnapshot;
@@ -57,7 +63,7 @@ beforeAll(async () => {
 }, 180_000);
 
 describe('tampered job Pod annotations', () => {
-  it.each(ANNOTATION_FAULTS)('%s: refused before any step, EnvelopeVerified=False', async (fault) => {
+  it.each(REFUSED_FAULTS)('%s: refused before any step, EnvelopeVerified=False', async (fault) => {
     const run = runs.get(fault)!;
     expect(run.decision.spec.outcome).toBe('ALLOW');
     const job = run.job!;
@@ -72,10 +78,25 @@ describe('tampered job Pod annotations', () => {
     const pod = await getPod(stack.admin, ns, job.status!.podName!);
     expect(pod?.metadata.annotations?.[ANNOTATIONS.envelopeHash]).toBe(job.spec.envelopeHash);
     expect(pod?.metadata.annotations?.[ANNOTATIONS.jobUID]).toBe(job.metadata.uid);
-    expect(pod?.metadata.annotations?.[ANNOTATIONS.signature]).toBeDefined();
+    expect(pod?.metadata.annotations?.[ANNOTATIONS.signature]).toBe(job.spec.signature);
     expect(pod?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode).toBe(2);
     const events = await eventsFor(stack.admin, ns, 'Job', run.name, 'Failed');
     expect(events.find((e) => e.reason === 'Failed')?.type).toBe('Warning');
+  });
+
+  it('job-uid: the signed envelope runs unchanged, the controller refuses the report naming another incarnation', async () => {
+    const run = runs.get('job-uid')!;
+    expect(run.decision.spec.outcome).toBe('ALLOW');
+    const job = run.job!;
+    expect(job.status).toMatchObject({ phase: 'Failed', reason: 'ReceiptJobMismatch' });
+    // Exactly the signed step ran: the forgery bought the node nothing it could not do anyway.
+    expect(job.status?.receipt).toMatchObject({ status: 'Succeeded', deh: { claimed: job.spec.envelopeHash, recomputed: job.spec.envelopeHash, verified: true } });
+    expect(job.status?.receipt?.steps.map((s) => s.tool)).toEqual(job.spec.envelope.steps.map((s) => s.tool));
+    expect(condition(job, 'EnvelopeVerified')).toMatchObject({ status: 'False', reason: 'ReceiptJobMismatch' });
+    expect(condition(job, 'Succeeded')).toMatchObject({ status: 'False', reason: 'ReceiptJobMismatch' });
+    const pod = await getPod(stack.admin, ns, job.status!.podName!);
+    expect(pod?.metadata.annotations?.[ANNOTATIONS.jobUID]).toBe(job.metadata.uid);
+    expect(pod?.metadata.annotations?.[ANNOTATIONS.signature]).toBe(job.spec.signature);
   });
 
   it('the forged job UID and DEH are what the receipt reports (so the controller can tell)', () => {

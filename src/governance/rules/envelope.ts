@@ -1,5 +1,5 @@
 import type { RuleContext } from '../context.ts';
-import type { Findings } from '../findings.ts';
+import { quote, type Findings } from '../findings.ts';
 import { writeScopeRank } from '../policy.ts';
 
 /**
@@ -10,10 +10,24 @@ export function envelopeRule(ctx: RuleContext, out: Findings): void {
   const env = ctx.envelope;
   for (const issue of env.issues) out.add(issue.code, issue.message);
   const scopeRank = writeScopeRank(env.budget.maxWriteScope);
+  const egress = new Set(env.egress.map((e) => `${e.host.toLowerCase()}:${e.port}`));
   ctx.spec.steps.forEach((step, i) => {
-    const tool = ctx.tools[i];
-    if (tool !== undefined && tool.writeRank > scopeRank) {
+    const lookup = ctx.tools[i];
+    if (lookup === undefined || !lookup.found) return;
+    const tool = lookup.tool;
+    if (tool.writeRank > scopeRank) {
       out.add('WRITE_SCOPE_INSUFFICIENT', `steps[${i}].tool ${step.tool} needs write scope ${tool.spec.minWriteScope}; the envelope grants ${env.budget.maxWriteScope}.`);
+    }
+    const git = tool.spec.workspace.git;
+    const repository = git !== undefined && Object.hasOwn(step.args, git.repositoryArg) ? step.args[git.repositoryArg] : undefined;
+    if (git !== undefined && typeof repository === 'string' && URL.canParse(repository)) {
+      // The runner fetches the repository through its egress gate: its host must be in the allowlist.
+      const url = new URL(repository);
+      const port = url.port !== '' ? url.port : url.protocol === 'https:' ? '443' : '80';
+      const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+      if (!egress.has(`${host}:${port}`)) {
+        out.add('REPOSITORY_HOST_NOT_IN_EGRESS', `steps[${i}].args.${git.repositoryArg} host ${quote(`${host}:${port}`)} is not in envelope.egress; request it there (the policy must allow it).`);
+      }
     }
   });
   const n = ctx.spec.steps.length;

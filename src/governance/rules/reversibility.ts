@@ -4,5 +4,5 @@ import { reversibilityGate } from '../reversibility.ts';
 
 /** Reversibility gate (see ../reversibility.ts); cleanup cost is applied to the envelope budget. */
 export function reversibilityRule(ctx: RuleContext, out: Findings): void {
-  for (const f of reversibilityGate(ctx.readOnly, ctx.spec.reversibility, ctx.manifest)) out.add(f.code, f.message);
+  for (const f of reversibilityGate(ctx.readOnly, ctx.spec.reversibility, ctx.catalogue)) out.add(f.code, f.message);
 }

@@ -1,6 +1,7 @@
 import type { RuleContext } from '../context.ts';
 import { quote, type Findings } from '../findings.ts';
-import { checkPath, normalisePath, WORKSPACE } from '../paths.ts';
+import { patchPaths, workspacePathProblem } from '../../tool-catalogue/render-argv.ts';
+import { checkPath } from '../paths.ts';
 
 const ARTIFACT_PATH_FIELDS = ['path', 'source', 'destination', 'target'] as const;
 
@@ -28,30 +29,43 @@ export function virtualFsRule(ctx: RuleContext, out: Findings): void {
     for (const field of ARTIFACT_PATH_FIELDS) check(ctx, out, `artifacts[${i}].${field}`, a[field]);
   });
   ctx.spec.steps.forEach((step, i) => {
-    const tool = ctx.tools[i];
+    const lookup = ctx.tools[i];
+    const tool = lookup?.found === true ? lookup.tool : undefined;
     const names = tool === undefined ? Object.keys(step.args) : tool.pathArgs;
     for (const name of names) {
       const value = Object.hasOwn(step.args, name) ? step.args[name] : undefined;
       if (typeof value === 'string') check(ctx, out, `steps[${i}].args.${name}`, value);
     }
+    for (const name of tool?.patchArgs ?? []) {
+      const value = Object.hasOwn(step.args, name) ? step.args[name] : undefined;
+      if (typeof value === 'string') for (const p of patchPaths(value)) check(ctx, out, `steps[${i}].args.${name} (a file the patch touches)`, p);
+    }
   });
 }
 
 /**
- * The path arguments of known tools are resolved by the runner inside its workspace; one that resolves
- * elsewhere (`../..` climbing out, or an absolute path outside /workspace) would be refused at run time,
- * so it is denied here, before anyone is asked to approve it.
+ * The path arguments of known tools are resolved by the runner inside its workspace, and a patch is applied
+ * there; one that escapes it (a `..` segment, or an absolute path outside /workspace) would be refused at
+ * run time, so it is denied here, before anyone is asked to approve it.
  */
 function workspaceRule(ctx: RuleContext, out: Findings): void {
   ctx.spec.steps.forEach((step, i) => {
-    const tool = ctx.tools[i];
-    if (tool === undefined) return;
-    for (const name of tool.pathArgs) {
-      const value = Object.hasOwn(step.args, name) ? step.args[name] : undefined;
+    const lookup = ctx.tools[i];
+    if (lookup === undefined || !lookup.found) return;
+    const valueOf = (name: string) => (Object.hasOwn(step.args, name) ? step.args[name] : undefined);
+    for (const name of lookup.tool.pathArgs) {
+      const value = valueOf(name);
       if (typeof value !== 'string' || value === '') continue;
-      const normalised = normalisePath(value);
-      if (normalised === WORKSPACE || normalised.startsWith(`${WORKSPACE}/`)) continue;
-      out.add('PATH_OUTSIDE_WORKSPACE', `steps[${i}].args.${name} ${quote(value)} resolves to ${quote(normalised)}, outside the job workspace ${WORKSPACE}.`);
+      const problem = workspacePathProblem(value);
+      if (problem !== undefined) out.add('PATH_OUTSIDE_WORKSPACE', `steps[${i}].args.${name} ${quote(value)} ${problem}: it must stay inside the job workspace.`);
+    }
+    for (const name of lookup.tool.patchArgs) {
+      const value = valueOf(name);
+      if (typeof value !== 'string') continue;
+      for (const p of patchPaths(value)) {
+        const problem = workspacePathProblem(p);
+        if (problem !== undefined) out.add('PATH_OUTSIDE_WORKSPACE', `steps[${i}].args.${name} touches ${quote(p)}, which ${problem}: a patch must stay inside the job workspace.`);
+      }
     }
   });
 }

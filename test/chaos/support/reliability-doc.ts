@@ -50,7 +50,15 @@ const PROCEDURES: Record<ScenarioId, string> = {
     'leader\'s proxy holds back the answers to its requests, so its reconciles stay suspended mid-work; once it has ' +
     'sent nothing for 0.75 s it is frozen with SIGSTOP right after a Lease renew. The standby takes over and finishes ' +
     'the burst; the frozen replica is resumed with SIGCONT and its held answers delivered: it must not send a single ' +
-    'write (a stale Lease renew would have to be refused) and must exit to restart as a candidate.',
+    'write (a stale Lease renew would have to be refused) and must exit to restart as a candidate.' +
+    ' Before a new leader decides or mints anything, its caches must hold every write of the old one: it waits for a ' +
+    'LIST of Proposals, Decisions, Jobs and Approvals that *started* after it acquired the Lease (a LIST already in ' +
+    'flight at that moment may predate the old leader\'s last Decision). ' +
+    '`test/integration/controller/failover-history.test.ts` proves it: a proxy holds back the standby\'s Decision ' +
+    'LIST while the old leader decides the first half of a toxic pair, and the new leader must find the pair ' +
+    '(REQUIRE_HUMAN), never ALLOW on a history without it. Not covered by any LIST: a write the old leader sent ' +
+    'before its renew deadline that reaches the API server only after the new leader\'s LIST started (held in the ' +
+    'network for longer than lease duration − renew deadline); the Lease timings are what bound it.',
   fuzz:
     'fast-check generates Proposal objects, half from an arbitrary schema-valid base (foreign agents and submitters, ' +
     'random tools, effects and arguments) and half from a plausible one (tools and effects agree, evidence, rollback), ' +

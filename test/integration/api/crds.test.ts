@@ -203,8 +203,8 @@ describe('examples', () => {
     }
   });
 
-  it('the cluster-scoped examples (AgentProfiles, GovernancePolicy) apply', async () => {
-    for (const file of ['agentprofiles.yaml', 'governancepolicy.yaml']) {
+  it('the cluster-scoped examples (AgentProfiles, GovernancePolicy, Tools) apply', async () => {
+    for (const file of ['agentprofiles.yaml', 'governancepolicy.yaml', 'tools.yaml']) {
       for (const obj of exampleObjects(exampleText(file))) {
         // Prefixed so the run does not install the real default policy and profiles for other tests.
         obj.metadata.name = `${ns}-${obj.metadata.name}`;

@@ -158,7 +158,7 @@ describe('process node', () => {
     expect(terminated(pod)).toMatchObject({ reason: 'DeadlineExceeded', exitCode: 137 });
   });
 
-  it('provides downward-API annotations in kubelet format, a ConfigMap volume, env and fieldRefs', async () => {
+  it('provides downward-API annotations in kubelet format (whole map, single keys, atomic layout), a ConfigMap volume, env and fieldRefs', async () => {
     const annotations = {
       'governance.m87.io/envelope': '{"a":1,"b":"x\\"y"}',
       'b.example/multi-line': 'one\ntwo\tthree',
@@ -184,7 +184,17 @@ describe('process node', () => {
         { name: 'GREETING', value: 'hello $(POD_NAME)' },
       ],
       volumes: [
-        { name: 'podinfo', downwardAPI: { items: [{ path: 'annotations', fieldRef: { fieldPath: 'metadata.annotations' } }] } },
+        {
+          name: 'podinfo',
+          downwardAPI: {
+            items: [
+              { path: 'annotations', fieldRef: { fieldPath: 'metadata.annotations' } },
+              { path: 'envelope', fieldRef: { fieldPath: "metadata.annotations['governance.m87.io/envelope']" } },
+              { path: 'multi-line', fieldRef: { fieldPath: "metadata.annotations['b.example/multi-line']" } },
+              { path: 'absent', fieldRef: { fieldPath: "metadata.annotations['governance.m87.io/not-there']" } },
+            ],
+          },
+        },
         { name: 'signing-key', configMap: { name: 'keys' } },
         { name: 'workspace', emptyDir: {} },
       ],
@@ -197,6 +207,12 @@ describe('process node', () => {
         const tryWrite = (f) => { try { fs.writeFileSync(f, 'x'); return 'written'; } catch (e) { return e.code; } };
         report({
           annotations: fs.readFileSync(process.env.PODINFO + '/annotations', 'utf8'),
+          single: ['envelope', 'multi-line', 'absent'].map((f) => fs.readFileSync(process.env.PODINFO + '/' + f, 'utf8')),
+          layout: {
+            data: fs.readlinkSync(process.env.PODINFO + '/..data'),
+            envelope: fs.readlinkSync(process.env.PODINFO + '/envelope'),
+            sameSnapshot: fs.realpathSync(process.env.PODINFO + '/envelope') === fs.realpathSync(process.env.PODINFO + '/..data') + '/envelope',
+          },
           key: fs.readFileSync(process.env.KEY_FILE, 'utf8'),
           podinfoWrite: tryWrite(process.env.PODINFO + '/evil'),
           workspaceWrite: tryWrite(process.env.WORKSPACE + '/ok'),
@@ -206,7 +222,21 @@ describe('process node', () => {
         });`,
     });
     expect(pod.status?.phase).toBe('Succeeded');
-    const r = report(pod) as { annotations: string; key: string; podinfoWrite: string; workspaceWrite: string; env: Record<string, string | null> };
+    const r = report(pod) as {
+      annotations: string;
+      single: string[];
+      layout: { data: string; envelope: string; sameSnapshot: boolean };
+      key: string;
+      podinfoWrite: string;
+      workspaceWrite: string;
+      env: Record<string, string | null>;
+    };
+    // A single key is its raw value (no quoting, no newline); an absent key an empty file.
+    expect(r.single).toEqual([annotations['governance.m87.io/envelope'], annotations['b.example/multi-line'], '']);
+    // kubelet's AtomicWriter: files in a timestamped directory behind the ..data symlink.
+    expect(r.layout.data).toMatch(/^\.\.\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}\.\w+$/);
+    expect(r.layout.envelope).toBe('..data/envelope');
+    expect(r.layout.sameSnapshot).toBe(true);
     const expected = formatMap(annotations);
     expect(r.annotations).toBe(expected);
     // kubelet format, spelled out: sorted keys, Go-quoted values, no trailing newline.

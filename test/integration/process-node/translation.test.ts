@@ -1,7 +1,7 @@
 // Pure translation rules of the process node (no cluster needed; kept beside the node's integration tests).
 import { describe, expect, it } from 'vitest';
 import { expandVars, pathRewrites, rewritePath } from '../../../dev/process-node/container-config.ts';
-import { formatMap, goQuote } from '../../../dev/process-node/downward-api.ts';
+import { FieldRefError, formatMap, goQuote, isQualifiedName, resolveFieldPath } from '../../../dev/process-node/downward-api.ts';
 import { renderEgressRuleset, selectorMatches, selectsForEgress } from '../../../dev/process-node/egress-policy.ts';
 import { defaultImageMap, resolveCommand } from '../../../dev/process-node/image-map.ts';
 import { parseCidr, slotAddresses } from '../../../dev/process-node/pod-network.ts';
@@ -23,6 +23,34 @@ describe('downward API format (kubelet fieldpath.FormatMap, Go %q)', () => {
     expect(formatMap({ b: '2', a: '1', B: '0' })).toBe('B="0"\na="1"\nb="2"');
     expect(formatMap({})).toBe('');
     expect(formatMap(undefined)).toBe('');
+  });
+});
+
+describe('downward API single keys (kubelet fieldpath.ExtractFieldPathAsString)', () => {
+  const pod = {
+    metadata: { name: 'p', annotations: { 'governance.m87.io/envelope': '{"a":"x\\"y"}\n', 'Mixed.Example/Key': 'v' }, labels: { app: 'x' } },
+    spec: { containers: [] },
+  } as unknown as PodLike;
+  const get = (fieldPath: string) => resolveFieldPath(pod, fieldPath, undefined, 'items[0].fieldRef');
+
+  it('a single annotation or label is its raw value; an absent one is empty', () => {
+    expect(get("metadata.annotations['governance.m87.io/envelope']")).toBe('{"a":"x\\"y"}\n');
+    expect(get("metadata.labels['app']")).toBe('x');
+    expect(get("metadata.annotations['governance.m87.io/absent']")).toBe('');
+    // Annotation keys are validated lower-cased, as kubelet does; the lookup uses the key as written.
+    expect(get("metadata.annotations['Mixed.Example/Key']")).toBe('v');
+    expect(get("metadata.annotations['mixed.example/Key']")).toBe('');
+  });
+
+  it('refuses invalid key subscripts and subscripts on other paths', () => {
+    expect(() => get("metadata.annotations['bad key']")).toThrow(FieldRefError);
+    expect(() => get("metadata.labels['a/b/c']")).toThrow(/invalid key subscript/);
+    expect(() => get("metadata.name['x']")).toThrow(/does not support subscript/);
+  });
+
+  it('validates qualified names like apimachinery', () => {
+    for (const ok of ['app', 'governance.m87.io/envelope', 'a_b.c-d', 'x/y']) expect(isQualifiedName(ok), ok).toBe(true);
+    for (const bad of ['', '/x', 'x/', '-x', 'x-', 'Upper.Prefix/x', 'a/b/c', 'x'.repeat(64), 'x y']) expect(isQualifiedName(bad), bad).toBe(false);
   });
 });
 

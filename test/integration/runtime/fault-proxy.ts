@@ -1,8 +1,10 @@
 // A loopback HTTP proxy in front of the real apiserver that injects the network faults informers must
 // survive: a partition (all connections dropped and refused), watches that go silent while the
 // connection stays up, and a watch resumed at a resourceVersion the apiserver no longer has (it rewrites
-// the next watch's resourceVersion to "1", so the *real* apiserver answers 410 Gone). Everything else is
-// passed through unchanged; it is not a mock of Kubernetes.
+// the next watch's resourceVersion to "1", so the *real* apiserver answers 410 Gone). It can also hold back
+// the apiserver's responses to chosen requests (the request itself goes through, so the server acts on it
+// at once; only the client learns late) and answer one chosen request with an error instead of forwarding
+// it. Everything else is passed through unchanged; it is not a mock of Kubernetes.
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
@@ -24,9 +26,27 @@ export interface FaultProxy {
   unsilenceWatches(): void;
   /** The next watch is sent upstream with resourceVersion=1 (too old), so the apiserver answers 410. */
   expireNextWatch(): void;
+  /** Ends the open watches whose path ends with `pathSuffix`; their next watch is sent with resourceVersion=1 (410). */
+  expireWatches(pathSuffix: string): void;
+  /** Holds back the responses to non-watch requests matching `which` (they reach the apiserver unchanged). */
+  holdResponses(which: (req: ProxiedRequest) => boolean): void;
+  /** Delivers the first `count` held responses (default all, and stops holding); returns how many. */
+  releaseHeld(count?: number): number;
+  /** Responses held right now. */
+  held(): number;
+  /** Answers the next request matching `which` with `status` instead of forwarding it. */
+  failNext(which: (req: ProxiedRequest) => boolean, status?: number): void;
+  /** Requests answered by failNext so far. */
+  failed: ProxiedRequest[];
   watchRequests: WatchRequest[];
   listRequests: string[];
   close(): Promise<void>;
+}
+
+export interface ProxiedRequest {
+  method: string;
+  path: string;
+  params: URLSearchParams;
 }
 
 export async function startFaultProxy(upstream: KubeConfig): Promise<FaultProxy> {
@@ -47,6 +67,12 @@ export async function startFaultProxy(upstream: KubeConfig): Promise<FaultProxy>
   const heldWatches = new Set<http.ServerResponse>();
   const watchRequests: WatchRequest[] = [];
   const listRequests: string[] = [];
+  const expireOn = new Set<string>();
+  const openWatches = new Set<{ path: string; res: http.ServerResponse }>();
+  let holding: ((req: ProxiedRequest) => boolean) | undefined;
+  let heldResponses: (() => void)[] = [];
+  const failures: { which: (req: ProxiedRequest) => boolean; status: number }[] = [];
+  const failed: ProxiedRequest[] = [];
 
   const server = http.createServer((req, res) => {
     if (partitioned) {
@@ -56,12 +82,27 @@ export async function startFaultProxy(upstream: KubeConfig): Promise<FaultProxy>
     const url = new URL(req.url ?? '/', 'http://proxy');
     const watch = url.searchParams.get('watch');
     const isWatch = watch === '1' || watch === 'true';
+    const proxied: ProxiedRequest = { method: req.method ?? 'GET', path: url.pathname, params: new URLSearchParams(url.searchParams) };
+    const failure = isWatch ? undefined : failures.find((f) => f.which(proxied));
+    if (failure !== undefined) {
+      failures.splice(failures.indexOf(failure), 1);
+      failed.push(proxied);
+      req.resume();
+      res.writeHead(failure.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'injected by the fault proxy', code: failure.status }));
+      return;
+    }
     if (isWatch) {
       watchRequests.push({ path: url.pathname, params: new URLSearchParams(url.searchParams) });
-      if (expireNext) {
+      const expiring = [...expireOn].find((suffix) => url.pathname.endsWith(suffix));
+      if (expireNext || expiring !== undefined) {
         expireNext = false;
+        if (expiring !== undefined) expireOn.delete(expiring);
         url.searchParams.set('resourceVersion', '1');
       }
+      const open = { path: url.pathname, res };
+      openWatches.add(open);
+      res.on('close', () => openWatches.delete(open));
       if (silenced) {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.flushHeaders();
@@ -97,6 +138,10 @@ export async function startFaultProxy(upstream: KubeConfig): Promise<FaultProxy>
             upRes.pause();
             return;
           }
+        } else if (holding !== undefined && holding(proxied)) {
+          upRes.pause();
+          heldResponses.push(() => (res.destroyed ? upRes.resume() : upRes.pipe(res)));
+          return;
         }
         upRes.pipe(res);
       },
@@ -151,11 +196,31 @@ export async function startFaultProxy(upstream: KubeConfig): Promise<FaultProxy>
     expireNextWatch: () => {
       expireNext = true;
     },
+    expireWatches: (pathSuffix) => {
+      expireOn.add(pathSuffix);
+      for (const w of openWatches) if (w.path.endsWith(pathSuffix)) w.res.destroy();
+    },
+    holdResponses: (which) => {
+      holding = which;
+    },
+    releaseHeld: (count) => {
+      if (count === undefined) holding = undefined;
+      const now = heldResponses.slice(0, count ?? heldResponses.length);
+      heldResponses = heldResponses.slice(now.length);
+      for (const deliver of now) deliver();
+      return now.length;
+    },
+    held: () => heldResponses.length,
+    failNext: (which, status = 500) => {
+      failures.push({ which, status });
+    },
+    failed,
     watchRequests,
     listRequests,
     close: async () => {
       dropAll();
       for (const res of heldWatches) res.destroy();
+      heldResponses = [];
       agent.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -40,13 +40,13 @@ function makeManager(lease: string, label: string, registry = new Registry()) {
     name: `copy-${label}`,
     registry,
     reconcile: async (key, ctx) => {
-      const cm = informer.get(key);
+      const cm = informer.getByName(key.namespace, key.name);
       if (!cm) return;
-      reconciled.push(key);
+      reconciled.push(`${key.namespace}/${key.name}`);
       await patchObject<ConfigMap>(
         admin,
         CONFIGMAPS,
-        { namespace: ctx.namespace, name: ctx.name },
+        { namespace: key.namespace, name: key.name },
         (draft) => {
           draft.metadata.annotations = { ...draft.metadata.annotations, reconciled: `${manager.identity}:${cm.data?.v ?? ''}` };
         },

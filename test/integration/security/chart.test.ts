@@ -45,12 +45,13 @@ describe('RBAC roles: exactly the designed permissions', () => {
         `${M87}/jobs: get,list,watch`,
         `${M87}/agentprofiles: get,list,watch`,
         `${M87}/governancepolicies: get,list,watch`,
+        `${M87}/tools: get,list,watch`,
       ].sort(),
     );
   });
 
   it('m87-viewer: read every m87 kind, nothing else', () => {
-    const kinds = ['proposals', 'decisions', 'approvals', 'jobs', 'agentprofiles', 'governancepolicies'];
+    const kinds = ['proposals', 'decisions', 'approvals', 'jobs', 'agentprofiles', 'governancepolicies', 'tools'];
     expect(permissions(find(objects, 'ClusterRole', 'm87-viewer'))).toEqual(kinds.map((k) => `${M87}/${k}: get,list,watch`).sort());
   });
 
@@ -61,13 +62,14 @@ describe('RBAC roles: exactly the designed permissions', () => {
         `${M87}/proposals/status: patch,update`,
         `${M87}/decisions: create,get,list,watch`,
         `${M87}/decisions/status: patch`,
-        `${M87}/approvals: get,list,watch`,
+        `${M87}/approvals: get,list,patch,watch`,
         `${M87}/approvals/status: patch`,
         `${M87}/jobs: create,get,list,watch`,
         `${M87}/jobs/status: patch`,
         `${M87}/agentprofiles: get,list,watch`,
         `${M87}/governancepolicies: get,list,watch`,
         `${M87}/governancepolicies/status: patch`,
+        `${M87}/tools: get,list,watch`,
         'core/pods: create,delete,get,list,watch',
         'networking.k8s.io/networkpolicies: create,delete,get,list,watch',
         'core/configmaps: create,get,list,update,watch',
@@ -76,6 +78,12 @@ describe('RBAC roles: exactly the designed permissions', () => {
         'events.k8s.io/events: create,patch',
       ].sort(),
     );
+  });
+
+  it('m87-tool-admin writes Tools and nothing else; m87-tool-reader only reads them', () => {
+    expect(permissions(find(objects, 'ClusterRole', 'm87-tool-admin'))).toEqual([`${M87}/tools: create,delete,get,list,patch,update,watch`]);
+    expect(permissions(find(objects, 'ClusterRole', 'm87-tool-reader'))).toEqual([`${M87}/tools: get,list,watch`]);
+    expect(find(objects, 'ClusterRoleBinding', 'm87-tool-admin'), 'no tool admins unless values name them').toBeUndefined();
   });
 
   it('m87-controller (Role): Secrets and Leases in its own namespace only', () => {
@@ -129,6 +137,20 @@ describe('values', () => {
       { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'alice' },
     ]);
     expect(objects.filter((o) => o.kind === 'RoleBinding' && o.metadata.name === 'm87-agent')).toHaveLength(2);
+  });
+
+  it('lets every agent subject read Tools cluster-wide, and binds tool admins from values', () => {
+    const objects = render({
+      agents: { namespaces: ['team-a', { namespace: 'team-b', serviceAccounts: ['casey'], users: ['alice'] }] },
+      rbac: { toolAdmins: { groups: ['platform'], users: [] } },
+    });
+    expect(find(objects, 'ClusterRoleBinding', 'm87-tool-reader')?.subjects).toEqual([
+      { kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'system:serviceaccounts:team-a' },
+      { kind: 'ServiceAccount', name: 'casey', namespace: 'team-b' },
+      { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'alice' },
+    ]);
+    expect(find(objects, 'ClusterRoleBinding', 'm87-tool-admin')?.subjects).toEqual([{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'platform' }]);
+    expect(find(render(), 'ClusterRoleBinding', 'm87-tool-reader'), 'no agents, no binding').toBeUndefined();
   });
 
   it('refuses an agent namespace entry that binds nobody, naming the key', () => {

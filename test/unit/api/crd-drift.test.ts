@@ -34,6 +34,7 @@ describe('generated files (crds/*.yaml and the generated examples)', () => {
       'crds/governancepolicies.governance.m87.io.yaml',
       'crds/jobs.governance.m87.io.yaml',
       'crds/proposals.governance.m87.io.yaml',
+      'crds/tools.governance.m87.io.yaml',
     ]);
   });
 });

@@ -216,8 +216,10 @@ describe('CRD schemas: required fields and immutability', () => {
     expect(IMMUTABLE_SPEC[0]!.message).toMatch(/spec is immutable/);
   });
 
-  it.each(['AgentProfile', 'GovernancePolicy'] as const)('%s spec can be edited by admins', (kind) => {
-    expect(at(kind, 'spec')['x-kubernetes-validations']).toBeUndefined();
+  it.each(['AgentProfile', 'GovernancePolicy', 'Tool'] as const)('%s spec can be edited by admins', (kind) => {
+    const rules = (at(kind, 'spec')['x-kubernetes-validations'] as { rule: string }[] | undefined) ?? [];
+    expect(rules.map((r) => r.rule)).not.toContain('self == oldSelf');
+    expect(rules.some((r) => r.rule.includes('oldSelf'))).toBe(false);
   });
 
   it('defaults match zod defaults, so the stored object hashes like the parsed one', () => {
@@ -225,6 +227,34 @@ describe('CRD schemas: required fields and immutability', () => {
     expect(at('Proposal', 'spec.artifacts').default).toEqual([]);
     expect(at('Proposal', 'spec.truthAccount.observations').default).toEqual([]);
     expect(at('Proposal', 'spec.reversibility.executionMode').default).toBe('commit');
+  });
+});
+
+describe('CRD schemas: the Tool kind', () => {
+  const rules = (node: SchemaNode) => ((node['x-kubernetes-validations'] as { rule: string; message: string }[] | undefined) ?? []);
+
+  it('refuses an image without a digest at the API server (CEL), with a message naming the requirement', () => {
+    const [rule] = rules(at('Tool', 'spec.image'));
+    expect(rule?.rule).toMatch(/^self\.matches\('.*@sha256:\[0-9a-f\]\{64\}\$'\)$/);
+    expect(rule?.message).toMatch(/pinned by digest/);
+  });
+
+  it('checks the tool name at the root (only metadata.name is visible there) and the argv placeholders on spec', () => {
+    expect(rules(root('Tool')).map((r) => r.rule)).toEqual([expect.stringContaining('self.metadata.name.matches') as unknown]);
+    expect(rules(at('Tool', 'spec')).map((r) => r.message)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/every \{arg\} placeholder/), expect.stringMatching(/required or have a default/)]) as unknown,
+    );
+    expect(rules(at('Tool', 'spec.argv')).map((r) => r.rule)).toEqual(['has(self[0].literal)']);
+    expect(rules(at('Tool', 'spec.argv.[]')).map((r) => r.rule)).toEqual(['has(self.literal) != has(self.arg)']);
+  });
+
+  it('has no valueFrom in env: a tool never receives secrets', () => {
+    expect(Object.keys(at('Tool', 'spec.env.[]').properties ?? {}).sort()).toEqual(['name', 'value']);
+  });
+
+  it('bounds outputs at 1 MiB and keeps names unique', () => {
+    expect(at('Tool', 'spec.workspace.outputs.[].maxBytes').maximum).toBe(1_048_576);
+    expect(at('Tool', 'spec.workspace.outputs')['x-kubernetes-list-type']).toBe('map');
   });
 });
 
@@ -236,6 +266,7 @@ describe('CRD metadata', () => {
     Job: { plural: 'jobs', short: 'gjob', scope: 'Namespaced' },
     AgentProfile: { plural: 'agentprofiles', short: 'agent', scope: 'Cluster' },
     GovernancePolicy: { plural: 'governancepolicies', short: 'gpol', scope: 'Cluster' },
+    Tool: { plural: 'tools', short: 'tool', scope: 'Cluster' },
   };
   it.each(KIND_NAMES)('%s: group, version, names, scope, status subresource, printer columns', (kind) => {
     const crd = crds[kind];

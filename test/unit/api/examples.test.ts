@@ -4,13 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { EXAMPLE_PROPOSAL_UID, exampleSigningKey, HAND_WRITTEN_EXAMPLES } from '../../../dev/codegen/examples.ts';
 import { API_VERSION } from '../../../src/api/group.ts';
-import { AgentProfile, Approval, Decision, GovernancePolicy, Job, KINDS, Proposal, type KindName } from '../../../src/api/kinds.ts';
+import { AgentProfile, Approval, Decision, GovernancePolicy, Job, KINDS, Proposal, Tool, type KindName } from '../../../src/api/kinds.ts';
 import { DEFAULT_AGENT_PROFILES, DEFAULT_POLICY_SPEC } from '../../../src/governance/defaults.ts';
 import { envelopeHash, proposalHash } from '../../../src/integrity/document-hashes.ts';
 import { verifyDeh } from '../../../src/integrity/signing.ts';
 
 const DIR = join(import.meta.dirname, '..', '..', '..', 'examples');
-const RESOURCES = { Proposal, Decision, Approval, Job, AgentProfile, GovernancePolicy } as const;
+const RESOURCES = { Proposal, Decision, Approval, Job, AgentProfile, GovernancePolicy, Tool } as const;
 
 function documents(file: string): unknown[] {
   const docs = parseAllDocuments(readFileSync(join(DIR, file), 'utf8'));
@@ -39,6 +39,7 @@ describe('examples/', () => {
       'proposal-allow.yaml',
       'proposal-deploy.yaml',
       'proposal-secrets.yaml',
+      'tools.yaml',
     ]);
     for (const f of HAND_WRITTEN_EXAMPLES) expect(files).toContain(f);
   });

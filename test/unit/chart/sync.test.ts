@@ -22,7 +22,7 @@ describe('charts/m87 copies of generated files', () => {
     }
   });
 
-  it.each(['agentprofiles.yaml', 'governancepolicy.yaml'])('charts/m87/files/%s is the one in examples/, byte for byte', (f) => {
+  it.each(['agentprofiles.yaml', 'governancepolicy.yaml', 'tools.yaml'])('charts/m87/files/%s is the one in examples/, byte for byte', (f) => {
     const chartCopy = readFileSync(join(CHART_DIR, 'files', f));
     expect(chartCopy.equals(readFileSync(join(REPO_ROOT, 'examples', f))), `charts/m87/files/${f} differs: ${FIX}`).toBe(true);
   });

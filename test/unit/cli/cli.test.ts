@@ -7,6 +7,9 @@ import { parse } from 'yaml';
 import { proposalHash } from '../../../src/integrity/document-hashes.ts';
 import { approvalName } from '../../../src/cli/approve-command.ts';
 import { age, outputFormat, table } from '../../../src/cli/output.ts';
+import { listedTools } from '../../../src/cli/tools-command.ts';
+import { SHIPPED_TOOLS } from '../../../src/tool-catalogue/default-catalogue.ts';
+import { toolHash } from '../../../src/tool-catalogue/tool-hash.ts';
 
 const MAIN = join(import.meta.dirname, '../../../src/cli/main.ts');
 const m87 = (args: string[], input?: string) =>
@@ -38,11 +41,24 @@ describe('m87 CLI', () => {
     expect(m87(['approve']).status).toBe(2);
   });
 
-  it('tools lists every manifest tool with its effects', () => {
+  it('tools reads the catalogue from the cluster: without a reachable kubeconfig it fails, and says so', () => {
     const r = m87(['tools']);
-    expect(r.status).toBe(0);
-    for (const tool of ['echo', 'file_write', 'run_tests', 'http_get', 'notify']) expect(r.stdout).toContain(tool);
-    expect(r.stdout).toMatch(/hash [0-9a-f]{64}/);
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).toBe('');
+    expect(m87(['tools', '--help']).stdout).toMatch(/Tool objects/);
+    expect(m87(['tools', '-o', 'xml']).status).toBe(2);
+  });
+
+  it('tools: each listed object is validated on its own; an invalid one is shown with the field at fault', () => {
+    const ok = { apiVersion: 'governance.m87.io/v1alpha1', kind: 'Tool', metadata: { name: 'http-get' }, spec: SHIPPED_TOOLS['http-get'] };
+    const bad = { ...ok, metadata: { name: 'tagged' }, spec: { ...SHIPPED_TOOLS['http-get'], image: 'python:3.12' } };
+    const listed = listedTools([ok, bad]);
+    expect(listed.map((t) => [t.name, t.valid])).toEqual([
+      ['http-get', true],
+      ['tagged', false],
+    ]);
+    expect(listed[0]?.hash).toBe(toolHash(SHIPPED_TOOLS['http-get']));
+    expect(listed[1]?.problem).toMatch(/^spec\.image: must be pinned by digest/);
   });
 
   it('formats tables, ages and output flags', () => {

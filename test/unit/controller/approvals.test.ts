@@ -32,6 +32,17 @@ function plan(approvals: ApprovalRecord[], o: { now?: number; jobExists?: boolea
 }
 
 describe('approval plan', () => {
+  it('never counts an Accepted verdict recorded for another incarnation or content (replay after re-create)', () => {
+    const recorded = { state: 'Accepted' as const };
+    const earlier = { ...approval('old', 'alice', { proposalUID: 'uid-of-the-deleted-proposal' }), recorded };
+    expect(plan([earlier]).state).toBe('Pending');
+    expect(plan([earlier]).approvedBy).toEqual([]);
+    const otherContent = { ...approval('old2', 'alice', { proposalHash: 'f'.repeat(64) }), recorded };
+    expect(plan([otherContent]).state).toBe('Pending');
+    // The same verdict, recorded for this incarnation and content, counts.
+    expect(plan([{ ...approval('now', 'alice'), recorded }]).state).toBe('Approved');
+  });
+
   it('is REQUIRE_HUMAN with an expiry for this fixture', () => {
     expect(decision.spec.outcome).toBe('REQUIRE_HUMAN');
     expect(decision.spec.expiresAt).toBeDefined();

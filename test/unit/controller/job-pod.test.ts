@@ -1,50 +1,43 @@
 import { describe, expect, it } from 'vitest';
-import { ANNOTATIONS, LABELS } from '../../../src/api/group.ts';
+import { ANNOTATIONS, LABELS, PODINFO_FILES } from '../../../src/api/group.ts';
 import { buildJobPod, jobPodAnnotations } from '../../../src/controller/job-pod.ts';
 import { buildJob } from '../../../src/controller/minting.ts';
+import type { EffectiveEnvelope } from '../../../src/api/envelope.ts';
 import { canonicalJson } from '../../../src/hash/canonical.ts';
 import { envelopeHash } from '../../../src/integrity/document-hashes.ts';
-import { verifyDeh, verifyJobBinding } from '../../../src/integrity/signing.ts';
+import { verifyDeh } from '../../../src/integrity/signing.ts';
 import { decisionFor, JOB_UID, proposalRef, signingKey } from './fixtures.ts';
 
+/** The Pod input as the jobs controller passes it: the minted Job's envelope, DEH, signature and key id. */
 function podInput() {
-  const decision = decisionFor();
-  const envelope = decision.spec.effectiveEnvelope!;
+  const minted = buildJob({ proposal: proposalRef(), decision: decisionFor(), approvalRefs: [], signingKey: signingKey() });
+  const { envelope, envelopeHash: deh, signature, keyId } = minted.spec as { envelope: EffectiveEnvelope; envelopeHash: string; signature: string; keyId: string };
   return {
-    job: { namespace: 'team-a', name: 'write-file', uid: JOB_UID, proposalName: 'write-file', envelope, envelopeHash: envelopeHash(envelope) },
-    signingKey: signingKey(),
+    job: { namespace: 'team-a', name: 'write-file', uid: JOB_UID, proposalName: 'write-file', envelope, envelopeHash: deh, signature, keyId },
     publicKeyConfigMap: 'm87-signing-public-key',
   };
 }
 
 describe('job Pod', () => {
-  it('carries the envelope, DEH, signatures, key id and job identity as annotations', () => {
+  it('carries the Job\'s envelope, DEH, signature, key id and UID as annotations — and nothing else', () => {
     const input = podInput();
-    const a = jobPodAnnotations(input);
+    const a = jobPodAnnotations(input.job);
+    expect(Object.keys(a).sort()).toEqual(Object.values(ANNOTATIONS).sort());
     expect(a[ANNOTATIONS.envelope]).toBe(canonicalJson(input.job.envelope));
     expect(envelopeHash(JSON.parse(a[ANNOTATIONS.envelope]!))).toBe(input.job.envelopeHash);
     expect(a[ANNOTATIONS.envelopeHash]).toBe(input.job.envelopeHash);
     expect(a[ANNOTATIONS.keyId]).toBe(signingKey().keyId);
     expect(a[ANNOTATIONS.jobUID]).toBe(JOB_UID);
-    expect(a[ANNOTATIONS.jobName]).toBe('write-file');
     expect(verifyDeh(signingKey().publicKeyPem, input.job.envelopeHash, a[ANNOTATIONS.signature]!)).toBe(true);
-    expect(
-      verifyJobBinding(
-        signingKey().publicKeyPem,
-        { namespace: 'team-a', jobName: 'write-file', jobUID: JOB_UID, deh: input.job.envelopeHash },
-        a[ANNOTATIONS.bindingSignature]!,
-      ),
-    ).toBe(true);
-    // The binding signature is bound to the UID: another incarnation does not verify.
-    expect(
-      verifyJobBinding(signingKey().publicKeyPem, { namespace: 'team-a', jobName: 'write-file', jobUID: 'other', deh: input.job.envelopeHash }, a[ANNOTATIONS.bindingSignature]!),
-    ).toBe(false);
   });
 
-  it('signs the same DEH as the minted Job', () => {
+  it('carries the Job\'s own signature and key id instead of signing again', () => {
+    // A signature the Pod builder could not have made: it has no key, only the Job's spec.
     const input = podInput();
-    const job = buildJob({ proposal: proposalRef(), decision: decisionFor(), approvalRefs: [], signingKey: signingKey() });
-    expect(jobPodAnnotations(input)[ANNOTATIONS.signature]).toBe(job.spec.signature);
+    const job = { ...input.job, signature: 'U2lnbmVkQXRNaW50aW5n', keyId: 'minting-key' };
+    const a = buildJobPod({ ...input, job }).metadata.annotations;
+    expect(a[ANNOTATIONS.signature]).toBe('U2lnbmVkQXRNaW50aW5n');
+    expect(a[ANNOTATIONS.keyId]).toBe('minting-key');
   });
 
   it('follows the pod contract: no credentials, restricted security, budget deadline, downward API', () => {
@@ -75,7 +68,20 @@ describe('job Pod', () => {
       { name: 'M87_TERMINATION_LOG', value: '/dev/termination-log' },
     ]);
     const volumes = Object.fromEntries(spec.volumes.map((v) => [v.name, v]));
-    expect(volumes.podinfo).toEqual({ name: 'podinfo', downwardAPI: { items: [{ path: 'annotations', fieldRef: { fieldPath: 'metadata.annotations' } }] } });
+    // One file per annotation, each a single-key fieldRef, which the kubelet writes as the raw value.
+    expect(volumes.podinfo).toEqual({
+      name: 'podinfo',
+      downwardAPI: {
+        items: [
+          { path: 'envelope', fieldRef: { fieldPath: "metadata.annotations['governance.m87.io/envelope']" } },
+          { path: 'envelope-hash', fieldRef: { fieldPath: "metadata.annotations['governance.m87.io/envelope-hash']" } },
+          { path: 'signature', fieldRef: { fieldPath: "metadata.annotations['governance.m87.io/signature']" } },
+          { path: 'key-id', fieldRef: { fieldPath: "metadata.annotations['governance.m87.io/key-id']" } },
+          { path: 'job-uid', fieldRef: { fieldPath: "metadata.annotations['governance.m87.io/job-uid']" } },
+        ],
+      },
+    });
+    expect(volumes.podinfo!.downwardAPI!.items.map((i) => i.path)).toEqual(Object.values(PODINFO_FILES));
     expect(volumes['signing-key']).toMatchObject({ configMap: { name: 'm87-signing-public-key' } });
     expect(volumes.workspace).toEqual({ name: 'workspace', emptyDir: {} });
     expect(volumes.tmp).toEqual({ name: 'tmp', emptyDir: {} });

@@ -1,13 +1,35 @@
+// The controller's reading of a finished job Pod: what it proves itself (EnvelopeVerified) and what it only
+// checks for consistency (the runner's receipt). Pods are built by buildJobPod, as the controller creates them.
 import { describe, expect, it } from 'vitest';
+import { ANNOTATIONS } from '../../../src/api/group.ts';
 import type { Receipt } from '../../../src/api/receipt.ts';
-import { podProgress, verifyReceipt, type JobFacts } from '../../../src/controller/receipt-check.ts';
+import { buildJobPod, podAnnotationMismatch } from '../../../src/controller/job-pod.ts';
+import { podProgress, REPORTED_BY_RUNNER, VERIFIED_BY_CONTROLLER, type JobFacts, type JobResult } from '../../../src/controller/receipt-check.ts';
 import { sha256Hex } from '../../../src/hash/canonical.ts';
-import { decisionFor, JOB_UID } from './fixtures.ts';
+import { signDeh } from '../../../src/integrity/signing.ts';
+import { decisionFor, JOB_UID, signingKey } from './fixtures.ts';
 
 const decision = decisionFor();
 const envelope = decision.spec.effectiveEnvelope!;
 const deh = decision.spec.envelopeHash!;
-const job: JobFacts = { uid: JOB_UID, envelopeHash: deh, envelope };
+const job: JobFacts = { uid: JOB_UID, envelopeHash: deh, envelope, signature: signDeh(signingKey().privateKeyPem, deh), keyId: signingKey().keyId };
+
+/** The job Pod exactly as the controller creates it, with the given status. */
+function jobPod(status: unknown, annotations: (a: Record<string, string>) => Record<string, string> = (a) => a) {
+  const pod = buildJobPod({ job: { ...job, namespace: 'team-a', name: 'write-file', proposalName: 'write-file' }, publicKeyConfigMap: 'm87-public-key' });
+  return { ...pod, metadata: { ...pod.metadata, annotations: annotations({ ...pod.metadata.annotations }) }, status };
+}
+
+function terminatedPod(message: string, exitCode = 0, annotations?: (a: Record<string, string>) => Record<string, string>) {
+  const terminated = { exitCode, message, finishedAt: '2025-06-01T12:00:05Z' };
+  return jobPod({ phase: exitCode === 0 ? 'Succeeded' : 'Failed', containerStatuses: [{ name: 'runner', state: { terminated } }] }, annotations);
+}
+
+function finished(pod: unknown): JobResult {
+  const progress = podProgress(job, pod);
+  if (progress.state !== 'finished') throw new Error(`expected a finished Pod, got ${progress.state}`);
+  return progress.result;
+}
 
 function receipt(overrides: Partial<Receipt> = {}): Receipt {
   return {
@@ -24,17 +46,71 @@ function receipt(overrides: Partial<Receipt> = {}): Receipt {
 }
 
 function check(r: unknown, exitCode = 0) {
-  return verifyReceipt(job, { exitCode, message: typeof r === 'string' ? r : JSON.stringify(r), finishedAt: '2025-06-01T12:00:05Z' });
+  return finished(terminatedPod(typeof r === 'string' ? r : JSON.stringify(r), exitCode));
 }
 
 describe('receipt verification', () => {
-  it('accepts a receipt that matches the Job, stays within budget and lists artifacts', () => {
+  it('accepts a receipt that matches the Job, stays within budget and lists artifacts — as the runner\'s report', () => {
     const r = check(receipt());
     expect(r.phase).toBe('Succeeded');
     expect(r.verification).toBe('verified');
-    expect(r.envelopeVerified.status).toBe('True');
     expect(r.receipt?.artifacts).toHaveLength(1);
     expect(r.completionTime).toBe('2025-06-01T12:00:05Z');
+    // The conditions say who proved what: the controller the envelope, the runner (by its own account) the work.
+    expect(r.envelopeVerified).toMatchObject({ status: 'True', reason: VERIFIED_BY_CONTROLLER });
+    expect(r.envelopeVerified.message).toContain('The controller verified');
+    expect(r.reason).toBe(REPORTED_BY_RUNNER);
+    expect(r.message).toContain('not proof of the work');
+  });
+
+  it('a receipt claiming success and verification counts for nothing from a Pod that does not carry the signed Job', () => {
+    // E.g. a Pod someone else created under the job Pod's name, with an owner reference to the Job: its
+    // termination message is whatever its author wrote. Before the controller checked the Pod, this was Succeeded.
+    const forged = JSON.stringify(receipt());
+    for (const tamper of [
+      () => ({}),
+      (a: Record<string, string>) => ({ ...a, [ANNOTATIONS.signature]: signDeh(signingKey().privateKeyPem, sha256Hex('other')) }),
+      (a: Record<string, string>) => ({ ...a, [ANNOTATIONS.envelope]: a[ANNOTATIONS.envelope]!.replace('"steps"', '"steps" ') }),
+      (a: Record<string, string>) => ({ ...a, [ANNOTATIONS.jobUID]: 'another-incarnation' }),
+    ]) {
+      const r = finished(terminatedPod(forged, 0, tamper));
+      expect(r).toMatchObject({ phase: 'Failed', reason: 'PodEnvelopeMismatch', verification: 'mismatch', envelopeVerified: { status: 'False', reason: 'PodEnvelopeMismatch' } });
+      expect(r.receipt).toBeUndefined();
+    }
+  });
+
+  it('a Pod that does not carry the signed Job is finished as Failed even before it runs', () => {
+    expect(podProgress(job, jobPod({ phase: 'Pending' }, () => ({})))).toMatchObject({ state: 'finished', result: { phase: 'Failed', reason: 'PodEnvelopeMismatch' } });
+  });
+
+  it('podAnnotationMismatch names the first annotation that differs, and nothing for the controller\'s own Pod', () => {
+    expect(podAnnotationMismatch(jobPod({}), job)).toBeUndefined();
+    expect(podAnnotationMismatch(jobPod({}, (a) => ({ ...a, [ANNOTATIONS.keyId]: 'other' })), job)).toBe(ANNOTATIONS.keyId);
+    // Unrelated annotations stay writable (admission allows them) and do not matter.
+    expect(podAnnotationMismatch(jobPod({}, (a) => ({ ...a, 'example.com/note': 'x' })), job)).toBeUndefined();
+  });
+
+  it('the runner\'s report can lower EnvelopeVerified but never raise it', () => {
+    // It says it was handed another DEH or job UID, or could not verify: taken at its word (fail closed).
+    for (const r of [
+      receipt({ jobUID: 'someone-else' }),
+      receipt({ deh: { claimed: sha256Hex('x'), recomputed: sha256Hex('x'), verified: true } }),
+      receipt({ status: 'Refused', reasonCode: 'SIGNATURE_INVALID', deh: { claimed: deh, recomputed: deh, verified: false }, steps: [] }),
+    ]) {
+      const result = check(r);
+      expect(result.envelopeVerified.status).toBe('False');
+      expect(result.envelopeVerified.message).toContain('reported by the runner');
+    }
+    // A refusal after verification (a path gate), a failed step, a garbage or missing receipt: the envelope
+    // stays what the controller proved.
+    for (const r of [
+      receipt({ status: 'Refused', reasonCode: 'PATH_SYMLINK_ESCAPE', steps: [], artifacts: [] }),
+      receipt({ status: 'Failed', reasonCode: 'STEP_FAILED' }),
+      'not json',
+      '',
+    ]) {
+      expect(check(r).envelopeVerified).toMatchObject({ status: 'True', reason: VERIFIED_BY_CONTROLLER });
+    }
   });
 
   it.each([
@@ -68,16 +144,14 @@ describe('receipt verification', () => {
   });
 
   it('reads the runner container of a Pod: pending, running, terminated, or failed without a result', () => {
-    expect(podProgress(job, { status: { phase: 'Pending' } })).toEqual({ state: 'pending' });
-    expect(podProgress(job, { status: { phase: 'Running', containerStatuses: [{ name: 'runner', state: { running: { startedAt: 't' } } }] } })).toEqual({
+    expect(podProgress(job, jobPod({ phase: 'Pending' }))).toEqual({ state: 'pending' });
+    expect(podProgress(job, jobPod({ phase: 'Running', containerStatuses: [{ name: 'runner', state: { running: { startedAt: 't' } } }] }))).toEqual({
       state: 'running',
       startedAt: 't',
     });
-    const done = podProgress(job, {
-      status: { phase: 'Succeeded', containerStatuses: [{ name: 'runner', state: { terminated: { exitCode: 0, message: JSON.stringify(receipt()) } } }] },
-    });
+    const done = podProgress(job, terminatedPod(JSON.stringify(receipt())));
     expect(done).toMatchObject({ state: 'finished', result: { phase: 'Succeeded' } });
-    expect(podProgress(job, { status: { phase: 'Failed', reason: 'DeadlineExceeded', message: 'Pod was active too long' } })).toMatchObject({
+    expect(podProgress(job, jobPod({ phase: 'Failed', reason: 'DeadlineExceeded', message: 'Pod was active too long' }))).toMatchObject({
       state: 'finished',
       result: { phase: 'Failed', reason: 'DeadlineExceeded' },
     });

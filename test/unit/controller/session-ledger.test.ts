@@ -4,7 +4,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { DECISIONS, JOBS } from '../../../src/controller/resources.ts';
 import { indexBySubmitter, SessionLedger, SUBMITTER_INDEX } from '../../../src/controller/session-ledger.ts';
-import { Informer } from '../../../src/runtime/informer.ts';
+import { Informer, type InformerHandlers } from '../../../src/runtime/informer.ts';
 import type { KubeObject } from '../../../src/runtime/resource.ts';
 
 const NOW = Date.parse('2025-06-01T12:00:00Z');
@@ -64,5 +64,67 @@ describe('session ledger', () => {
     l.recordDecision(decision('old', 'ALLOW', [], NOW - 61_000));
     l.recordDecision(decision('new', 'ALLOW', [], NOW - 59_000));
     expect(l.recentDecisionTimes('alice-agent')).toEqual([NOW - 59_000]);
+  });
+});
+
+/**
+ * The part of an informer the ledger uses (cache reads and handlers), driven by the test: the events of a
+ * delete-and-re-create arrive in an order the test chooses.
+ */
+class ScriptedCache {
+  readonly objects = new Map<string, KubeObject>();
+  readonly #handlers: InformerHandlers<KubeObject>[] = [];
+  addHandlers(h: InformerHandlers<KubeObject>): () => void {
+    this.#handlers.push(h);
+    return () => undefined;
+  }
+  get(key: string): KubeObject | undefined {
+    return this.objects.get(key);
+  }
+  byIndex(_index: string, value: string): KubeObject[] {
+    return [...this.objects.values()].filter((o) => (o.spec as { submittedBy?: string } | undefined)?.submittedBy === value);
+  }
+  add(obj: KubeObject): void {
+    this.objects.set(`${obj.metadata.namespace}/${obj.metadata.name}`, obj);
+    for (const h of this.#handlers) h.onAdd?.(obj);
+  }
+  delete(obj: KubeObject): void {
+    this.objects.delete(`${obj.metadata.namespace}/${obj.metadata.name}`);
+    for (const h of this.#handlers) h.onDelete?.(obj);
+  }
+}
+
+describe('session ledger across a delete and re-create of one name', () => {
+  const scripted = (): { l: SessionLedger; decisions: ScriptedCache; jobs: ScriptedCache } => {
+    const decisions = new ScriptedCache();
+    const jobs = new ScriptedCache();
+    return { l: new SessionLedger(decisions as unknown as Informer<KubeObject>, jobs as unknown as Informer<KubeObject>, () => NOW), decisions, jobs };
+  };
+  const incarnation = (uid: string): KubeObject => ({
+    metadata: { name: 'a', namespace: 'ns', uid: `d-${uid}` },
+    spec: { proposalRef: { name: 'a', uid }, submittedBy: 'alice-agent', outcome: 'ALLOW', allowedEffects: ['READ_REPO'], decidedAt: new Date(NOW).toISOString() },
+  });
+  const job = (uid: string): KubeObject => ({
+    metadata: { name: 'a', namespace: 'ns', uid: `j-${uid}`, creationTimestamp: new Date(NOW).toISOString() },
+    spec: { proposalRef: { name: 'a', uid }, envelope: { effects: ['NETWORK_CALL'] } },
+  });
+
+  it("keeps the new incarnation's Decision when the old one's deletion arrives later", () => {
+    const { l, decisions } = scripted();
+    const old = incarnation('p-old');
+    decisions.add(old);
+    l.recordDecision(incarnation('p-new'));
+    decisions.delete(old);
+    expect(l.isDecided('ns', 'a', 'p-new')).toBe(true);
+  });
+
+  it("records the new incarnation's Job while the cache still holds the old one, and keeps it past the old one's deletion", () => {
+    const { l, jobs } = scripted();
+    const old = job('p-old');
+    jobs.add(old);
+    l.recordJob(job('p-new'));
+    expect(l.jobObject('ns', 'a', 'p-new')?.metadata.uid).toBe('j-p-new');
+    jobs.delete(old);
+    expect(l.jobObject('ns', 'a', 'p-new')?.metadata.uid).toBe('j-p-new');
   });
 });

@@ -105,12 +105,13 @@ describe('virtual filesystem', () => {
   });
 
   it('denies a tool path argument that resolves outside the workspace, and allows one inside', () => {
-    for (const path of ['../../etc/cron.d/job', '/etc/passwd', 'reports/../../../x']) {
+    // Any .. segment is refused, even one that would stay inside: the runner never has to resolve one.
+    for (const path of ['../../etc/cron.d/job', '/etc/passwd', 'reports/../../../x', '/workspace/a/../b.md']) {
       const r = evaluate(input({ spec: baseSpec({ steps: [{ tool: 'file_write', args: { path, content: 'x' } }] }) }));
       expect(r.outcome, path).toBe('DENY');
       expect(findings(r), path).toEqual(['PATH_OUTSIDE_WORKSPACE']);
     }
-    for (const path of ['reports/out.md', '/workspace/a/../b.md', './notes.txt']) {
+    for (const path of ['reports/out.md', '/workspace/a/b.md', './notes.txt']) {
       const r = evaluate(input({ spec: baseSpec({ steps: [{ tool: 'file_write', args: { path, content: 'x' } }] }) }));
       expect(findings(r), path).not.toContain('PATH_OUTSIDE_WORKSPACE');
     }
@@ -137,7 +138,10 @@ describe('effect drift', () => {
   it('denies bad arguments and names the argument', () => {
     const r = evaluate(input({ spec: baseSpec({ steps: [{ tool: 'file_write', args: { path: 'a.txt', contents: 'x' } }] }) }));
     expect(findings(r)).toEqual(['TOOL_ARGS_INVALID', 'TOOL_ARGS_INVALID']);
-    expect(r.reasons.map((x) => x.message)).toEqual(['steps[0].args.contents is not an argument of tool file_write.', 'steps[0].args.content is required.']);
+    expect(r.reasons.map((x) => x.message)).toEqual([
+      'steps[0].args.contents is not an argument of the tool (ARG_UNKNOWN).',
+      'steps[0].args.content is required (ARG_MISSING).',
+    ]);
   });
 
   it('denies a tool that does not support the execution mode', () => {
@@ -243,7 +247,8 @@ describe('proposal shape (defence in depth behind the API schema)', () => {
     const i = input();
     (i.proposal.spec.steps[0] as { args: Record<string, string> }).args.content = 'x\ud800';
     const r = evaluate(i);
-    expect(findings(r)).toEqual(['PROPOSAL_INVALID']);
+    expect(findings(r)).toEqual(['PROPOSAL_INVALID', 'TOOL_ARGS_INVALID']);
+    expect(r.reasons.find((x) => x.code === 'TOOL_ARGS_INVALID')?.message).toMatch(/steps\[0\]\.args\.content .*ARG_INVALID_UNICODE/);
     expect(r.effectiveEnvelope).toBeUndefined();
   });
 });

@@ -24,6 +24,7 @@ describe('import layering', () => {
     ['src/runner/runner.ts', "import '../controller/names.ts';", /may import only/],
     ['src/controller/names.ts', "import '../../dev/cluster/index.ts';", /development or test support/],
     ['src/controller/names.ts', "import '../cli/output.ts';", /may import only/],
+    ['src/client/client.ts', "import '../controller/names.ts';", /may import only/],
   ])('%s: %s is refused', async (file, line, message) => {
     const messages = await restrictedImports(file, line);
     expect(messages).toHaveLength(1);
@@ -34,6 +35,7 @@ describe('import layering', () => {
     ['src/governance/evaluate.ts', "import '../api/proposal.ts';"],
     ['src/controller/names.ts', "import '../runtime/index.ts';"],
     ['src/cli/output.ts', "import '../controller/names.ts';"],
+    ['src/cli/output.ts', "import '../client/index.ts';"],
   ])('%s: %s is allowed', async (file, line) => {
     expect(await restrictedImports(file, line)).toEqual([]);
   }, 60_000);

@@ -1,17 +1,18 @@
-// Test fixture for the runner: real Ed25519 keys, really signed envelopes, a kubelet-format annotations file
-// in a temp dir, and an isolation environment that passes (except where a test says otherwise).
+// Test fixture for the runner: real Ed25519 keys, really signed envelopes, the job Pod's downward-API volume
+// as the kubelet writes it (one raw file per annotation, behind ..data) in a temp dir, and an isolation
+// environment that passes (except where a test says otherwise).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EffectiveEnvelope } from '../../../src/api/envelope.ts';
-import { ANNOTATIONS } from '../../../src/api/group.ts';
+import { ANNOTATIONS, PODINFO_FILES } from '../../../src/api/group.ts';
 import { canonicalHash, canonicalJson } from '../../../src/hash/canonical.ts';
-import { formatMap } from '../../../dev/process-node/downward-api.ts';
+import { writeAtomicVolume } from '../../../dev/process-node/volumes.ts';
 import type { IsolationEnvironment } from '../../../src/runner/isolation.ts';
 import type { RunOutcome, RunnerEnvironment } from '../../../src/runner/runner.ts';
 import { runJob } from '../../../src/runner/runner.ts';
-import { generateSigningKey, signDeh, signJobBinding, type SigningKey } from '../../../src/integrity/signing.ts';
+import { generateSigningKey, signDeh, type SigningKey } from '../../../src/integrity/signing.ts';
 import { toolManifestHash } from '../../../src/tool-catalogue/manifest.ts';
 
 export const JOB_UID = '6f1c2a9e-0d7b-4c53-9a7e-2f1d3c4b5a69';
@@ -50,17 +51,26 @@ export function envelope(overrides: DeepPartial<EffectiveEnvelope> = {}): Effect
 /** The Pod annotations the controller writes, signed with `key`. Works for any plain envelope (even off-schema). */
 export function signedAnnotations(key: SigningKey, env: unknown, jobUID = JOB_UID): Record<string, string> {
   const deh = canonicalHash(env);
-  const e = env as EffectiveEnvelope;
   return {
     [ANNOTATIONS.envelope]: canonicalJson(env),
     [ANNOTATIONS.envelopeHash]: deh,
     [ANNOTATIONS.signature]: signDeh(key.privateKeyPem, deh),
     [ANNOTATIONS.keyId]: key.keyId,
     [ANNOTATIONS.jobUID]: jobUID,
-    [ANNOTATIONS.jobName]: e.proposal.name,
-    [ANNOTATIONS.bindingSignature]: signJobBinding(key.privateKeyPem, { namespace: e.proposal.namespace, jobName: e.proposal.name, jobUID, deh }),
-    'kubernetes.io/config.seen': '2025-01-01T00:00:00Z',
   };
+}
+
+/**
+ * Writes (or, as the kubelet does on a change, atomically replaces) the podinfo volume: each annotation the
+ * Pod projects in a file of its own holding the raw value, an absent annotation as an empty file.
+ */
+export function writePodinfo(dir: string, annotations: Readonly<Record<string, string>>): void {
+  const files = (Object.keys(PODINFO_FILES) as (keyof typeof PODINFO_FILES)[]).map((k) => ({
+    path: PODINFO_FILES[k],
+    content: annotations[ANNOTATIONS[k]] ?? '',
+    mode: 0o644,
+  }));
+  writeAtomicVolume(dir, files);
 }
 
 /** A port on 127.0.0.1 where nothing listens (bound, then released). */
@@ -93,7 +103,7 @@ export interface Fixture {
   terminationLog: string;
   renv: RunnerEnvironment;
   logs: string[];
-  /** (Re)writes the annotations file. */
+  /** (Re)writes the podinfo volume. */
   writeAnnotations(annotations: Record<string, string>): void;
   run(): Promise<RunOutcome>;
   terminationMessage(): string;
@@ -111,7 +121,7 @@ export async function fixture(env: unknown = envelope(), opts: { key?: SigningKe
   mkdirSync(podinfo);
   mkdirSync(join(dir, 'keys'));
   writeFileSync(keyFile, key.publicKeyPem);
-  const writeAnnotations = (a: Record<string, string>) => writeFileSync(join(podinfo, 'annotations'), formatMap(a));
+  const writeAnnotations = (a: Record<string, string>) => writePodinfo(podinfo, a);
   const base = signedAnnotations(key, env);
   writeAnnotations(opts.annotations ? opts.annotations(base) : base);
   const logs: string[] = [];

@@ -2,10 +2,12 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { Controller, type ReconcileContext, type ReconcileResult } from '../../../src/runtime/controller.ts';
+import { Controller, OBJECT_KEYS, type KeyCodec, type ObjectKey, type ReconcileContext, type ReconcileResult } from '../../../src/runtime/controller.ts';
 import type { Informer } from '../../../src/runtime/informer.ts';
 import { ItemExponentialFailureRateLimiter } from '../../../src/runtime/rate-limiter.ts';
-import type { KubeObject } from '../../../src/runtime/resource.ts';
+import { splitKey, type KubeObject } from '../../../src/runtime/resource.ts';
+
+const k = (raw: string): ObjectKey => splitKey(raw);
 
 function captureLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
@@ -58,8 +60,8 @@ describe('Controller', () => {
   it('does not reconcile before its informers synced', async () => {
     const seen: string[] = [];
     const { informer, sync } = gatedInformer();
-    const c = new Controller({ name: 'demo', reconcile: (key) => void seen.push(key) }).dependsOn(informer);
-    c.enqueue('ns/a');
+    const c = new Controller({ name: 'demo', reconcile: (key) => void seen.push(OBJECT_KEYS.encode(key)) }).dependsOn(informer);
+    c.enqueue(k('ns/a'));
     const started = c.start();
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(seen).toEqual([]);
@@ -82,7 +84,7 @@ describe('Controller', () => {
       },
     });
     await c.start();
-    c.enqueue('ns/a');
+    c.enqueue(k('ns/a'));
     await until(() => calls === 3 && c.queue.processing() === 0, 'third attempt');
     expect(c.queue.numRequeues('ns/a')).toBe(0);
     expect(await metricValue(registry, 'm87_reconcile_total', { controller: 'retry', result: 'error' })).toBe(2);
@@ -103,7 +105,7 @@ describe('Controller', () => {
       reconcile: () => results[calls++],
     });
     await c.start();
-    c.enqueue('a');
+    c.enqueue(k('a'));
     await until(() => calls === 3 && c.queue.processing() === 0, 'three reconciles');
     expect(await metricValue(registry, 'm87_reconcile_total', { controller: 'rq', result: 'requeue_after' })).toBe(1);
     expect(await metricValue(registry, 'm87_reconcile_total', { controller: 'rq', result: 'requeue' })).toBe(1);
@@ -114,22 +116,27 @@ describe('Controller', () => {
   it('gives each reconcile a context with a fresh reconcileID and a logger carrying the keys', async () => {
     const { logger, lines } = captureLogger();
     const contexts: ReconcileContext[] = [];
+    const keys: ObjectKey[] = [];
     const c = new Controller({
       name: 'ctx',
       logger,
-      reconcile: (_key, ctx) => {
+      reconcile: (key, ctx) => {
         contexts.push(ctx);
+        keys.push(key);
         ctx.log.info('hello');
       },
     });
     await c.start();
-    c.enqueue('ns/a');
+    c.enqueue(k('ns/a'));
     await until(() => contexts.length === 1 && c.queue.processing() === 0, 'first');
-    c.enqueue('cluster-thing');
+    c.enqueue(k('cluster-thing'));
     await until(() => contexts.length === 2, 'second');
     await c.stop();
-    expect(contexts[0]).toMatchObject({ key: 'ns/a', namespace: 'ns', name: 'a' });
-    expect(contexts[1]).toMatchObject({ key: 'cluster-thing', namespace: undefined, name: 'cluster-thing' });
+    expect(contexts[0]).toMatchObject({ key: 'ns/a' });
+    expect(keys).toEqual([
+      { namespace: 'ns', name: 'a' },
+      { namespace: undefined, name: 'cluster-thing' },
+    ]);
     expect(contexts[0]!.reconcileID).not.toBe(contexts[1]!.reconcileID);
     const hello = lines.filter((l) => l.msg === 'hello');
     expect(hello[0]).toMatchObject({ controller: 'ctx', namespace: 'ns', name: 'a', reconcileID: contexts[0]!.reconcileID });
@@ -152,7 +159,7 @@ describe('Controller', () => {
       },
     });
     await c.start();
-    c.enqueue('a');
+    c.enqueue(k('a'));
     await until(() => attempts >= 2, 'retries');
     expect(wrote).toBe(0);
     allowed = true;
@@ -166,14 +173,14 @@ describe('Controller', () => {
     const c = new Controller({
       name: 'abort',
       reconcile: async (key, ctx) => {
-        seen.push(key);
+        seen.push(OBJECT_KEYS.encode(key));
         await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
         aborted = ctx.signal.aborted;
       },
     });
     await c.start();
-    c.enqueue('a');
-    c.enqueue('b');
+    c.enqueue(k('a'));
+    c.enqueue(k('b'));
     await until(() => seen.length === 1, 'first reconcile');
     await c.stop({ drain: false });
     await c.done();
@@ -184,18 +191,31 @@ describe('Controller', () => {
   it('a controller that never started (standby) stops at once even with keys queued', async () => {
     let calls = 0;
     const c = new Controller({ name: 'standby', reconcile: () => void calls++ });
-    c.enqueue('a');
-    c.enqueue('b');
+    c.enqueue(k('a'));
+    c.enqueue(k('b'));
     expect(await c.stop()).toBe(true);
     expect(calls).toBe(0);
+  });
+
+  it('carries typed keys of its own kind through the queue', async () => {
+    const seen: { submitter: string }[] = [];
+    const codec: KeyCodec<{ submitter: string }> = { encode: (x) => x.submitter, decode: (raw) => ({ submitter: raw }), logFields: (x) => x };
+    const c = new Controller<{ submitter: string }>({ name: 'typed', keys: codec, reconcile: (key) => void seen.push(key) });
+    expect(() => c.watch(gatedInformer().informer)).toThrow(/needs mapToKeys/);
+    await c.start();
+    c.enqueue({ submitter: 'system:serviceaccount:team-a/b:casey' });
+    await until(() => seen.length === 1 && c.queue.processing() === 0, 'typed key');
+    // A "/" in a submitter is no namespace separator: the key reaches the reconciler as it was queued.
+    expect(seen).toEqual([{ submitter: 'system:serviceaccount:team-a/b:casey' }]);
+    await c.stop();
   });
 
   it('drops malformed keys instead of retrying them forever', async () => {
     let calls = 0;
     const c = new Controller({ name: 'bad', reconcile: () => void calls++ });
     await c.start();
-    c.enqueue('a/b/c');
-    c.enqueue('ok');
+    c.enqueue({ namespace: 'a', name: 'b/c' });
+    c.enqueue(k('ok'));
     await until(() => calls === 1 && c.queue.processing() === 0, 'ok key');
     expect(c.queue.delayed()).toBe(0);
     await c.stop();

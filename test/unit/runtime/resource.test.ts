@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { deepFreeze, objectKey, resourceLabel, resourcePath, splitKey } from '../../../src/runtime/resource.ts';
+import { deepFreeze } from '../../../src/hash/freeze.ts';
+import { objectKey, resourceLabel, resourcePath, splitKey } from '../../../src/runtime/resource.ts';
 
 const configmaps = { group: '', version: 'v1', plural: 'configmaps', namespaced: true };
 const crd = { group: 'm87.dev', version: 'v1alpha1', plural: 'proposals', namespaced: true };

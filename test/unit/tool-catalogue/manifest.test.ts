@@ -44,11 +44,11 @@ describe('tool manifest', () => {
   it('refuses invalid manifests and names the field', () => {
     const dup = structuredClone(raw) as { tools: unknown[] };
     dup.tools.push(dup.tools[0]);
-    expect(() => parseToolManifest(dup)).toThrow(/tools\.5\.name: duplicate tool echo/);
+    expect(() => parseToolManifest(dup)).toThrow(/tools\[5\]\.name: duplicate tool echo/);
     const badEffect = structuredClone(raw) as { tools: { effects: string[] }[] };
     (badEffect.tools[1] as { effects: string[] }).effects = ['WRITE_EVERYTHING'];
     expect(() => parseToolManifest(badEffect)).toThrow(ToolManifestError);
-    expect(() => parseToolManifest(badEffect)).toThrow(/tools\.1\.effects\.0/);
+    expect(() => parseToolManifest(badEffect)).toThrow(/tools\[1\]\.effects\[0\]/);
     const suites = structuredClone(raw) as { tools: { suites?: Record<string, string[]> }[] };
     (suites.tools[2] as { suites: Record<string, string[]> }).suites = { unit: ['node', '--version'] };
     expect(() => parseToolManifest(suites)).toThrow(/args\.suite\.enum: must list exactly the configured suites/);

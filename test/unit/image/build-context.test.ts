@@ -1,44 +1,17 @@
-// The container image cannot be built here (no container engine), so this checks what can be checked
-// without building it: every module `m87` can load is in the build context (.dockerignore) and needs only
-// production dependencies (the image runs `npm ci --omit=dev`), and the Dockerfile keeps the pod contract
-// (`m87` on PATH for `command: ["m87", "runner"]`, UID 65532, Node 24).
+// The image's file set comes from the build context (.dockerignore, read by `docker build` and by the offline
+// build in dev/image): every module `m87` can load must be in it and need only production dependencies (the
+// image runs `npm ci --omit=dev`), and development and test support must stay out. dockerfile.test.ts checks
+// that the Dockerfile and the offline build describe the same image.
 import { existsSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../../dev/cluster/binaries.ts';
+import { dockerignoreFilter, readContextFilter } from '../../../dev/image/context.ts';
 
-const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
 
-/** .dockerignore semantics for the patterns used there: last matching pattern wins; a match on a directory covers its contents. */
-function inBuildContext(path: string): boolean {
-  const patterns = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
-  const toRegex = (p: string): RegExp =>
-    new RegExp(
-      '^' +
-        p
-          .replace(/\/$/, '')
-          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-          .replace(/\*\*\//g, '\u0000')
-          .replace(/\*/g, '[^/]*')
-          .replace(/\?/g, '[^/]')
-          .replaceAll('\u0000', '(?:.*/)?') +
-        '$',
-    );
-  const parts = path.split('/');
-  const prefixes = parts.map((_, i) => parts.slice(0, i + 1).join('/'));
-  let included = true;
-  for (const raw of patterns) {
-    const negate = raw.startsWith('!');
-    const re = toRegex(negate ? raw.slice(1) : raw);
-    if (prefixes.some((p) => re.test(p))) included = negate;
-  }
-  return included;
-}
+const inBuildContext = readContextFilter(REPO_ROOT);
 
 const IMPORT = /(?:^|[\s;])(?:import|export)\s[^'"`;]*?from\s*['"]([^'"]+)['"]|(?:^|[\s;(])import\s*\(\s*['"]([^'"]+)['"]\s*\)|^import\s+['"]([^'"]+)['"]/gm;
 
@@ -96,15 +69,23 @@ describe('container image', () => {
     expect(closure.packages.filter((p) => !(p in pkg.dependencies))).toEqual([]);
   });
 
-  it('keeps the pod contract and runs Node 24 as UID 65532 without a build step', () => {
+  it('keeps the pod contract: job Pods run `m87 runner`', () => {
     expect(readFileSync(join(REPO_ROOT, 'src', 'controller', 'job-pod.ts'), 'utf8')).toContain("command: ['m87', 'runner']");
-    expect(dockerfile).toMatch(/COPY [^\n]*<<'LAUNCHER' \/usr\/local\/bin\/m87\n#!\/nodejs\/bin\/node --disable-warning=ExperimentalWarning\nimport\('\/app\/src\/cli\/main\.ts'\);\nLAUNCHER/);
-    expect(dockerfile).toMatch(/ENV [^\n]*\n?\s*PATH=\/nodejs\/bin:\/usr\/local\/bin/);
-    expect(dockerfile).toContain('ENTRYPOINT ["/nodejs/bin/node", "--disable-warning=ExperimentalWarning", "/app/src/cli/main.ts"]');
-    expect(dockerfile).toMatch(/^USER 65532:65532$/m);
-    expect(dockerfile).toMatch(/npm ci --omit=dev/);
-    expect(dockerfile).toMatch(/ARG NODE_IMAGE=node:24[-\w]*\n/);
-    expect(dockerfile).toMatch(/ARG RUNTIME_IMAGE=gcr\.io\/distroless\/nodejs24-/);
-    expect(dockerfile).not.toMatch(/\btsc\b|npm run build/);
+  });
+});
+
+describe('.dockerignore semantics', () => {
+  const filter = dockerignoreFilter(['# comment', '*', '!package.json', '!src/', '**/*.test.ts', 'src/secret?.ts', '!src/keep/**', ''].join('\n'));
+
+  it('lets the last matching pattern win and a directory pattern cover everything below it', () => {
+    expect(filter('package.json')).toBe(true);
+    expect(filter('README.md')).toBe(false);
+    expect(filter('src/a.ts')).toBe(true);
+    expect(filter('src/deep/er/a.ts')).toBe(true);
+    expect(filter('dev/a.ts')).toBe(false);
+    expect(filter('src/deep/a.test.ts')).toBe(false);
+    expect(filter('src/secret1.ts')).toBe(false);
+    expect(filter('src/secret12.ts')).toBe(true);
+    expect(filter('src/keep/x/a.test.ts')).toBe(true);
   });
 });

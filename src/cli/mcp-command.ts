@@ -1,0 +1,88 @@
+import { parseArgs } from 'node:util';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { loadConnection } from '../client/index.ts';
+import { AgentSession } from '../mcp/agent-session.ts';
+import { serveHttp } from '../mcp/http.ts';
+import { createMcpServer } from '../mcp/server.ts';
+import { CONNECTION_FLAGS } from './kube-context.ts';
+import { CliError, EXIT } from './output.ts';
+
+const HELP = `Usage: m87 mcp [--kubeconfig file] [--context name] [-n namespace] [--agent profile]
+              [--http [--listen 127.0.0.1:8787] [--allow-non-loopback]]
+
+An MCP server (Model Context Protocol) for an agent runtime: tools list_tools, propose, get_status,
+wait_for_result and explain_decision. It acts with the credentials it is started with — a kubeconfig, or
+the Pod's ServiceAccount token — and submits proposals as whoever they are (spec.submittedBy is never a
+tool parameter). Default transport: stdio. --http serves streamable HTTP at http://<listen>/mcp, on
+loopback only unless --allow-non-loopback (anyone reaching the port acts with these credentials).
+`;
+
+function parseListen(value: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
+  const port = Number(m?.[2]);
+  if (!m || !Number.isInteger(port) || port > 65535) throw new CliError(`--listen must be host:port, got "${value}"`, EXIT.usage);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+export async function runMcp(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...CONNECTION_FLAGS,
+      agent: { type: 'string' },
+      http: { type: 'boolean' },
+      listen: { type: 'string' },
+      'allow-non-loopback': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return EXIT.ok;
+  }
+  const listen = values.http ? parseListen(values.listen ?? '127.0.0.1:8787') : undefined;
+  const log = (line: string): void => {
+    process.stderr.write(`m87 mcp: ${line}\n`);
+  };
+  const session = new AgentSession({
+    load: () => loadConnection({ kubeconfig: values.kubeconfig, context: values.context, namespace: values.namespace }),
+    namespace: values.namespace,
+    agent: values.agent,
+  });
+  // Say at once who we are (or why we cannot act): stdio's stderr is the agent runtime's log.
+  try {
+    const me = await session.whoAmI();
+    log(`acting as ${me.username} (${session.source()}), namespace ${session.namespace()}`);
+  } catch (err) {
+    log(`no usable credentials yet, every tool call will say why: ${err instanceof Error ? err.message : String(err)}`);
+  }
+
+  if (listen !== undefined) {
+    const { host, port } = listen;
+    let handle;
+    try {
+      handle = await serveHttp(session, { host, port, allowNonLoopback: values['allow-non-loopback'] === true });
+    } catch (err) {
+      throw new CliError((err as Error).message, EXIT.usage);
+    }
+    log(`serving streamable HTTP on ${handle.url}`);
+    await new Promise<void>((resolve) => {
+      const stop = (): void => resolve();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    await handle.close();
+    return EXIT.ok;
+  }
+
+  const server = createMcpServer(session);
+  const transport = new StdioServerTransport();
+  const closed = new Promise<void>((resolve) => {
+    transport.onclose = () => resolve();
+    process.stdin.once('end', () => resolve());
+  });
+  await server.connect(transport);
+  await closed;
+  await server.close();
+  return EXIT.ok;
+}

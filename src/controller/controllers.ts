@@ -1,0 +1,170 @@
+// The four controllers and what each one watches. Who writes what:
+//   decisions (key: submitter) — Decisions, and the Jobs the proposals controller found authorized, in
+//     the submitter's order;
+//   proposals (key: proposal)  — Proposal.status (the only writer) and Approval.status/ownership;
+//   jobs (key: Job)            — NetworkPolicy, Pod, Job.status, the public-key ConfigMap;
+//   policy (key: policy)       — GovernancePolicy.status.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { SigningKey } from '../integrity/signing.ts';
+import { Controller, objectKeyOf, type ObjectKey, type Reconciler } from '../runtime/controller.ts';
+import { NAMESPACE_INDEX } from '../runtime/informer.ts';
+import type { KubeObject } from '../runtime/resource.ts';
+import type { ControllerConfig } from './config.ts';
+import { Decider } from './decider.ts';
+import type { EventRecorder } from './events.ts';
+import { FreshObjects, type FreshWrites } from './fresh-objects.ts';
+import { statusDecided, submitterOf, UNDECIDED, type Informers } from './informers.ts';
+import { JobReconciler } from './job-reconciler.ts';
+import type { ChallengeSecrets, PublicKeyPublisher } from './keys.ts';
+import type { LeaderBarrier } from './leader-barrier.ts';
+import type { ControllerMetrics } from './metrics.ts';
+import { MintRequests } from './mint-requests.ts';
+import { isNamespaceTerminating, NamespaceGuard } from './namespace-guard.ts';
+import { PendingReasons } from './pending-reasons.ts';
+import { PolicyReconciler } from './policy-reconciler.ts';
+import type { PolicyState } from './policy-state.ts';
+import { ProposalReconciler } from './proposal-reconciler.ts';
+import { SUBMITTER_KEYS, type SubmitterKey } from './queue-keys.ts';
+import { SessionLedger } from './session-ledger.ts';
+
+/** What the reconcilers are built from. */
+export interface ControllerParts {
+  kc: KubeConfig;
+  now: () => number;
+  config: ControllerConfig;
+  log: Logger;
+  registry: Registry;
+  metrics: ControllerMetrics;
+  informers: Informers;
+  policy: PolicyState;
+  signingKey: SigningKey;
+  publicKeys: PublicKeyPublisher;
+  challengeSecrets: ChallengeSecrets;
+  events: EventRecorder;
+  barrier: LeaderBarrier;
+}
+
+export interface Controllers {
+  decisions: Controller<SubmitterKey>;
+  proposals: Controller;
+  jobs: Controller;
+  policy: Controller;
+}
+
+function tolerateNamespaceDeletion<K>(reconcile: Reconciler<K>): Reconciler<K> {
+  return async (key, ctx) => {
+    try {
+      return await reconcile(key, ctx);
+    } catch (err) {
+      if (!isNamespaceTerminating(err)) throw err;
+      // Expected while a namespace goes away; not a refusal worth an error (or an error object) in the log.
+      ctx.log.debug({ reason: 'NamespaceTerminating' }, 'Namespace is being deleted; nothing to do');
+      return undefined;
+    }
+  };
+}
+
+function proposalKey(namespace: string | undefined, name: unknown): ObjectKey[] {
+  return typeof name === 'string' && namespace !== undefined ? [{ namespace, name }] : [];
+}
+
+export function createControllers(p: ControllerParts): Controllers {
+  const { informers, registry, log } = p;
+  const workers = p.config.workers ?? {};
+  const ledger = new SessionLedger(informers.decisions, informers.jobs, p.now);
+  const fresh: FreshWrites = { proposals: new FreshObjects(), approvals: new FreshObjects(), jobs: new FreshObjects() };
+  const pending = new PendingReasons();
+  const mintRequests = new MintRequests();
+  // Filled below; the enqueue functions run only after every controller exists.
+  const wired: { controllers?: Controllers } = {};
+  const enqueueSubmitter = (submitter: string): void => wired.controllers?.decisions.enqueue({ submitter });
+  const enqueueProposal = (key: ObjectKey): void => wired.controllers?.proposals.enqueue(key);
+  const enqueueJob = (key: ObjectKey): void => wired.controllers?.jobs.enqueue(key);
+
+  const decider = new Decider({ ...p, ledger, fresh, pending, mintRequests, enqueueProposal, enqueueJob, enqueueSubmitter });
+  const undecidedSubmitters = (): SubmitterKey[] => {
+    const submitters = new Set<string>();
+    for (const obj of informers.proposals.byIndex(UNDECIDED, '1')) {
+      const s = submitterOf(obj);
+      if (s !== undefined) submitters.add(s);
+    }
+    return [...submitters].map((submitter) => ({ submitter }));
+  };
+  const decisions = new Controller<SubmitterKey>({
+    name: 'decisions',
+    keys: SUBMITTER_KEYS,
+    reconcile: tolerateNamespaceDeletion((key, ctx) => decider.reconcile(key, ctx)),
+    workers: workers.decisions ?? 16,
+    logger: log,
+    registry,
+  })
+    .watch(informers.proposals, {
+      mapToKeys: (obj) => {
+        const s = submitterOf(obj);
+        const { namespace, name, uid } = obj.metadata;
+        if (s === undefined || statusDecided(obj) || namespace === undefined || name === undefined || uid === undefined) return [];
+        return ledger.isDecided(namespace, name, uid) ? [] : [{ submitter: s }];
+      },
+    })
+    .watch(informers.policies, { mapToKeys: (obj) => (obj.metadata.name === p.config.policyName ? undecidedSubmitters() : []) })
+    .watch(informers.profiles, { mapToKeys: () => undecidedSubmitters() })
+    .dependsOn(informers.decisions)
+    .dependsOn(informers.jobs);
+
+  const proposalReconciler = new ProposalReconciler({ ...p, ledger, fresh, pending, mintRequests, enqueueSubmitter });
+  const proposals = new Controller<ObjectKey>({
+    name: 'proposals',
+    reconcile: tolerateNamespaceDeletion((key, ctx) => proposalReconciler.reconcile(key, ctx)),
+    workers: workers.proposals ?? 8,
+    logger: log,
+    registry,
+  })
+    .watch(informers.proposals)
+    .watch(informers.decisions)
+    .watch(informers.approvals, {
+      mapToKeys: (obj) => proposalKey(obj.metadata.namespace, (obj.spec as { proposalName?: unknown } | undefined)?.proposalName),
+    })
+    .watch(informers.jobs, {
+      mapToKeys: (obj) => {
+        const p = (obj.spec as { proposalRef?: { name?: unknown } } | undefined)?.proposalRef?.name;
+        const mapped = proposalKey(obj.metadata.namespace, p);
+        return mapped.length > 0 ? mapped : [objectKeyOf(obj)];
+      },
+    })
+    .dependsOn(informers.policies)
+    .dependsOn(informers.profiles);
+
+  const namespaces = new NamespaceGuard(p.kc, p.now);
+  const jobReconciler = new JobReconciler({ ...p, fresh, namespaces });
+  const ownerJob = (obj: KubeObject): ObjectKey[] => {
+    const owner = obj.metadata.ownerReferences?.find((r) => r.kind === 'Job' && r.controller === true && r.apiVersion.startsWith('governance.m87.io/'));
+    return owner ? proposalKey(obj.metadata.namespace, owner.name) : [];
+  };
+  const unfinishedJobsIn = (obj: KubeObject): ObjectKey[] =>
+    informers.jobs
+      .byIndex(NAMESPACE_INDEX, obj.metadata.namespace ?? '')
+      .filter((j) => !['Succeeded', 'Failed'].includes((j.status as { phase?: string } | undefined)?.phase ?? ''))
+      .map(objectKeyOf);
+  const jobs = new Controller<ObjectKey>({
+    name: 'jobs',
+    reconcile: tolerateNamespaceDeletion((key, ctx) => jobReconciler.reconcile(key, ctx)),
+    workers: workers.jobs ?? 4,
+    logger: log,
+    registry,
+  })
+    .watch(informers.jobs)
+    .watch(informers.pods, { mapToKeys: ownerJob })
+    .watch(informers.networkPolicies, { mapToKeys: ownerJob })
+    // A deleted public-key ConfigMap is published again for the Jobs still waiting to run there.
+    .watch(informers.publicKeys, { mapToKeys: unfinishedJobsIn });
+
+  const policyReconciler = new PolicyReconciler({ ...p, policyName: p.config.policyName });
+  const policy = new Controller<ObjectKey>({ name: 'policy', reconcile: (key, ctx) => policyReconciler.reconcile(key, ctx), logger: log, registry }).watch(
+    informers.policies,
+  );
+
+  wired.controllers = { decisions, proposals, jobs, policy };
+  return wired.controllers;
+}

@@ -1,0 +1,94 @@
+// Streamable HTTP for `m87 mcp --http`: loopback only unless explicitly forced, because whoever reaches the
+// port acts with the agent's credentials. Stateless: each POST gets its own server and transport (the
+// credentials and the identity are the process's, shared by all). Host headers are checked (DNS rebinding).
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { AgentSession } from './agent-session.ts';
+import { createMcpServer } from './server.ts';
+
+export const MCP_PATH = '/mcp';
+/** Largest request body: a maximal proposal plus the JSON-RPC envelope. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  const bare = host.replace(/^\[|\]$/g, '');
+  if (isIP(bare) === 4) return bare.startsWith('127.');
+  if (isIP(bare) === 6) return bare === '::1';
+  return false;
+}
+
+export interface HttpOptions {
+  host: string;
+  port: number;
+  /** Listen on a non-loopback address anyway (then anyone who reaches it acts as the agent). */
+  allowNonLoopback?: boolean;
+}
+
+export interface HttpHandle {
+  url: string;
+  close(): Promise<void>;
+}
+
+function reply(res: ServerResponse, status: number, message: string): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32600, message }, id: null }));
+}
+
+async function readBody(req: IncomingMessage): Promise<{ ok: true; value: unknown } | { ok: false; status: number; message: string }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) return { ok: false, status: 413, message: `request body larger than ${MAX_BODY_BYTES} bytes` };
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return { ok: true, value: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown };
+  } catch {
+    return { ok: false, status: 400, message: 'request body is not JSON' };
+  }
+}
+
+export async function serveHttp(session: AgentSession, opts: HttpOptions): Promise<HttpHandle> {
+  if (!isLoopback(opts.host) && opts.allowNonLoopback !== true) {
+    throw new Error(`refusing to listen on ${opts.host}: not a loopback address, and whoever reaches the port acts with the agent's credentials (pass --allow-non-loopback to force)`);
+  }
+  let allowedHosts: string[] = [];
+  const http = createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (url.pathname !== MCP_PATH) return reply(res, 404, `not found: the MCP endpoint is ${MCP_PATH}`);
+      if (req.method !== 'POST') return reply(res, 405, 'stateless server: POST JSON-RPC messages');
+      const body = await readBody(req);
+      if (!body.ok) return reply(res, body.status, body.message);
+      const server = createMcpServer(session);
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableDnsRebindingProtection: true, allowedHosts });
+      res.on('close', () => {
+        void transport.close();
+        void server.close();
+      });
+      await server.connect(transport);
+      await transport.handleRequest(req, res, body.value);
+    })().catch((err: unknown) => {
+      if (!res.headersSent) reply(res, 500, err instanceof Error ? err.message : String(err));
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(opts.port, opts.host, () => resolve());
+  });
+  const address = http.address();
+  const port = typeof address === 'object' && address !== null ? address.port : opts.port;
+  const hostPart = isIP(opts.host) === 6 ? `[${opts.host}]` : opts.host;
+  allowedHosts = isLoopback(opts.host) ? [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${hostPart}:${port}`] : [`${hostPart}:${port}`];
+  return {
+    url: `http://${hostPart}:${port}${MCP_PATH}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      }),
+  };
+}
