@@ -15,8 +15,11 @@ const OUR_CHAIN = /^(KUBE-|M87-)/;
 const OUR_IPSET = /^(KUBE-|kube-router)/;
 const NETNS_DIR = '/run/netns';
 const CGROUP_ROOT = '/sys/fs/cgroup';
-/** Host paths the kubelet and libcni use whatever their configured directories. */
-export const HOST_PATHS = ['/var/lib/kubelet', '/var/lib/kubelet/device-plugins', '/var/log/containers', '/var/lib/cni'] as const;
+/**
+ * Host paths the kubelet, libcni and containerd's shims (their sockets in /run/containerd/s) use whatever
+ * their configured directories.
+ */
+export const HOST_PATHS = ['/var/lib/kubelet', '/var/lib/kubelet/device-plugins', '/var/log/containers', '/var/lib/cni', '/run/containerd', '/run/containerd/s'] as const;
 
 export interface HostSnapshot {
   /** "<family>/<table>/<chain>" */
