@@ -98,8 +98,9 @@ export function guard(req: GuardRequest, ctx: GuardContext): GuardResult {
   }
   const url = new URL(req.url, 'http://console.invalid');
   const name = cookieName(ctx.port);
-  if (sameToken(cookieValue(header(req, 'cookie'), name), ctx.token)) return { kind: 'pass' };
   const queryToken = url.searchParams.get('token') ?? undefined;
+  // A URL with the token always becomes the cookie and a redirect, so the token never stays in the address bar.
+  if (queryToken === undefined && sameToken(cookieValue(header(req, 'cookie'), name), ctx.token)) return { kind: 'pass' };
   if (safe && sameToken(queryToken, ctx.token)) {
     url.searchParams.delete('token');
     const rest = url.searchParams.toString();

@@ -293,7 +293,7 @@ function renderDetail(focus) {
   }
   const r = reviewed;
   const d = r.decision;
-  main.replaceChildren(
+  const parts = [
     el('h2', { id: 'detail-heading', text: r.summary }),
     meta([
       ['Proposal', `${r.namespace}/${r.name}`],
@@ -324,7 +324,8 @@ function renderDetail(focus) {
       ? el('details', {}, el('summary', { text: 'The effective envelope the job is bound to' }), el('pre', { tabindex: '0', text: JSON.stringify(r.envelope, null, 2) }))
       : null,
     r.pending ? verdictForm(r) : null,
-  );
+  ];
+  main.replaceChildren(...parts.flat().filter((p) => p !== null && p !== undefined && p !== false));
   if (focus) main.focus();
 }
 
@@ -338,7 +339,7 @@ function select(key, focus) {
 
 function updateLive(view) {
   const live = $('live');
-  if (live && reviewed && view.key === reviewed.key) live.replaceChildren(...liveStatus(view));
+  if (live && reviewed && view.key === reviewed.key) live.replaceChildren(...liveStatus(view).filter((p) => p !== null));
 }
 
 function onSnapshot(s) {
