@@ -57,9 +57,14 @@ async function proposeDeploy(n: string, environment: string, extra: Record<strin
   await waitForProposalPhase(stack.admin, ns, n, ['AwaitingApproval']);
 }
 
+/** A script that trips the policy's `subprocess` tripwire: the decision then carries a challenge. */
+const TRIPWIRE_SCRIPT = { type: 'python_code', path: 'scripts/smoke.py', content: 'import subprocess\nsubprocess.run(["make", "smoke"], check=True)\n' };
+
+/** The answer a careful approver types (the prompt names it). */
 async function answerFor(n: string): Promise<string | undefined> {
   const d = await waitForDecision(stack.admin, ns, n);
-  return d.spec.challenge === undefined ? undefined : challengeAnswer(d.spec.challenge.prompt);
+  if (d.spec.challenge === undefined) return undefined;
+  return /matched the tripwire (\w+)\./.exec(d.spec.challenge.prompt)?.[1] ?? challengeAnswer(d.spec.challenge.prompt);
 }
 
 /** Opens a proposal from the list (a click) and waits for its review. */
@@ -226,10 +231,11 @@ describe('m87 ui in headless Chromium', () => {
     await page.close();
   });
 
-  it('keyboard only: Tab to the proposal, Enter, answer, comment, Approve with Enter', async () => {
+  it('keyboard only: Tab to the proposal, Enter, answer the challenge, comment, Approve with Enter', async () => {
     const n = name('keys');
-    await proposeDeploy(n, 'canary');
+    await proposeDeploy(n, 'canary', { artifacts: [TRIPWIRE_SCRIPT] });
     const answer = await answerFor(n);
+    expect(answer).toBe('subprocess');
     const page = await browser.context.newPage();
     await page.goto(alice.url);
     await page.locator(`.list button[data-key="${ns}/${n}"]`).waitFor();
@@ -250,17 +256,21 @@ describe('m87 ui in headless Chromium', () => {
     expect((await focused()).outline).not.toBe('none');
     await page.keyboard.press('Enter');
     await expect.poll(async () => (await focused()).id).toBe('detail');
-    if (answer !== undefined) {
-      await tabTo((f) => f.id === 'challenge', 'the challenge field');
-      await page.keyboard.type(answer);
-    }
+    // Approve without answering: the page asks for the answer and puts the focus in the field.
+    await tabTo((f) => f.text === 'Approve', 'the Approve button');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('#verdict-result').textContent()).toBe('Answer the challenge to approve.');
+    expect((await focused()).id).toBe('challenge');
+    await page.keyboard.type(answer ?? '');
     await tabTo((f) => f.id === 'comment', 'the comment field');
     await page.keyboard.type('Approved from the keyboard.');
     await tabTo((f) => f.text === 'Approve', 'the Approve button');
     await page.screenshot({ path: join(SHOTS, '05-keyboard-focus.png') });
     await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('#verdict-result').textContent()).toMatch(/^Approve recorded as alice/);
-    expect((await approvalOf(n, 'alice'))?.spec).toMatchObject({ approver: 'alice', verdict: 'Approve', comment: 'Approved from the keyboard.' });
+    expect((await approvalOf(n, 'alice'))?.spec).toMatchObject({ approver: 'alice', verdict: 'Approve', challengeResponse: 'subprocess', comment: 'Approved from the keyboard.' });
+    // The controller accepted the answer: the page shows the verdict Accepted (live).
+    await expect.poll(() => page.locator('#live').textContent(), { timeout: 20_000 }).toContain('Approve by alice — Accepted');
     await page.close();
   });
 

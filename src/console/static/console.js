@@ -231,7 +231,7 @@ function verdictForm(view) {
   const reject = el('button', { type: 'submit', class: 'reject', value: 'Reject', text: 'Reject', formnovalidate: true });
   const form = el(
     'form',
-    { class: 'verdict', 'aria-labelledby': 'verdict-heading', novalidate: false },
+    { class: 'verdict', 'aria-labelledby': 'verdict-heading', novalidate: true },
     el('h3', { id: 'verdict-heading', text: 'Your verdict' }),
     el('p', { class: 'hint' }, 'Bound to proposal hash ', code(view.proposalHash), ' and UID ', code(view.uid), '.'),
     challenge ? [el('label', { for: 'challenge', text: 'Challenge' }), el('p', { class: 'hint', id: 'challenge-prompt', text: challenge }), challengeInput] : null,
