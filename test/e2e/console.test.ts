@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../dev/cluster/binaries.ts';
 import { waitUntil } from '../../dev/cluster/probe.ts';
 import { challengeAnswer, m87Cli, propose, waitForDecision, waitForProposalPhase } from '../../dev/demo/observe.ts';
+import { onProcessExit } from '../../dev/demo/processes.ts';
 import { deploySpec } from '../../dev/demo/proposals.ts';
 import { API_VERSION } from '../../src/api/group.ts';
 import { approvalName, M87Client } from '../../src/client/index.ts';
@@ -37,6 +38,8 @@ async function startUi(context: string): Promise<{ url: string; stderr: () => st
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
+  // Stopped in afterAll; also if this worker ends without getting there (by PID, never by name).
+  onProcessExit(() => child.kill('SIGKILL'));
   let out = '';
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -228,6 +231,15 @@ describe('m87 ui in headless Chromium', () => {
     await page.screenshot({ path: join(SHOTS, '04-recreated-refused.png'), fullPage: true });
     expect(await approvalOf(n, 'alice')).toBeUndefined();
     expect((await admin.get('Proposal', { namespace: ns, name: n })).status?.phase).toBe('AwaitingApproval');
+
+    // Reviewing the current version and rejecting it records a Reject bound to the new UID and hash.
+    await page.getByRole('button', { name: 'Review the current version' }).click();
+    await expect.poll(() => page.locator('#detail').textContent()).toContain(now.status?.proposalHash ?? 'no hash');
+    await page.getByLabel('Comment (recorded with the Approval)').fill('Not to production-eu this week.');
+    await page.getByRole('button', { name: 'Reject', exact: true }).click();
+    await expect.poll(() => page.locator('#verdict-result').textContent()).toMatch(/^Reject recorded as alice/);
+    expect((await approvalOf(n, 'alice'))?.spec).toMatchObject({ verdict: 'Reject', proposalUID: now.metadata.uid, proposalHash: now.status?.proposalHash, comment: 'Not to production-eu this week.' });
+    await expect.poll(() => page.locator('#detail-phase').textContent(), { timeout: 20_000 }).toBe('Rejected');
     await page.close();
   });
 

@@ -240,6 +240,14 @@ function verdictForm(view) {
     el('div', { class: 'buttons' }, approve, reject),
     result,
   );
+  if (challengeInput) {
+    challengeInput.addEventListener('input', () => {
+      if (result.textContent === 'Answer the challenge to approve.') {
+        result.className = 'result';
+        result.textContent = '';
+      }
+    });
+  }
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const verdict = event.submitter && event.submitter.value === 'Reject' ? 'Reject' : 'Approve';
