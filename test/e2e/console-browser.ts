@@ -1,5 +1,6 @@
-// A real headless Chromium for the console tests: Debian's `chromium` package (installed here when missing
-// and we are root; never a downloaded browser), driven by playwright-core, with a fresh profile per launch.
+// A real headless Chromium for the console tests: Debian's `chromium` package (installed here when missing,
+// as root or with passwordless sudo; never a downloaded browser), driven by playwright-core, with a fresh
+// profile per launch.
 // Every flag keeps it quiet on the network: no background services, and a proxy on a closed loopback port
 // for anything that is not loopback, so the browser can only ever reach the console.
 import { execFileSync } from 'node:child_process';
@@ -10,19 +11,33 @@ import { chromium, type BrowserContext } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
-/** Installs Debian's chromium when it is missing (root only); otherwise says what to run. */
+function passwordlessSudo(): boolean {
+  try {
+    execFileSync('sudo', ['-n', 'true'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Installs Debian's chromium when it is missing (as root, or with passwordless sudo); otherwise says what to run. */
 export function ensureChromium(): void {
   if (existsSync(CHROMIUM)) return;
-  if (process.getuid?.() !== 0) {
-    throw new Error(`the console tests need Debian's chromium at ${CHROMIUM}: run "sudo apt-get install -y chromium" (not root, so the test cannot install it)`);
+  const asRoot = process.getuid?.() === 0;
+  if (!asRoot && !passwordlessSudo()) {
+    throw new Error(`the console tests need Debian's chromium at ${CHROMIUM}: run "sudo apt-get install -y chromium" (not root and no passwordless sudo, so the test cannot install it)`);
   }
   process.stderr.write('m87 e2e: installing chromium (apt-get install -y chromium)…\n');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const apt = (args: string[]): void => {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    if (asRoot) execFileSync('apt-get', args, { stdio: 'inherit', env });
+    else execFileSync('sudo', ['-n', 'env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', ...args], { stdio: 'inherit', env });
+  };
   try {
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], { stdio: 'inherit', env });
+    apt(['install', '-y', '--no-install-recommends', 'chromium']);
   } catch {
-    execFileSync('apt-get', ['update'], { stdio: 'inherit', env });
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], { stdio: 'inherit', env });
+    apt(['update']);
+    apt(['install', '-y', '--no-install-recommends', 'chromium']);
   }
   if (!existsSync(CHROMIUM)) throw new Error(`apt-get installed chromium, but ${CHROMIUM} does not exist`);
 }
