@@ -51,7 +51,7 @@ export interface GuardRequest {
 
 export type GuardResult =
   | { kind: 'pass' }
-  /** The first load with the right token: set the cookie and redirect to the same path without the token. */
+  /** The first load with the right token: set the cookie and redirect to the page without the token. */
   | { kind: 'login'; location: string; setCookie: string }
   | { kind: 'refuse'; status: number; message: string };
 
@@ -102,13 +102,8 @@ export function guard(req: GuardRequest, ctx: GuardContext): GuardResult {
   // A URL with the token always becomes the cookie and a redirect, so the token never stays in the address bar.
   if (queryToken === undefined && sameToken(cookieValue(header(req, 'cookie'), name), ctx.token)) return { kind: 'pass' };
   if (safe && sameToken(queryToken, ctx.token)) {
-    url.searchParams.delete('token');
-    const rest = url.searchParams.toString();
-    return {
-      kind: 'login',
-      location: `${url.pathname}${rest === '' ? '' : `?${rest}`}`,
-      setCookie: `${name}=${ctx.token}; HttpOnly; SameSite=Strict; Path=/`,
-    };
+    // Always to the one page: a Location built from the request could point elsewhere ("//host").
+    return { kind: 'login', location: '/', setCookie: `${name}=${ctx.token}; HttpOnly; SameSite=Strict; Path=/` };
   }
   return {
     kind: 'refuse',

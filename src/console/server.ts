@@ -98,6 +98,8 @@ function fail(res: ServerResponse, status: number, reason: string, message: stri
   send(res, status, { error: { reason, message } });
 }
 
+const NOT_JSON = Symbol('not JSON');
+
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -109,7 +111,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
   } catch {
-    throw new M87ClientError('Invalid', 'request body is not JSON');
+    return NOT_JSON;
   }
 }
 
@@ -195,7 +197,9 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
   });
 
   async function verdict(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const parsed = VerdictRequest.safeParse(await readJson(req));
+    const body = await readJson(req);
+    if (body === NOT_JSON) return fail(res, 400, 'Invalid', 'request body is not JSON');
+    const parsed = VerdictRequest.safeParse(body);
     if (!parsed.success) return fail(res, 400, 'Invalid', `not a verdict: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
     const v = parsed.data;
     if (namespace !== undefined && v.namespace !== namespace) return fail(res, 400, 'Invalid', `this console serves namespace ${namespace}, not ${v.namespace}`);

@@ -25,6 +25,10 @@ describe('guard (pure)', () => {
     expect(get('/api/state', { cookie })).toEqual({ kind: 'pass' });
     // With the cookie already set, a URL with the token still redirects (the token leaves the address bar); a wrong one is refused.
     expect(get(`/?token=${TOKEN}`, { cookie })).toMatchObject({ kind: 'login', location: '/' });
+    // The redirect never goes anywhere but the page (no Location built from the request).
+    for (const url of [`/.//evil.example/?token=${TOKEN}`, `//evil.example/?token=${TOKEN}`, `/api/state?x=1&token=${TOKEN}`]) {
+      expect(get(url)).toMatchObject({ kind: 'login', location: '/' });
+    }
     expect(get(`/?token=${'b'.repeat(43)}`, { cookie })).toMatchObject({ kind: 'refuse', status: 401 });
     expect(get('/')).toMatchObject({ kind: 'refuse', status: 401 });
     expect(messageOf(get('/'))).toMatch(/open the URL m87 ui printed/);
