@@ -21,7 +21,9 @@ const LAYERS = {
   client: ['hash', 'api', 'integrity', 'tool-catalogue', 'governance', 'runtime'],
   // `m87 mcp`: the MCP server agents call; it reaches the cluster only through the client.
   mcp: ['hash', 'api', 'integrity', 'tool-catalogue', 'governance', 'runtime', 'client'],
-  cli: ['hash', 'api', 'integrity', 'tool-catalogue', 'governance', 'runtime', 'runner', 'controller', 'client', 'mcp'],
+  // `m87 ui`: the approvers' web console; it acts only through the client, with the user's own credentials.
+  console: ['hash', 'api', 'integrity', 'tool-catalogue', 'governance', 'client'],
+  cli: ['hash', 'api', 'integrity', 'tool-catalogue', 'governance', 'runtime', 'runner', 'controller', 'client', 'mcp', 'console'],
 };
 const PURE = new Set(['hash', 'api', 'integrity', 'tool-catalogue', 'governance']);
 const IO_MODULES = [
@@ -88,4 +90,12 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
+  {
+    // The console's page runs in the browser (served as is, no build step).
+    files: ['src/console/static/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: { document: 'readonly', window: 'readonly', fetch: 'readonly', EventSource: 'readonly', URLSearchParams: 'readonly', CSS: 'readonly', setTimeout: 'readonly' },
+    },
+  },
 );

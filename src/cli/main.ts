@@ -39,6 +39,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'Serve the M87 tools to an agent runtime over MCP (stdio, or streamable HTTP on loopback).',
     load: async () => (await import('./mcp-command.ts')).runMcp,
   },
+  ui: {
+    summary: "The approvers' web console on 127.0.0.1 (acts with your kubeconfig credentials; prints a URL with a token).",
+    load: async () => (await import('./ui-command.ts')).runUi,
+  },
   hash: {
     summary: 'Print the proposal hash or envelope hash (DEH) of manifests: hash -f <file>.',
     load: async () => (await import('./hash-command.ts')).runHash,
