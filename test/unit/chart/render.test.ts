@@ -240,6 +240,7 @@ describe('monitoring (ci/monitoring-values.yaml)', () => {
         'M87InformerStale',
         'M87ApprovalsWaitingTooLong',
         'M87ControllerNotLeading',
+        'M87NotificationsDropped',
       ]),
     );
   });
@@ -256,7 +257,7 @@ describe('monitoring (ci/monitoring-values.yaml)', () => {
   it('renders no PrometheusRule when every alert is off (an empty rule group is invalid)', () => {
     const off = { enabled: false };
     const alerts = Object.fromEntries(
-      ['envelopeVerificationFailures', 'decisionLatency', 'informerStale', 'approvalWait', 'approvalsExpired', 'notLeading', 'policyInvalid'].map((k) => [k, off]),
+      ['envelopeVerificationFailures', 'decisionLatency', 'informerStale', 'approvalWait', 'approvalsExpired', 'notificationsDropped', 'notLeading', 'policyInvalid'].map((k) => [k, off]),
     );
     expect(objectsOfKind(renderChart({ values: { prometheusRule: { enabled: true, alerts } } }), 'PrometheusRule')).toEqual([]);
   });
