@@ -175,7 +175,7 @@ export interface DeliveryQueueOptions {
   concurrency: number;
   retry: RetryPolicy;
   /** One attempt. */
-  send(d: { event: NotificationEvent; message: SlackMessage }, signal: AbortSignal): Promise<{ ok: true } | { ok: false; error: string; retryable: boolean }>;
+  send(d: { key: ObjectKey; uid: string; event: NotificationEvent; message: SlackMessage }, signal: AbortSignal): Promise<{ ok: true } | { ok: false; error: string; retryable: boolean }>;
   /** Whether the delivery is still wanted right before an attempt (false: superseded). */
   stillWanted(d: { key: ObjectKey; uid: string; event: NotificationEvent }): boolean;
   /** May this replica act (the leader's fence)? Throws when not. */
@@ -289,6 +289,20 @@ export class DeliveryQueue {
   }
 }
 
+/** The log line of an attempt's result: the proposal, the event, the attempt and a log-safe error code only. */
+export function logNotificationResult(
+  log: Logger,
+  d: { key: ObjectKey; uid: string; event: NotificationEvent; attempts: number },
+  result: NotificationResult,
+  detail?: string,
+): void {
+  const fields = { namespace: d.key.namespace, name: d.key.name, uid: d.uid, event: d.event, attempts: d.attempts, result };
+  if (result === 'delivered') log.info(fields, 'Notification delivered');
+  else if (result === 'failed') log.warn({ ...fields, error: detail }, 'Notification attempt failed');
+  else if (result === 'dropped') log.error({ ...fields, error: detail }, 'Notification dropped');
+  else log.info(fields, 'Notification no longer needed');
+}
+
 export interface NotificationsParts {
   kc: KubeConfig;
   now: () => number;
@@ -382,17 +396,10 @@ export function createNotifications(p: NotificationsParts): Notifications {
     },
     onResult: (d, result, detail) => {
       p.metrics.notification(d.event, result);
-      const fields = { namespace: d.key.namespace, name: d.key.name, uid: d.uid, event: d.event, attempts: d.attempts, result };
+      logNotificationResult(log, d, result, detail);
       if (result === 'delivered') {
-        log.info(fields, 'Notification delivered');
         p.records.delivered(d.uid, d.event);
         p.enqueueProposal(d.key);
-      } else if (result === 'failed') {
-        log.warn({ ...fields, error: detail }, 'Notification attempt failed');
-      } else if (result === 'dropped') {
-        log.error({ ...fields, error: detail }, 'Notification dropped');
-      } else {
-        log.info(fields, 'Notification no longer needed');
       }
     },
   });

@@ -4,6 +4,8 @@
 // The cluster side (Secret, leader, status record, gauge) is test/integration/controller/notifications.test.ts.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { notificationsConfig } from '../../../src/cli/controller-command.ts';
@@ -19,7 +21,14 @@ import {
   type ProposalNotice,
   type SlackMessage,
 } from '../../../src/controller/notification-webhook.ts';
-import { countAwaitingApproval, DeliveryQueue, NOTIFIED_CONDITION, NotificationRecords, notifiedEvent } from '../../../src/controller/notifications.ts';
+import {
+  countAwaitingApproval,
+  DeliveryQueue,
+  logNotificationResult,
+  NOTIFIED_CONDITION,
+  NotificationRecords,
+  notifiedEvent,
+} from '../../../src/controller/notifications.ts';
 import type { ProposalStatus } from '../../../src/api/proposal.ts';
 import type { KubeObject } from '../../../src/runtime/resource.ts';
 
@@ -339,6 +348,52 @@ describe('DeliveryQueue', () => {
     await q.idle();
     expect(q.size()).toBe(0);
     expect(q.add({ key, uid: 'g', event: 'Expired', message: notificationPayload(notice({ event: 'Expired' })) })).toBe(false);
+  });
+});
+
+describe('no URL in the log', () => {
+  const TOKEN = 'T9LOG/B9LOG/log-secret-token-77';
+  const receiver = new Receiver();
+  let base = '';
+  beforeAll(async () => {
+    base = await receiver.start();
+  });
+  afterAll(() => receiver.close());
+
+  it('logs every result of refused, unreachable, failing and accepted URLs without any part of the URL', async () => {
+    const closed = new Receiver();
+    const closedBase = await closed.start();
+    await closed.close();
+    const lines: string[] = [];
+    const log = pino({ level: 'debug' }, new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(chunk.toString()), done()) }));
+    const urls = new Map<string, string>([
+      ['a', `ftp://127.0.0.1/${TOKEN}`],
+      ['b', `${closedBase}/${TOKEN}`],
+      ['c', `${base}/${TOKEN}`],
+      ['d', `${base}/${TOKEN}`],
+      ['e', `not a url ${TOKEN}`],
+    ]);
+    receiver.answers = [500, 404];
+    const q = new DeliveryQueue({
+      capacity: 10,
+      concurrency: 1,
+      retry: { maxAttempts: 2, initialDelayMs: 5, maxDelayMs: 5, jitter: 0 },
+      fence: () => undefined,
+      stillWanted: () => true,
+      send: (d, signal) => postWebhook(parseWebhookUrl(urls.get(d.uid) ?? ''), d.message, { timeoutMs: 5000, signal }),
+      onResult: (d, result, detail) => logNotificationResult(log, d, result, detail),
+    });
+    for (const uid of urls.keys()) q.add({ key: { namespace: 'ns', name: uid }, uid, event: 'Failed', message: notificationPayload(notice({ event: 'Failed' })) });
+    await q.idle();
+    const text = lines.join('');
+    // Something was logged for each: refused URL, refused connection, 500 then 404, delivered.
+    expect(text).toContain('contains whitespace');
+    expect(text).toContain('must be http or https');
+    expect(text).toContain('ECONNREFUSED');
+    expect(text).toContain('http_500');
+    expect(text).toContain('Notification delivered');
+    expect(text).toContain('Notification dropped');
+    for (const part of [TOKEN, 'log-secret-token', base, closedBase, '127.0.0.1']) expect(text).not.toContain(part);
   });
 });
 
