@@ -2,8 +2,8 @@
 // 127.0.0.1 whose URL sits in a Secret of the controller namespace: a REQUIRE_HUMAN proposal produces one
 // message (recorded as the Notified condition), m87_approvals_pending rises and falls with the approval, a
 // receiver failing twice gets one message after retries (and the failures are counted), an expired decision
-// notifies Expired, a restarted controller does not send again what is recorded, and the URL never shows
-// in the log.
+// notifies Expired, a failed job notifies Failed, a warm standby sends nothing, a restarted controller does
+// not send again what is recorded, and the URL never shows in the log.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
@@ -16,7 +16,22 @@ import type { RunningController } from '../../../src/controller/start.ts';
 import { kubeRequest } from '../../../src/runtime/kube-http.ts';
 import type { KubeObject } from '../../../src/runtime/resource.ts';
 import { waitFor } from '../../support/kube.ts';
-import { admin, approve, caseySpec, get, list, phaseOf, propose, PROPOSALS, RUNNER_IMAGE, setupEnv, startTestController, waitForApprovalState, waitForPhase } from './harness.ts';
+import { PODS } from '../../../src/controller/resources.ts';
+import {
+  admin,
+  approve,
+  caseySpec,
+  get,
+  list,
+  phaseOf,
+  propose,
+  PROPOSALS,
+  RUNNER_IMAGE,
+  setupEnv,
+  startTestController,
+  waitForApprovalState,
+  waitForPhase,
+} from './harness.ts';
 
 const TOKEN = 'T0NOTIFY/B0NOTIFY/notify-secret-token-4f2a';
 
@@ -67,6 +82,9 @@ const start = (): Promise<RunningController> =>
     config: { namespace: env.controllerNamespace, policyName: env.policyName, runnerImage: RUNNER_IMAGE, notifications },
   });
 let controller = await start();
+await waitFor(() => controller.isLeader(), { what: 'the first controller to lead' });
+// A warm standby on the same Lease: it must send nothing.
+let standby: RunningController | undefined = await start();
 
 
 async function metric(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
@@ -160,10 +178,53 @@ describe('webhook notifications', () => {
     expect(await metric(controller.registry, 'm87_notifications_total', { event: 'Expired', result: 'delivered' })).toBe(1);
   });
 
+  it('a failed job notifies Failed', async () => {
+    await propose(env, 'casey', 'notify-4', caseySpec(env, { summary: 'Write that fails' }));
+    const pod = await waitFor(() => get(PODS, env.jobNamespace, 'm87-job-notify-4'), { what: 'the job Pod of notify-4' });
+    // The runner "exits" 1 without a receipt: the Job fails closed.
+    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    await kubeRequest(admin, {
+      method: 'PATCH',
+      path: `/api/v1/namespaces/${env.jobNamespace}/pods/${pod.metadata.name ?? ''}/status`,
+      contentType: 'application/merge-patch+json',
+      body: {
+        status: {
+          phase: 'Failed',
+          containerStatuses: [
+            {
+              name: 'runner',
+              image: RUNNER_IMAGE,
+              imageID: '',
+              ready: false,
+              restartCount: 0,
+              state: { terminated: { exitCode: 1, reason: 'Error', message: 'not a receipt', startedAt: now, finishedAt: now } },
+            },
+          ],
+        },
+      },
+    });
+    await waitForPhase(env, 'notify-4', ['Failed']);
+    await waitForNotified('notify-4', 'Failed');
+    await settle();
+    const messages = messagesAbout('notify-4');
+    expect(messages).toHaveLength(1);
+    expect(messages[0]!.text).toContain('failed');
+    expect(JSON.stringify(messages[0]!.blocks)).toContain('Governed job failed');
+  });
+
+  it('the standby sent nothing', async () => {
+    expect(standby?.isLeader()).toBe(false);
+    expect(await metric(standby!.registry, 'm87_notifications_total')).toBe(0);
+    expect(await metric(controller.registry, 'm87_notifications_total', { result: 'delivered' })).toBe(accepted.length);
+  });
+
   it('a restarted controller does not send again what is recorded', async () => {
-    // Every proposal's last transition is recorded (notify-1 Approved, notify-2 Rejected, notify-3 Expired).
+    // Every proposal's last transition is recorded (notify-1 Approved, notify-2 Rejected, notify-3 Expired,
+    // notify-4 Failed).
     const before = accepted.length;
     const proposals = (await list(PROPOSALS, env.jobNamespace)).length;
+    await standby?.stop();
+    standby = undefined;
     await controller.stop();
     controller = await start();
     await waitFor(async () => (await metric(controller.registry, 'm87_reconcile_total', { controller: 'notifications' })) >= proposals, {
