@@ -110,7 +110,13 @@ export class NotificationRecords {
     return { ...status, conditions };
   }
 
-  /** Forgets what the status now records (or the proposal is gone). */
+  /** Forgets a delivery the status now records (`recorded` covers it); a later one stays until recorded too. */
+  settle(uid: string, recorded: NotificationEvent): void {
+    const event = this.#delivered.get(uid);
+    if (event !== undefined && RANK[recorded] >= RANK[event]) this.#delivered.delete(uid);
+  }
+
+  /** Forgets the proposal (it is gone). */
   forget(uid: string): void {
     this.#delivered.delete(uid);
   }
@@ -410,7 +416,7 @@ export function createNotifications(p: NotificationsParts): Notifications {
     if (obj === undefined || uid === undefined || key.namespace === undefined || obj.metadata.deletionTimestamp !== undefined) return;
     const status = proposalStatus(obj);
     const recorded = notifiedEvent(status);
-    if (recorded !== undefined && p.records.has(uid)) p.records.forget(uid);
+    if (recorded !== undefined) p.records.settle(uid, recorded);
     const event = eventOfPhase(status?.phase);
     if (event === undefined || !events.has(event)) return;
     if (recorded !== undefined && RANK[recorded] >= RANK[event]) return;

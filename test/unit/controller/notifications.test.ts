@@ -418,6 +418,13 @@ describe('NotificationRecords (delivery → Notified condition)', () => {
     // A late AwaitingApproval delivery does not replace the record of a later transition.
     records.delivered('u1', 'AwaitingApproval');
     expect(notifiedEvent(records.apply('u1', expired, later))).toBe('Expired');
+    // Recorded AwaitingApproval does not settle a delivered Expired; recorded Expired does.
+    records.delivered('u1', 'Expired');
+    records.settle('u1', 'AwaitingApproval');
+    expect(records.has('u1')).toBe(true);
+    records.settle('u1', 'Expired');
+    expect(records.has('u1')).toBe(false);
+    records.delivered('u1', 'Failed');
     records.forget('u1');
     expect(records.has('u1')).toBe(false);
   });
