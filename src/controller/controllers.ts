@@ -4,6 +4,8 @@
 //   proposals (key: proposal)  — Proposal.status (the only writer) and Approval.status/ownership;
 //   jobs (key: Job)            — NetworkPolicy, Pod, Job.status, the public-key ConfigMap;
 //   policy (key: policy)       — GovernancePolicy.status.
+//   notifications (key: proposal, only when configured) — nothing in the cluster: webhook messages; each
+//     delivery is recorded by the proposals controller (condition Notified).
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
