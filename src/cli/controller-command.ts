@@ -5,6 +5,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { DEFAULT_CONFIG } from '../controller/config.ts';
 import { parseListenAddress } from '../controller/http-server.ts';
+import { isNotificationEvent, NOTIFICATION_EVENTS, type NotificationEvent } from '../controller/notification-webhook.ts';
+import type { NotificationsConfig } from '../controller/notifications.ts';
 import { startController } from '../controller/start.ts';
 import { CliError, EXIT } from './output.ts';
 
@@ -30,6 +32,10 @@ Flags:
   --policy <name>                GovernancePolicy to decide under (default ${DEFAULT_CONFIG.policyName})
   --require-restricted-namespaces <bool>
                                  start job Pods only in namespaces enforcing Pod Security restricted (default true)
+  --notify-webhook-secret <name> Secret (in --namespace) holding a Slack-compatible webhook URL: notify on
+                                 the events below (docs/notifications.md); default none (no notifications)
+  --notify-webhook-key <key>     key of the URL in that Secret (default url)
+  --notify-events <list>         comma-separated events to notify: ${NOTIFICATION_EVENTS.join(',')} (default all)
   --log-level <level>            pino level: trace, debug, info, warn, error (default info, or $M87_LOG_LEVEL)
   -h, --help                     this help
 `;
@@ -40,6 +46,27 @@ function parseBool(value: string | boolean | undefined, flag: string, fallback: 
   if (/^(true|1|yes)$/i.test(value)) return true;
   if (/^(false|0|no)$/i.test(value)) return false;
   throw new CliError(`${flag}: want true or false, got ${JSON.stringify(value)}`, EXIT.usage);
+}
+
+/** The notifications part of the config from the --notify-* flags; undefined without a Secret. */
+export function notificationsConfig(values: { secret?: string | undefined; key?: string | undefined; events?: string | undefined }): NotificationsConfig | undefined {
+  if (values.secret === undefined || values.secret === '') {
+    if (values.key !== undefined || values.events !== undefined) throw new CliError('--notify-webhook-key and --notify-events need --notify-webhook-secret', EXIT.usage);
+    return undefined;
+  }
+  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(values.secret)) throw new CliError(`--notify-webhook-secret: not a Secret name: ${JSON.stringify(values.secret)}`, EXIT.usage);
+  const key = values.key ?? 'url';
+  if (!/^[-._a-zA-Z0-9]{1,253}$/.test(key)) throw new CliError(`--notify-webhook-key: not a Secret key: ${JSON.stringify(key)}`, EXIT.usage);
+  let events: NotificationEvent[] | undefined;
+  if (values.events !== undefined) {
+    const list = values.events.split(',').map((e) => e.trim()).filter((e) => e !== '');
+    const unknown = list.filter((e) => !isNotificationEvent(e));
+    if (list.length === 0 || unknown.length > 0) {
+      throw new CliError(`--notify-events: want a comma-separated subset of ${NOTIFICATION_EVENTS.join(', ')}, got ${JSON.stringify(values.events)}`, EXIT.usage);
+    }
+    events = list.filter(isNotificationEvent);
+  }
+  return { secretName: values.secret, secretKey: key, ...(events ? { events } : {}) };
 }
 
 /** "15s", "500ms", "1m" (Go-style, one unit) → milliseconds. */
@@ -83,6 +110,9 @@ export async function runController(argv: string[]): Promise<number> {
         'signing-secret': { type: 'string' },
         'public-key-configmap': { type: 'string' },
         policy: { type: 'string' },
+        'notify-webhook-secret': { type: 'string' },
+        'notify-webhook-key': { type: 'string' },
+        'notify-events': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -110,6 +140,7 @@ export async function runController(argv: string[]): Promise<number> {
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) {
     throw new CliError(`--log-level: unknown level ${JSON.stringify(level)}`, EXIT.usage);
   }
+  const notifications = notificationsConfig({ secret: values['notify-webhook-secret'], key: values['notify-webhook-key'], events: values['notify-events'] });
   const logger = pino({ level, base: { component: 'm87-controller' } });
   const kc = loadKubeConfig(values.kubeconfig, values.context);
 
@@ -125,6 +156,7 @@ export async function runController(argv: string[]): Promise<number> {
       ...(values['public-key-configmap'] !== undefined ? { publicKeyConfigMapName: values['public-key-configmap'] } : {}),
       ...(values.policy !== undefined ? { policyName: values.policy } : {}),
       requireRestrictedNamespace: requireRestricted,
+      ...(notifications ? { notifications } : {}),
     },
     leaderElection: leaderElect
       ? {

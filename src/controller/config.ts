@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ResourceRequirements } from './job-pod.ts';
+import type { NotificationsConfig } from './notifications.ts';
 
 function packageVersion(): string {
   try {
@@ -31,6 +32,8 @@ export interface ControllerConfig {
   requireRestrictedNamespace?: boolean;
   /** Resources of the runner container. */
   runnerResources?: ResourceRequirements;
+  /** Webhook notifications (docs/notifications.md); off when absent. */
+  notifications?: NotificationsConfig;
   /** Concurrent reconciles per controller. */
   workers?: { decisions?: number; proposals?: number; jobs?: number };
 }

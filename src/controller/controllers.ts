@@ -4,6 +4,8 @@
 //   proposals (key: proposal)  — Proposal.status (the only writer) and Approval.status/ownership;
 //   jobs (key: Job)            — NetworkPolicy, Pod, Job.status, the public-key ConfigMap;
 //   policy (key: policy)       — GovernancePolicy.status.
+//   notifications (key: proposal, only when configured) — nothing in the cluster: webhook messages; each
+//     delivery is recorded by the proposals controller (condition Notified).
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -22,6 +24,7 @@ import type { LeaderBarrier } from './leader-barrier.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import { MintRequests } from './mint-requests.ts';
 import { isNamespaceTerminating, NamespaceGuard } from './namespace-guard.ts';
+import { createNotifications, NotificationRecords, type Notifications } from './notifications.ts';
 import { PendingReasons } from './pending-reasons.ts';
 import { PolicyReconciler } from './policy-reconciler.ts';
 import type { PolicyState } from './policy-state.ts';
@@ -51,6 +54,8 @@ export interface Controllers {
   proposals: Controller;
   jobs: Controller;
   policy: Controller;
+  /** Webhook notifications, when configured (a controller of their own and a delivery queue). */
+  notifications?: Notifications;
 }
 
 function tolerateNamespaceDeletion<K>(reconcile: Reconciler<K>): Reconciler<K> {
@@ -113,7 +118,9 @@ export function createControllers(p: ControllerParts): Controllers {
     .dependsOn(informers.decisions)
     .dependsOn(informers.jobs);
 
-  const proposalReconciler = new ProposalReconciler({ ...p, ledger, fresh, pending, mintRequests, enqueueSubmitter });
+  // Delivered notifications are recorded in Proposal.status by its one writer, the proposals controller.
+  const notified = p.config.notifications ? new NotificationRecords() : undefined;
+  const proposalReconciler = new ProposalReconciler({ ...p, ledger, fresh, pending, mintRequests, enqueueSubmitter, ...(notified ? { notified } : {}) });
   const proposals = new Controller<ObjectKey>({
     name: 'proposals',
     reconcile: tolerateNamespaceDeletion((key, ctx) => proposalReconciler.reconcile(key, ctx)),
@@ -165,6 +172,11 @@ export function createControllers(p: ControllerParts): Controllers {
     informers.policies,
   );
 
-  wired.controllers = { decisions, proposals, jobs, policy };
+  const notifications =
+    p.config.notifications && notified
+      ? createNotifications({ ...p, namespace: p.config.namespace, config: p.config.notifications, ledger, records: notified, enqueueProposal })
+      : undefined;
+
+  wired.controllers = { decisions, proposals, jobs, policy, ...(notifications ? { notifications } : {}) };
   return wired.controllers;
 }

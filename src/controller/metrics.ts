@@ -8,6 +8,7 @@ import { OUTCOMES, type Outcome } from '../api/decision.ts';
 import type { GovernancePolicySpec } from '../api/governance-policy.ts';
 import { REASON_CODES } from '../governance/codes.ts';
 import { counter, gauge, histogram } from '../runtime/metrics.ts';
+import { NOTIFICATION_EVENTS, NOTIFICATION_RESULTS, type NotificationEvent, type NotificationResult } from './notification-webhook.ts';
 import { VERIFICATION_RESULTS, type VerificationResult } from './receipt-check.ts';
 
 /** Seconds; decisions are expected in milliseconds but a missing policy can hold them for minutes. */
@@ -35,6 +36,8 @@ export class ControllerMetrics {
   readonly #knownTopologies = new Set<string>();
   readonly #knownFlags = new Set<string>();
   #policyValidFn: () => boolean = () => false;
+  readonly #notifications;
+  #approvalsPendingFn: () => number = () => 0;
 
   constructor(opts: { registry?: Registry; isLeader?: () => boolean; defaultMetrics?: boolean } = {}) {
     this.registry = opts.registry ?? new Registry();
@@ -83,6 +86,18 @@ export class ControllerMetrics {
       this.set(isLeader() ? 1 : 0);
     });
 
+    this.#notifications = counter(
+      r,
+      'm87_notifications_total',
+      'Webhook notification attempts and their fate, by event (AwaitingApproval, Expired, Failed) and result (delivered, failed, dropped, superseded).',
+      ['event', 'result'],
+    );
+    for (const event of NOTIFICATION_EVENTS) for (const result of NOTIFICATION_RESULTS) this.#notifications.inc({ event, result }, 0);
+    const approvalsPending = (): number => this.#approvalsPendingFn();
+    gauge(r, 'm87_approvals_pending', 'Proposals awaiting approval now (phase AwaitingApproval in the controller cache; every replica reports it).', [], function collect() {
+      this.set(approvalsPending());
+    });
+
     for (const outcome of OUTCOMES) this.#proposals.inc({ outcome }, 0);
     for (const [code, info] of Object.entries(REASON_CODES)) {
       for (const outcome of info.outcomes) this.#findings.inc({ outcome, rule: info.rule, code }, 0);
@@ -116,6 +131,15 @@ export class ControllerMetrics {
   /** Where m87_policy_valid reads its value at scrape time. */
   setPolicyValid(fn: () => boolean): void {
     this.#policyValidFn = fn;
+  }
+
+  /** Where m87_approvals_pending reads its value at scrape time. */
+  setApprovalsPending(fn: () => number): void {
+    this.#approvalsPendingFn = fn;
+  }
+
+  notification(event: NotificationEvent, result: NotificationResult): void {
+    this.#notifications.inc({ event, result });
   }
 
   decided(d: {

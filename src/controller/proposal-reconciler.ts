@@ -27,6 +27,7 @@ import { buildJob, MintError } from './minting.ts';
 import type { MintRequests } from './mint-requests.ts';
 import { FIELD_MANAGER } from './names.ts';
 import { ownerRef } from './owner.ts';
+import type { NotificationRecords } from './notifications.ts';
 import { createdAt, parseApproval, parseDecision, parseProposal } from './parse.ts';
 import type { PendingReasons } from './pending-reasons.ts';
 import type { PolicyState } from './policy-state.ts';
@@ -53,6 +54,8 @@ export interface ProposalReconcilerDeps {
   mintRequests: MintRequests;
   enqueueSubmitter(submitter: string): void;
   barrier: LeaderBarrier;
+  /** In: webhook notifications delivered, recorded here as the Notified condition (absent: notifications off). */
+  notified?: Pick<NotificationRecords, 'apply'>;
 }
 
 /** What to do about the Job of a decided proposal. Pure. */
@@ -360,14 +363,15 @@ export class ProposalReconciler {
   }
 
   async #writeStatus(obj: KubeObject, facts: ProposalFacts, ctx: ReconcileContext, log: Logger): Promise<void> {
-    const desired = desiredProposalStatus(obj.status as ProposalStatus | undefined, facts, new Date(this.#d.now()));
+    const withNotified = (s: ProposalStatus): ProposalStatus => this.#d.notified?.apply(obj.metadata.uid, s, new Date(this.#d.now())) ?? s;
+    const desired = withNotified(desiredProposalStatus(obj.status as ProposalStatus | undefined, facts, new Date(this.#d.now())));
     if (jsonEqual(obj.status ?? {}, desired)) return;
     let before: ProposalStatus | undefined;
     const changed = await this.#patch(
       obj,
       (status) => {
         before = status;
-        return desiredProposalStatus(status, facts, new Date(this.#d.now()));
+        return withNotified(desiredProposalStatus(status, facts, new Date(this.#d.now())));
       },
       ctx,
     );

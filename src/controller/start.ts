@@ -18,6 +18,7 @@ import { createInformers, namedInformers, type Informers } from './informers.ts'
 import { ChallengeSecrets, ensureSigningKey, PublicKeyPublisher } from './keys.ts';
 import { LeaderBarrier } from './leader-barrier.ts';
 import { ControllerMetrics } from './metrics.ts';
+import { countAwaitingApproval } from './notifications.ts';
 import { PolicyState } from './policy-state.ts';
 
 export interface LeaderElectionSettings {
@@ -110,6 +111,7 @@ function createManager(opts: StartControllerOptions, config: ControllerConfig, l
 function createMetrics(opts: StartControllerOptions, manager: Manager, registry: Registry, informers: Informers, policy: PolicyState): ControllerMetrics {
   const metrics = new ControllerMetrics({ registry, isLeader: () => manager.isLeader(), defaultMetrics: opts.processMetrics ?? true });
   metrics.setPolicyValid(() => policy.current().state === 'valid');
+  metrics.setApprovalsPending(() => countAwaitingApproval(informers.proposals));
   const initPolicyLabels = (obj: KubeObject): void => {
     if (obj.metadata.name !== policy.name) return;
     const view = policy.current();
@@ -173,6 +175,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
   });
   for (const [, inf] of namedInformers(informers)) manager.addInformer(inf);
   manager.addController(controllers.decisions).addController(controllers.proposals).addController(controllers.jobs).addController(controllers.policy);
+  if (controllers.notifications) manager.addController(controllers.notifications.controller);
 
   const readiness = readinessOf(manager, informers, policy);
   let http: RunningHttpServer | undefined;
@@ -186,6 +189,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
   let closing: Promise<void> | undefined;
   const cleanup = async (): Promise<void> => {
     closing ??= (async () => {
+      controllers.notifications?.stop();
       await events.flush().catch(() => undefined);
       await http?.close();
       await kc.closePool();

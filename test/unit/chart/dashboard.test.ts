@@ -39,7 +39,7 @@ describe('Grafana dashboard', () => {
     }
   });
 
-  it('covers decisions by outcome and rule, decision latency, approvals pending and wait, job results, topology and tripwire hits', () => {
+  it('covers decisions by outcome and rule, decision latency, approvals pending and wait, job results, topology and tripwire hits, notifications', () => {
     const metricsOf = (title: RegExp): string[] =>
       dashboard.panels
         .filter((p) => title.test(p.title))
@@ -49,12 +49,15 @@ describe('Grafana dashboard', () => {
     expect(grouped(/^Decisions by outcome$/)).toContain('outcome');
     expect(grouped(/^Findings by/)).toEqual(expect.arrayContaining(['rule', 'outcome']));
     expect(metricsOf(/^Decision latency$/)).toContain('m87_decision_duration_seconds_bucket');
-    expect(metricsOf(/[Pp]ending/)).toContain('m87_proposals_total');
+    // Counted by the controller from its cache, not estimated from counters.
+    expect(metricsOf(/^Approvals pending$/)).toEqual(['m87_approvals_pending']);
     expect(metricsOf(/^Approval wait$/)).toContain('m87_approval_wait_seconds_bucket');
     expect(grouped(/^Jobs by result$/)).toContain('result');
     expect(metricsOf(/^Jobs by result$/)).toContain('m87_jobs_total');
     expect(metricsOf(/[Tt]opology/)).toContain('m87_topology_hits_total');
     expect(metricsOf(/[Tt]ripwire/)).toContain('m87_tripwire_hits_total');
+    expect(metricsOf(/^Notifications by event and result$/)).toEqual(['m87_notifications_total']);
+    expect(grouped(/^Notifications by event and result$/)).toEqual(['event', 'result']);
   });
 
   it('has expressions that promtool parses', () => {

@@ -240,6 +240,7 @@ describe('monitoring (ci/monitoring-values.yaml)', () => {
         'M87InformerStale',
         'M87ApprovalsWaitingTooLong',
         'M87ControllerNotLeading',
+        'M87NotificationsDropped',
       ]),
     );
   });
@@ -256,8 +257,38 @@ describe('monitoring (ci/monitoring-values.yaml)', () => {
   it('renders no PrometheusRule when every alert is off (an empty rule group is invalid)', () => {
     const off = { enabled: false };
     const alerts = Object.fromEntries(
-      ['envelopeVerificationFailures', 'decisionLatency', 'informerStale', 'approvalWait', 'approvalsExpired', 'notLeading', 'policyInvalid'].map((k) => [k, off]),
+      ['envelopeVerificationFailures', 'decisionLatency', 'informerStale', 'approvalWait', 'approvalsExpired', 'notificationsDropped', 'notLeading', 'policyInvalid'].map((k) => [k, off]),
     );
     expect(objectsOfKind(renderChart({ values: { prometheusRule: { enabled: true, alerts } } }), 'PrometheusRule')).toEqual([]);
+  });
+});
+
+describe('notifications', () => {
+  const roleRules = (rendered: ReturnType<typeof renderChart>) =>
+    (findObject(rendered, 'Role', 'm87-controller').rules as { resources: string[]; resourceNames?: string[]; verbs: string[] }[]) ?? [];
+
+  it('are off by default: no --notify-* flag, no extra Secret rule', () => {
+    const rendered = renderChart({ namespace: 'governance' });
+    expect(deployment(rendered).container.args.filter((a) => a.startsWith('--notify-'))).toEqual([]);
+    expect(roleRules(rendered).filter((r) => r.resourceNames !== undefined)).toEqual([]);
+  });
+
+  it('pass the Secret, its key and the events to the controller, which may get exactly that Secret', () => {
+    const rendered = renderChart({
+      namespace: 'governance',
+      values: { notifications: { enabled: true, webhookSecret: { name: 'slack-hook', key: 'webhook' }, events: ['AwaitingApproval', 'Failed'] } },
+    });
+    const { container } = deployment(rendered);
+    expect(arg(container, 'notify-webhook-secret')).toBe('slack-hook');
+    expect(arg(container, 'notify-webhook-key')).toBe('webhook');
+    expect(arg(container, 'notify-events')).toBe('AwaitingApproval,Failed');
+    expect(findObject(rendered, 'Role', 'm87-controller').metadata.namespace).toBe('governance');
+    expect(roleRules(rendered).filter((r) => r.resourceNames !== undefined)).toEqual([
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['slack-hook'], verbs: ['get'] },
+    ]);
+  });
+
+  it('refuse an unknown event (schema)', () => {
+    expect(() => renderChart({ values: { notifications: { enabled: true, webhookSecret: { name: 'x', key: 'url' }, events: ['Succeeded'] } } })).toThrow(/notifications/);
   });
 });
