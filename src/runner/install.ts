@@ -1,0 +1,53 @@
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { StepState } from './step-state.ts';
+
+/**
+ * `m87 install-runner <dir>`: the first init container of a step Pod (in the m87 image) delivers the
+ * runner's closure into an emptyDir that every step container mounts read-only at the same path: the Node
+ * binary, every shared library this very process has mapped (the dynamic loader included, so the step
+ * containers run it as `<dir>/lib/ld-linux-x86-64.so.2 --library-path <dir>/lib <dir>/bin/node …`
+ * whatever libc their image has, or none) and the application (src, production node_modules). It also
+ * records the job's start, from which the runtime budget counts across every container.
+ *
+ * M87_RUNNER_DELIVERY=link (set only by the dev process node's image map, which has no mount namespaces and
+ * runs step containers on the host) links instead of copying.
+ */
+
+/** The regular files of shared objects this process has mapped (from /proc/self/maps). */
+export function mappedLibraries(maps: string = readFileSync('/proc/self/maps', 'utf8')): string[] {
+  const out = new Set<string>();
+  for (const line of maps.split('\n')) {
+    const path = line.slice(line.indexOf('/')).trim();
+    if (line.indexOf('/') < 0 || !/\.so(\.\d+)*$/.test(path)) continue;
+    out.add(path);
+  }
+  return [...out].sort();
+}
+
+export function installRunner(target: string, env: Readonly<Record<string, string | undefined>>): string[] {
+  const dir = resolve(target);
+  const appRoot = resolve(import.meta.dirname, '..', '..');
+  const done: string[] = [];
+  mkdirSync(join(dir, 'bin'), { recursive: true });
+  mkdirSync(join(dir, 'lib'), { recursive: true });
+  const link = env.M87_RUNNER_DELIVERY === 'link';
+  const place = (from: string, to: string, recursive = false): void => {
+    if (link) symlinkSync(from, to);
+    else cpSync(from, to, { recursive, dereference: !recursive, verbatimSymlinks: true, preserveTimestamps: false });
+    done.push(to);
+  };
+  place(process.execPath, join(dir, 'bin', 'node'));
+  for (const lib of mappedLibraries()) {
+    const to = join(dir, 'lib', basename(lib));
+    if (!existsSync(to)) place(lib, to);
+  }
+  mkdirSync(join(dir, 'app'), { recursive: true });
+  for (const part of ['package.json', 'src', 'node_modules']) {
+    const from = join(appRoot, part);
+    if (existsSync(from)) place(from, join(dir, 'app', part), true);
+  }
+  const stateDir = env.M87_STATE_DIR;
+  if (stateDir !== undefined && stateDir !== '') new StepState(stateDir).writeRun({ startedAtMs: Date.now() });
+  return done;
+}
