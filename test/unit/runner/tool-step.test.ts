@@ -99,7 +99,7 @@ describe('a step run and the receipt', () => {
     expect(await runToolStep(1, renvFor(1))).toBe(0);
     expect(state.readStep(1)).toMatchObject({ status: 'Skipped', ran: false });
     const { exitCode } = await finishJob({ ...f!.renv, env: { ...f!.renv.env, M87_STATE_DIR: state.dir } });
-    const receipt = JSON.parse(readFileSync(f!.terminationLog, 'utf8'));
+    const receipt: unknown = JSON.parse(readFileSync(f!.terminationLog, 'utf8'));
     expect(exitCode).toBe(2);
     expect(receipt).toMatchObject({ status: 'Refused', reasonCode: 'TOOL_CHANGED', artifacts: [], deh: { verified: true } });
   });
