@@ -1,17 +1,16 @@
 // Stand-ins for the shipped tool images on the process node (README, "Step Pods"): a tool image maps to the
 // runner delivered as this checkout's CLI, and the tool's programs are the host's, found through the
-// mapping's PATH — git (Debian's), m87-apply-patch (dev/image/tool-bin) and, for run-tests, a Python venv
+// mapping's PATH — git and curl (Debian's), m87-apply-patch (dev/image/tool-bin) and, for run-tests, a Python venv
 // of the host's CPython with pytest installed from a wheel cached once from PyPI.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cacheDir } from '../cluster/binaries.ts';
-import { GIT_TOOL_IMAGE, PYTEST_TOOL_IMAGE } from '../../src/tool-catalogue/default-catalogue.ts';
+import { CURL_TOOL_IMAGE, GIT_TOOL_IMAGE, PYTEST_TOOL_IMAGE } from '../../src/tool-catalogue/default-catalogue.ts';
+import { PYTEST_REQUIREMENT } from '../image/tool-images.ts';
 import { REPO_ROOT, toolImageMapping, type ImageMapping } from './image-map.ts';
 
 const HOST_PATH = '/usr/local/bin:/usr/bin:/bin';
-/** The pytest the run-tests stand-in installs (the same pin the run-tests image uses). */
-export const PYTEST_REQUIREMENT = 'pytest==8.4.2';
 
 const repository = (image: string): string => image.slice(0, image.indexOf('@'));
 
@@ -30,7 +29,7 @@ export function ensurePytestVenv(dir: string): string {
 }
 
 /**
- * Image mappings for the shipped tool images (the m87 image, which http-get and notify use, is in the default map) (by repository, any digest), with their stand-ins prepared
+ * Image mappings for the shipped tool images (by repository, any digest), with their stand-ins prepared
  * under `dir` (made world-readable: the Pod user must reach them).
  */
 export function toolImageMap(dir: string, repoRoot: string = REPO_ROOT): ImageMapping[] {
@@ -41,5 +40,6 @@ export function toolImageMap(dir: string, repoRoot: string = REPO_ROOT): ImageMa
   return [
     toolImageMapping(`${repository(GIT_TOOL_IMAGE)}@*`, `${toolBin}:${HOST_PATH}`, repoRoot),
     toolImageMapping(`${repository(PYTEST_TOOL_IMAGE)}@*`, `${join(venv, 'bin')}:${HOST_PATH}`, repoRoot),
+    toolImageMapping(`${repository(CURL_TOOL_IMAGE)}@*`, HOST_PATH, repoRoot),
   ];
 }

@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { StepState } from './step-state.ts';
 
@@ -34,7 +34,11 @@ export function installRunner(target: string, env: Readonly<Record<string, strin
   const link = env.M87_RUNNER_DELIVERY === 'link';
   const place = (from: string, to: string, recursive = false): void => {
     if (link) symlinkSync(from, to);
-    else cpSync(from, to, { recursive, dereference: !recursive, verbatimSymlinks: true, preserveTimestamps: false });
+    else if (recursive) cpSync(from, to, { recursive: true, verbatimSymlinks: true });
+    else {
+      copyFileSync(from, to); // follows symlinks: the library's file, under the name the loader looks for
+      chmodSync(to, statSync(from).mode & 0o755);
+    }
     done.push(to);
   };
   place(process.execPath, join(dir, 'bin', 'node'));
