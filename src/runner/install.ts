@@ -25,6 +25,14 @@ export function mappedLibraries(maps: string = readFileSync('/proc/self/maps', '
   return [...out].sort();
 }
 
+/**
+ * The packages the runner's own code imports (src/runner, src/api, src/integrity, src/tool-catalogue, src/hash
+ * and the CLI entry), none of which has dependencies of its own. Copying these instead of the whole
+ * node_modules (≈ 106 MB, mostly the controller's client) keeps the per-Pod copy small;
+ * test/integration/image/tool-images.test.ts loads the runner's whole module graph from the delivered copy.
+ */
+export const RUNNER_PACKAGES = ['zod', 'canonicalize', 'yaml'] as const;
+
 export function installRunner(target: string, env: Readonly<Record<string, string | undefined>>): string[] {
   const dir = resolve(target);
   const appRoot = resolve(import.meta.dirname, '..', '..');
@@ -47,9 +55,12 @@ export function installRunner(target: string, env: Readonly<Record<string, strin
     if (!existsSync(to)) place(lib, to);
   }
   mkdirSync(join(dir, 'app'), { recursive: true });
-  for (const part of ['package.json', 'src', 'node_modules']) {
-    const from = join(appRoot, part);
-    if (existsSync(from)) place(from, join(dir, 'app', part), true);
+  place(join(appRoot, 'package.json'), join(dir, 'app', 'package.json'));
+  place(join(appRoot, 'src'), join(dir, 'app', 'src'), true);
+  if (link) place(join(appRoot, 'node_modules'), join(dir, 'app', 'node_modules'));
+  else {
+    mkdirSync(join(dir, 'app', 'node_modules'), { recursive: true });
+    for (const pkg of RUNNER_PACKAGES) place(join(appRoot, 'node_modules', pkg), join(dir, 'app', 'node_modules', pkg), true);
   }
   const stateDir = env.M87_STATE_DIR;
   if (stateDir !== undefined && stateDir !== '') new StepState(stateDir).writeRun({ startedAtMs: Date.now() });

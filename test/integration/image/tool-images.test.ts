@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, withImageCache } from '../../../dev/image/build.ts';
 import { buildToolImageLocked, readToolImagesJson, TOOL_IMAGE_NAMES, type ToolImageName } from '../../../dev/image/tool-images.ts';
@@ -101,12 +102,17 @@ describe.skipIf(!runnable)('the shipped tool images (needs root, runc, umoci)', 
     const delivered = join(work, 'delivered');
     mkdirSync(delivered);
     chmodSync(delivered, 0o777);
+    const t0 = performance.now();
     const install = run(bundle, 'install', ['m87', 'install-runner', '/m87'], [{ destination: '/m87', source: delivered, readOnly: false }]);
+    process.stderr.write(`tool-images.test: install-runner under runc took ${Math.round(performance.now() - t0)} ms\n`);
     expect(install.stderr).toBe('');
     expect(install.status).toBe(0);
     // The git image has no Node and another set of libraries: the delivered closure brings its own.
     const r = run(built.get('tool-git')!.bundle, 'delivered', deliveredRunnerCommand('/m87', ['step', '--help']), [{ destination: '/m87', source: delivered, readOnly: true }]);
     expect(r.stderr).toContain('Usage: m87 step <index>');
     expect(r.status).toBe(2);
+    // `step` loads the runner's whole module graph (static imports), all from the delivered copy.
+    const du = spawnSync('du', ['-sm', delivered], { encoding: 'utf8' });
+    process.stderr.write(`tool-images.test: delivered runner ${du.stdout.split('\t')[0]} MB\n`);
   }, 600_000);
 });
