@@ -88,13 +88,13 @@ describe.skipIf(!runnable)('step Pod on the process node: git-checkout → apply
     if (repos) rmSync(repos, { recursive: true, force: true });
   });
 
-  function stepEnvelope(patch: string, name: string): EffectiveEnvelope {
+  function stepEnvelope(patch: string, name: string, pinned: string = commit): EffectiveEnvelope {
     const bind = (tool: string, args: Record<string, string>) => {
       const spec = DEFAULT_CATALOGUE.get(tool)!;
       return { tool, args, toolHash: toolHash(spec), image: spec.image };
     };
     return baseEnvelope({
-      steps: [bind('git-checkout', { repository: git.url('calc'), commit }), bind('apply-patch', { patch }), bind('run-tests', { path: 'tests' })],
+      steps: [bind('git-checkout', { repository: git.url('calc'), commit: pinned }), bind('apply-patch', { patch }), bind('run-tests', { path: 'tests' })],
       image: 'ghcr.io/m87/m87:0.1.0',
       egress: [{ host: git.host, port: git.port }],
       effects: ['READ_REPO', 'WRITE_PATCH', 'RUN_TESTS'],
@@ -176,5 +176,14 @@ describe.skipIf(!runnable)('step Pod on the process node: git-checkout → apply
     const outputs = collectOutputs(log, receipt.artifacts);
     expect(outputs.map((o) => `${o.step}/${o.name}`).sort()).toEqual(['1/patch', '2/test-report']);
     expect(outputs.find((o) => o.name === 'test-report')!.bytes.toString('utf8')).toMatch(/<testsuite [^>]*failures="1"/);
+  }, 200_000);
+
+  it('a pinned commit the repository does not have: nothing runs after the checkout, the receipt says GIT_COMMIT_NOT_FOUND', async () => {
+    const { receipt, log } = await runPod(stepEnvelope(fix, 'no-such-commit', 'f'.repeat(40)));
+    expect(receipt.status).toBe('Failed');
+    expect(receipt.reasonCode).toBe('GIT_COMMIT_NOT_FOUND');
+    expect(receipt.steps.map((s) => s.tool)).toEqual(['git-checkout']);
+    expect(receipt.artifacts).toEqual([]);
+    expect(collectOutputs(log, receipt.artifacts)).toEqual([]);
   }, 200_000);
 });

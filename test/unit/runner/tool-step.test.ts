@@ -1,5 +1,6 @@
 // The step runner's own decisions, without a Pod: the tool binding (hash and image), the envelope gates,
 // argv localisation, and a whole step run with its record (refusals recorded, later steps skipped).
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -116,5 +117,39 @@ describe('a step run and the receipt', () => {
     state.writeStep({ index: 0, tool: 'run-tests', status: 'Succeeded', reasonCode: '', message: '', exitCode: 0, outputHash: 'b'.repeat(64), externalIO: 0, ran: true, durationMs: 1, outputs: [{ name: 'test-report', size: 25, sha256: 'c'.repeat(64) }] });
     await finishJob({ ...f!.renv, env: { ...f!.renv.env, M87_STATE_DIR: state.dir } });
     expect(JSON.parse(readFileSync(f!.terminationLog, 'utf8'))).toMatchObject({ status: 'Failed', reasonCode: 'OUTPUT_DIGEST_MISMATCH', artifacts: [] });
+  });
+
+  it('runs a tool (argv, never a shell; scrubbed env), records its declared output, and refuses one over its cap', async () => {
+    const writer = (bytes: number) => ({
+      description: 'writes a report',
+      effects: ['RUN_TESTS' as const],
+      minWriteScope: 'sandbox' as const,
+      executionModes: ['commit' as const],
+      args: { name: { type: 'string' as const, required: true, maxLength: 64 } },
+      image: `m87.local/tool-test@sha256:${'2'.repeat(64)}`,
+      argv: [
+        { literal: 'node' },
+        { literal: '-e' },
+        { literal: `require('fs').writeFileSync('.m87/report.txt', 'x'.repeat(${bytes}) + process.argv[1] + String(process.env.SECRET_TOKEN))` },
+        { arg: 'name' },
+      ],
+      timeoutSeconds: 30,
+      network: false,
+      workspace: { access: 'writable' as const, outputs: [{ name: 'report', kind: 'file' as const, path: '.m87/report.txt', maxBytes: 1000 }] },
+    });
+    const { parseTool } = await import('../../../src/tool-catalogue/catalogue.ts');
+    const small = parseTool('writer', writer(10));
+    const big = parseTool('writer', writer(2000));
+    const step = (spec: typeof small) => ({ tool: 'writer', args: { name: '; rm -rf / $(id)' }, toolHash: toolHash(spec), image: spec.image });
+    const { state, renvFor } = await stepFixture([step(small), step(big)]);
+    expect(await runToolStep(0, renvFor(0, small))).toBe(0);
+    const ok = state.readStep(0)!;
+    expect(ok).toMatchObject({ status: 'Succeeded', exitCode: 0, ran: true });
+    const report = state.readOutput(0, 'report').toString('utf8');
+    // The argument arrived as one argv item, untouched; the runner's own environment did not leak.
+    expect(report).toBe(`${'x'.repeat(10)}; rm -rf / $(id)undefined`);
+    expect(ok.outputs).toEqual([{ name: 'report', size: report.length, sha256: createHash('sha256').update(report).digest('hex') }]);
+    expect(await runToolStep(1, renvFor(1, big))).toBe(0);
+    expect(state.readStep(1)).toMatchObject({ status: 'Failed', reasonCode: 'OUTPUT_TOO_LARGE', outputs: [] });
   });
 });
