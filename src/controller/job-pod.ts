@@ -306,3 +306,36 @@ function legacyParts(input: JobPodInput, resources: ResourceRequirements): Pick<
       ],
   };
 }
+
+interface ImageStatus {
+  name: string;
+  image?: string;
+  imageID?: string;
+}
+
+/**
+ * For a terminated step Pod: the first container whose image is not the one the envelope binds, or undefined
+ * when every step ran its bound image. A Pod's container images are mutable after creation and the runner
+ * cannot see its own image (M87_TOOL_IMAGE is what the Pod was created with), so the controller checks both
+ * the spec and what the kubelet reports having run (`imageID`, `repository@sha256:…`, must carry the bound
+ * digest) before it believes a step Pod's receipt. Fail closed: a step that ran with no reported imageID,
+ * or an imageID without the bound digest, is a mismatch.
+ */
+export function stepImageMismatch(
+  pod: { spec?: { initContainers?: { name: string; image?: string }[] }; status?: { initContainerStatuses?: ImageStatus[] } },
+  envelope: EffectiveEnvelope,
+): string | undefined {
+  const specs = new Map((pod.spec?.initContainers ?? []).map((c) => [c.name, c.image]));
+  const statuses = new Map((pod.status?.initContainerStatuses ?? []).map((c) => [c.name, c]));
+  for (const [i, step] of envelope.steps.entries()) {
+    const name = stepContainerName(i);
+    if (step.image === undefined) return `${name}: steps[${i}] binds no image`;
+    if (specs.get(name) !== step.image) return `${name}: spec image ${String(specs.get(name))} is not the bound ${step.image}`;
+    const status = statuses.get(name);
+    if (status === undefined) continue; // never started (an earlier step failed or was refused): nothing ran
+    const digest = step.image.slice(step.image.indexOf('@') + 1);
+    const ran = status.imageID ?? '';
+    if (!ran.endsWith(`@${digest}`) && ran !== step.image) return `${name}: ran image ${ran === '' ? '(none reported)' : ran}, not ${step.image}`;
+  }
+  return undefined;
+}

@@ -17,7 +17,7 @@ import type { PodLike } from '../../../dev/process-node/pod-types.ts';
 import { toolImageMap } from '../../../dev/process-node/tool-images.ts';
 import type { EffectiveEnvelope } from '../../../src/api/envelope.ts';
 import { Receipt } from '../../../src/api/receipt.ts';
-import { buildJobPod } from '../../../src/controller/job-pod.ts';
+import { buildJobPod, stepImageMismatch } from '../../../src/controller/job-pod.ts';
 import { canonicalHash } from '../../../src/hash/canonical.ts';
 import { generateSigningKey, signDeh } from '../../../src/integrity/signing.ts';
 import { collectOutputs } from '../../../src/runner/framed-output.ts';
@@ -104,6 +104,13 @@ describe.skipIf(!runnable)('step Pod on the process node: git-checkout → apply
   }
 
   async function runPod(env: EffectiveEnvelope): Promise<{ pod: PodLike; receipt: Receipt; log: string }> {
+    const result = await runPodOnly(env);
+    // What the controller checks before it believes the receipt: every step ran the image the envelope binds.
+    expect(stepImageMismatch(result.pod as Parameters<typeof stepImageMismatch>[0], env)).toBeUndefined();
+    return result;
+  }
+
+  async function runPodOnly(env: EffectiveEnvelope): Promise<{ pod: PodLike; receipt: Receipt; log: string }> {
     const deh = canonicalHash(env);
     const name = env.proposal.name;
     const pod = buildJobPod({

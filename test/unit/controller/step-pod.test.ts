@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EffectiveEnvelope } from '../../../src/api/envelope.ts';
-import { buildJobPod, STATE_DIR, WORKSPACE_DIR } from '../../../src/controller/job-pod.ts';
+import { buildJobPod, STATE_DIR, stepImageMismatch, WORKSPACE_DIR } from '../../../src/controller/job-pod.ts';
 import { canonicalJson } from '../../../src/hash/canonical.ts';
 import { DEFAULT_CATALOGUE } from '../../../src/tool-catalogue/default-catalogue.ts';
 import { toolHash } from '../../../src/tool-catalogue/tool-hash.ts';
@@ -69,5 +69,24 @@ describe('step Pod', () => {
       tools: { lint: readOnlyTool },
     });
     expect(p.spec.initContainers![1]!.volumeMounts.find((m) => m.mountPath === WORKSPACE_DIR)?.readOnly).toBe(true);
+  });
+});
+
+describe('stepImageMismatch', () => {
+  const env = envelope({ steps: [bound('run-tests', {}), bound('apply-patch', { patch: '--- a/x\n+++ b/x\n' })] });
+  const pod = stepPod(env);
+  const ran = (i: number, imageID: string) => ({ name: `step-${i}`, image: env.steps[i]!.image, imageID });
+  const digest = (i: number) => env.steps[i]!.image!.slice(env.steps[i]!.image!.indexOf('@'));
+
+  it('accepts a Pod whose steps ran the bound digests (or never started)', () => {
+    expect(stepImageMismatch({ ...pod, status: { initContainerStatuses: [ran(0, `m87.local/tool-python-pytest${digest(0)}`)] } }, env)).toBeUndefined();
+    expect(stepImageMismatch({ ...pod, status: { initContainerStatuses: [ran(0, env.steps[0]!.image!), ran(1, `other.registry/x${digest(1)}`)] } }, env)).toBeUndefined();
+  });
+
+  it('refuses an image swapped in the spec, a different digest run, or none reported', () => {
+    const swapped = { ...pod, spec: { ...pod.spec, initContainers: pod.spec.initContainers!.map((c) => (c.name === 'step-1' ? { ...c, image: `evil/x@sha256:${'9'.repeat(64)}` } : c)) } };
+    expect(stepImageMismatch(swapped, env)).toMatch(/^step-1: spec image/);
+    expect(stepImageMismatch({ ...pod, status: { initContainerStatuses: [ran(0, `m87.local/tool-python-pytest@sha256:${'9'.repeat(64)}`)] } }, env)).toMatch(/^step-0: ran image/);
+    expect(stepImageMismatch({ ...pod, status: { initContainerStatuses: [ran(0, '')] } }, env)).toMatch(/none reported/);
   });
 });
