@@ -2,6 +2,8 @@
 // argv localisation, and a whole step run with its record (refusals recorded, later steps skipped).
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../../src/hash/canonical.ts';
@@ -151,5 +153,33 @@ describe('a step run and the receipt', () => {
     expect(ok.outputs).toEqual([{ name: 'report', size: report.length, sha256: createHash('sha256').update(report).digest('hex') }]);
     expect(await runToolStep(1, renvFor(1, big))).toBe(0);
     expect(state.readStep(1)).toMatchObject({ status: 'Failed', reasonCode: 'OUTPUT_TOO_LARGE', outputs: [] });
+  });
+
+  it('http-get runs curl with the egress gate as its proxy; the request is counted in the record', async () => {
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      res.end('hello from the allowlisted host\n');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const step = bound('http-get', { url: `http://127.0.0.1:${port}/status` });
+      const env = envelope({ steps: [step, bound('http-get', { url: `http://127.0.0.2:${port}/other` })], effects: ['NETWORK_CALL'], egress: [{ host: '127.0.0.1', port }] });
+      f = await fixture(env);
+      const state = new StepState(join(f.dir, 'state'));
+      mkdirSync(state.dir);
+      state.writeRun({ startedAtMs: Date.now() });
+      const renvFor = () => ({ ...f!.renv, env: { ...f!.renv.env, M87_STATE_DIR: state.dir, M87_TOOL_SPEC: canonicalJson(DEFAULT_CATALOGUE.get('http-get')), M87_TOOL_IMAGE: step.image } });
+      expect(await runToolStep(0, renvFor())).toBe(0);
+      expect(state.readStep(0)).toMatchObject({ status: 'Succeeded', exitCode: 0, externalIO: 1 });
+      expect(seen).toEqual(['GET /status']); // externalIO 1: the gate let it through (curl had no other way out that counts)
+      // Not in the envelope's egress: refused before anything runs.
+      expect(await runToolStep(1, renvFor())).toBe(0);
+      expect(state.readStep(1)).toMatchObject({ status: 'Refused', reasonCode: 'EGRESS_HOST_NOT_ALLOWED', ran: false });
+      expect(seen).toHaveLength(1);
+    } finally {
+      server.close();
+    }
   });
 });
