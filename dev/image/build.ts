@@ -70,7 +70,7 @@ export interface BuiltImage {
   readonly seconds: number;
 }
 
-interface FileSource {
+export interface FileSource {
   readonly path: string;
   readonly mode: number;
   readonly uid?: number;
@@ -78,23 +78,23 @@ interface FileSource {
   readonly content: Buffer | { readonly file: string };
 }
 
-interface LayerPlan {
+export interface LayerPlan {
   readonly name: string;
   readonly createdBy: string;
   readonly entries: TarEntry[];
 }
 
-const ROOT_OWNED = { uid: 0, gid: 0 };
+export const ROOT_OWNED = { uid: 0, gid: 0 };
 const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Files keep only whether they are executable; everything is owned by root and read-only for the runtime user. */
-const normalizedMode = (hostMode: number): number => ((hostMode & 0o111) !== 0 ? 0o755 : 0o644);
+export const normalizedMode = (hostMode: number): number => ((hostMode & 0o111) !== 0 ? 0o755 : 0o644);
 
 /**
  * Layer entries for `files` and `symlinks`, with every ancestor directory (root-owned 0755 unless `dirs`
  * says otherwise), sorted by path so the archive's order never depends on the file system's.
  */
-function layerEntries(files: readonly FileSource[], symlinks: readonly { path: string; target: string }[], dirs: Readonly<Record<string, { mode: number; uid: number; gid: number }>> = {}): TarEntry[] {
+export function layerEntries(files: readonly FileSource[], symlinks: readonly { path: string; target: string }[], dirs: Readonly<Record<string, { mode: number; uid: number; gid: number }>> = {}): TarEntry[] {
   const entries = new Map<string, TarEntry>();
   const addDir = (path: string): void => {
     if (path === '.' || path === '' || entries.has(path)) return;
@@ -116,7 +116,7 @@ function layerEntries(files: readonly FileSource[], symlinks: readonly { path: s
 }
 
 /** Hash of everything that ends up in the layer's bytes: the cache key of the layer. */
-function layerKey(plan: LayerPlan): string {
+export function layerKey(plan: LayerPlan): string {
   const hash = createHash('sha256').update(`${LAYER_FORMAT}\0${plan.createdBy}\0`);
   for (const e of plan.entries) {
     hash.update(JSON.stringify([e.type, e.path, e.uid, e.gid, e.type === 'symlink' ? e.target : e.mode, e.type === 'file' ? e.size : 0]));
@@ -210,11 +210,11 @@ export function imageCacheDir(options: Pick<BuildImageOptions, 'cacheDir' | 'ima
   return options.imageDir ?? join(options.cacheDir ?? m87CacheDir(), 'image');
 }
 
-interface LayerRecord extends Layer {
+export interface LayerRecord extends Layer {
   readonly key: string;
 }
 
-function cachedLayer(dir: string, layout: string, key: string): LayerRecord | null {
+export function cachedLayer(dir: string, layout: string, key: string): LayerRecord | null {
   const file = join(dir, 'layers', `${key}.json`);
   if (!existsSync(file)) return null;
   try {

@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { buildImageLocked, withImageCache } from './build.ts';
 import { checkContainerdSocket, importImage } from './containerd.ts';
+import { buildToolImageLocked, TOOL_IMAGE_NAMES, TOOL_IMAGES_JSON, writeToolImagesJson, type ToolImageName } from './tool-images.ts';
 
 const USAGE = `Usage: npm run image -- [options]
 
@@ -12,13 +13,23 @@ Options:
   --containerd-address <socket>  also import it into this containerd (namespace k8s.io) as
                                  m87.local/m87:<version> and m87.local/m87@<digest>
                                  (env M87_CONTAINERD_ADDRESS)
+  --tools                        also build the shipped tools' images (tool-git, tool-python-pytest,
+                                 tool-curl; dev/image/tool-images.ts) and import them with the m87 image
+  --write-catalogue              with --tools: write their digests to src/tool-catalogue/tool-images.json
+                                 (the digests the shipped catalogue pins)
   --json                         print the result as JSON on stdout
   -h, --help                     this help
 `;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { 'containerd-address': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    options: {
+      'containerd-address': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      tools: { type: 'boolean', default: false },
+      'write-catalogue': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
     allowPositionals: false,
   });
   if (values.help) {
@@ -33,11 +44,23 @@ async function main(): Promise<number> {
   const result = await withImageCache({ progress }, async () => {
     const image = await buildImageLocked({ progress });
     const imported = address !== undefined ? await importImage(image, { address, progress }) : null;
-    return { image, imported };
+    const tools: { name: ToolImageName; reference: string; digest: string; seconds: number; cached: boolean }[] = [];
+    if (values.tools) {
+      for (const name of TOOL_IMAGE_NAMES) {
+        const tool = await buildToolImageLocked(name, { progress });
+        if (address !== undefined) await importImage(tool, { address, progress });
+        tools.push({ name, reference: tool.reference, digest: tool.digest, seconds: tool.seconds, cached: tool.layers.every((l) => l.cached) });
+      }
+      if (values['write-catalogue']) {
+        writeToolImagesJson(Object.fromEntries(tools.map((t) => [t.name, t.digest])) as Record<ToolImageName, string>);
+        progress(`wrote ${TOOL_IMAGES_JSON}`);
+      }
+    }
+    return { image, imported, tools };
   });
-  const { image, imported } = result;
+  const { image, imported, tools } = result;
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ ...image, containerd: imported ? { address, ...imported } : null }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...image, containerd: imported ? { address, ...imported } : null, tools }, null, 2)}\n`);
     return 0;
   }
   const cached = image.layers.every((l) => l.cached) ? ' (all layers cached)' : '';
@@ -50,6 +73,7 @@ async function main(): Promise<number> {
       `reference: ${image.reference}`,
       `built in:  ${image.seconds.toFixed(1)} s${cached}`,
       ...(imported ? [`imported:  containerd ${address} (namespace k8s.io) as ${imported.taggedReference} and ${imported.reference}`] : []),
+      ...tools.map((t) => `tool:      ${t.reference} (${t.seconds.toFixed(1)} s${t.cached ? ', cached' : ''})`),
       '',
     ].join('\n'),
   );

@@ -47,6 +47,8 @@ export interface SharedLibrary {
 /** Parses `ldd` output: `name => /path (0x…)` lines and the loader's `/path (0x…)` line; the vDSO has no file. */
 export function parseLdd(output: string, binary: string): SharedLibrary[] {
   const libraries: SharedLibrary[] = [];
+  // A shared object that links nothing (some Python extension modules) needs no library and no loader.
+  if (output.trim() === 'statically linked' && binary.endsWith('.so')) return libraries;
   for (const raw of output.split('\n')) {
     const line = raw.trim();
     if (line === '' || line.startsWith('linux-vdso.so') || line.startsWith('linux-gate.so')) continue;

@@ -14,6 +14,16 @@ export interface ImageMapping {
   readonly executables: Readonly<Record<string, readonly string[]>>;
   /** The image's ENTRYPOINT, used when the container sets no command. */
   readonly entrypoint?: readonly string[];
+  /** The image's ENV: the base of the container's environment (its own env overrides it). */
+  readonly env?: Readonly<Record<string, string>>;
+  /**
+   * The image is a tool image of a step Pod: its containers run the runner delivered into the Pod
+   * (`/m87/lib/ld-linux-x86-64.so.2 … /m87/app/src/cli/main.ts step <i>`), which the process node runs as this
+   * checkout's CLI; the tool programs the runner starts are the host's, found through `env.PATH`.
+   */
+  readonly deliveredRunner?: boolean;
+  /** The checkout whose CLI runs the delivered runner (default: this one). */
+  readonly repoRoot?: string;
 }
 
 /** The repository this file belongs to (src/node → repo root). */
@@ -21,10 +31,21 @@ export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 
 export const RUNNER_IMAGE_PATTERNS = ['ghcr.io/m87/m87:*', 'ghcr.io/m87/m87@*'] as const;
 
-/** The M87 image → this checkout's CLI, run by the current node binary. */
+/**
+ * The M87 image → this checkout's CLI, run by the current node binary. `install-runner` links rather than
+ * copies (M87_RUNNER_DELIVERY=link): step containers here run the checkout's CLI anyway.
+ */
 export function defaultImageMap(repoRoot: string = REPO_ROOT): ImageMapping[] {
   const m87 = [process.execPath, resolve(repoRoot, 'src', 'cli', 'main.ts')];
-  return RUNNER_IMAGE_PATTERNS.map((image) => ({ image, executables: { m87 }, entrypoint: ['m87'] }));
+  return RUNNER_IMAGE_PATTERNS.map((image) => ({ image, executables: { m87 }, entrypoint: ['m87'], env: { M87_RUNNER_DELIVERY: 'link' }, deliveredRunner: true }));
+}
+
+const DELIVERED_LOADER = 'ld-linux-x86-64.so.2';
+const DELIVERED_MAIN = '/app/src/cli/main.ts';
+
+/** A tool image of a step Pod, standing in with host programs on `path` (see README, "Step Pods"). */
+export function toolImageMapping(image: string, path: string, repoRoot: string = REPO_ROOT): ImageMapping {
+  return { image, executables: {}, env: { PATH: path }, deliveredRunner: true, repoRoot };
 }
 
 export function matchImage(imageMap: readonly ImageMapping[], image: string): ImageMapping | undefined {
@@ -50,6 +71,12 @@ export function resolveCommand(imageMap: readonly ImageMapping[], container: Con
   const [exe, ...rest] = argv;
   if (exe === undefined) {
     return { ok: false, reason: 'StartError', message: `containers[${container.name}]: no command and image ${image} has no entrypoint` };
+  }
+  if (mapping.deliveredRunner === true && basename(exe) === DELIVERED_LOADER) {
+    const main = rest.findIndex((a) => a.endsWith(DELIVERED_MAIN));
+    if (main < 0) return { ok: false, reason: 'StartError', message: `containers[${container.name}]: ${exe} does not run the delivered runner` };
+    const repoRoot = mapping.repoRoot ?? REPO_ROOT;
+    return { ok: true, prefix: [process.execPath, resolve(repoRoot, 'src', 'cli', 'main.ts')], args: rest.slice(main + 1) };
   }
   const prefix = mapping.executables[exe] ?? mapping.executables[basename(exe)];
   if (prefix === undefined || prefix.length === 0) {

@@ -21,6 +21,8 @@ export interface StatusInput {
   startTime: string;
   podIP?: string | undefined;
   container: { name: string; image: string; containerID?: string; state: ContainerState };
+  /** Init containers that ran, in order (all terminated). */
+  initContainers?: readonly { name: string; image: string; state: ContainerState }[];
 }
 
 function condition(type: string, ok: boolean, now: string, reason?: string): PodCondition {
@@ -48,7 +50,7 @@ export function buildStatus(input: StatusInput): PodStatusLike {
     ...(input.message ? { message: input.message } : {}),
     conditions: [
       condition('PodReadyToStartContainers', !terminal && input.podIP !== undefined, now),
-      condition('Initialized', true, now),
+      condition('Initialized', input.container.state.waiting?.reason !== 'PodInitializing', now),
       condition('Ready', running, now, running ? undefined : notReadyReason),
       condition('ContainersReady', running, now, running ? undefined : notReadyReason),
       condition('PodScheduled', true, now),
@@ -58,6 +60,11 @@ export function buildStatus(input: StatusInput): PodStatusLike {
     ...(input.podIP ? { podIP: input.podIP, podIPs: [{ ip: input.podIP }] } : {}),
     startTime: input.startTime,
     containerStatuses: [containerStatus],
+    ...(input.initContainers !== undefined && input.initContainers.length > 0
+      ? {
+          initContainerStatuses: input.initContainers.map((c) => ({ name: c.name, image: c.image, imageID: c.image, ready: c.state.terminated?.exitCode === 0, started: false, restartCount: 0, state: c.state })),
+        }
+      : {}),
   };
 }
 

@@ -129,6 +129,7 @@ export interface PodStatusLike {
   message?: string;
   conditions?: PodCondition[];
   containerStatuses?: ContainerStatus[];
+  initContainerStatuses?: ContainerStatus[];
   hostIP?: string;
   hostIPs?: { ip: string }[];
   podIP?: string;

@@ -22,7 +22,7 @@ import {
 } from './container-config.ts';
 import type { EgressPolicy } from './egress-policy.ts';
 import { reachableExecutable, readableByOthers } from './host-exec.ts';
-import { resolveCommand, type ImageMapping } from './image-map.ts';
+import { matchImage, resolveCommand, type ImageMapping } from './image-map.ts';
 import { podLayout, type PodLayout } from './pod-layout.ts';
 import { killNamespaceProcesses, type PodNetworks, type PodSandbox } from './pod-network.ts';
 import { buildStatus, deletePodObject, kubeTime, patchPodStatus } from './pod-status.ts';
@@ -51,6 +51,11 @@ export interface WorkerContext {
   readonly onStarted?: (pod: PodLike, latencyMs: number) => void;
 }
 
+/** The Pod ended (deleted, deadline, node shutdown) before a container could be prepared. */
+class StartAborted extends Error {}
+
+type TerminatedState = NonNullable<ContainerState['terminated']>;
+
 type KillReason = 'DeadlineExceeded' | 'Deleted' | 'NodeShutdown' | 'PodGone';
 
 interface Outcome {
@@ -74,6 +79,8 @@ export class PodWorker {
   #phase: 'new' | 'starting' | 'running' | 'finished' = 'new';
   #chain: Promise<void> = Promise.resolve();
   #child: ChildProcess | undefined;
+  /** Terminated init containers, in order (reported as initContainerStatuses). */
+  readonly #initStatuses: { name: string; image: string; state: ContainerState }[] = [];
   #sandbox: PodSandbox | undefined;
   #killReason: KillReason | undefined;
   readonly #startAbort = new AbortController();
@@ -260,24 +267,30 @@ export class PodWorker {
       }, container);
     };
     this.#armDeadline(startTime);
-    if (container === undefined || pod.spec.containers.length !== 1 || (pod.spec.initContainers?.length ?? 0) > 0 || (pod.spec.ephemeralContainers?.length ?? 0) > 0) {
-      await failConfig('Unsupported', 'spec.containers: the process node runs Pods with exactly one container and no init or ephemeral containers');
+    if (container === undefined || pod.spec.containers.length !== 1 || (pod.spec.ephemeralContainers?.length ?? 0) > 0) {
+      await failConfig('Unsupported', 'spec.containers: the process node runs Pods with exactly one container (after any init containers) and no ephemeral containers');
       return;
     }
+    const inits = pod.spec.initContainers ?? [];
     const field = `spec.containers[0] (${container.name})`;
+    const users: ProcessUser[] = [];
+    // Every image must be mapped and every user allowed before anything runs (a kubelet would fail the Pod too).
+    for (const [i, c] of [...inits, container].entries()) {
+      const f = i < inits.length ? `spec.initContainers[${i}] (${c.name})` : field;
+      const resolved = resolveCommand(this.#ctx.imageMap, c);
+      if (!resolved.ok && resolved.reason === 'ImageNotMapped') {
+        await failConfig('ImageNotMapped', `${f}.image: ${resolved.message}`);
+        return;
+      }
+      try {
+        users.push(resolveUser(pod, c, f));
+      } catch (err) {
+        if (err instanceof PodConfigError) return failConfig(err.reason, err.message);
+        throw err;
+      }
+    }
+    const user = users[users.length - 1]!;
     const resolved = resolveCommand(this.#ctx.imageMap, container);
-    if (!resolved.ok && resolved.reason === 'ImageNotMapped') {
-      await failConfig('ImageNotMapped', `${field}.image: ${resolved.message}`);
-      return;
-    }
-
-    let user: ProcessUser;
-    try {
-      user = resolveUser(pod, container, field);
-    } catch (err) {
-      if (err instanceof PodConfigError) return failConfig(err.reason, err.message);
-      throw err;
-    }
 
     // Pending with a container status: from here on a restarted node treats the Pod as possibly started.
     if (!(await this.#writePending(container, startTime))) {
@@ -285,25 +298,92 @@ export class PodWorker {
       return;
     }
 
-    let prepared: { argv: string[]; env: Record<string, string>; cwd: string } | undefined;
-    for (;;) {
-      if (this.#startAbort.signal.aborted) return this.#finish(this.#abortedOutcome(), container);
+    // Init containers run one after the other, each to completion; the first that fails fails the Pod.
+    for (const [i, init] of inits.entries()) {
+      const f = `spec.initContainers[${i}] (${init.name})`;
+      let preparedInit: { argv: string[]; env: Record<string, string>; cwd: string };
       try {
-        prepared = await this.#prepare(container, user, field);
-        break;
+        preparedInit = await this.#prepareWhenAvailable(init, users[i]!, f);
       } catch (err) {
         if (err instanceof PodConfigError) return failConfig(err.reason, err.message);
+        if (err instanceof StartAborted) return this.#finish(this.#abortedOutcome(), container);
+        return failConfig('CreateContainerError', err instanceof Error ? err.message : String(err));
+      }
+      const terminated = await this.#runInit(init, users[i]!, preparedInit);
+      this.#initStatuses.push({ name: init.name, image: init.image ?? '', state: { terminated } });
+      if (terminated.exitCode !== 0 || this.#killReason !== undefined) {
+        if (this.#killReason !== undefined) return this.#finish(this.#abortedOutcome(), container);
+        return this.#finish({ phase: 'Failed', state: { waiting: { reason: 'PodInitializing' } } }, container);
+      }
+      await this.#writeStatus({ phase: 'Pending', state: { waiting: { reason: 'PodInitializing' } } }, container);
+    }
+
+    let prepared: { argv: string[]; env: Record<string, string>; cwd: string } | undefined;
+    try {
+      prepared = await this.#prepareWhenAvailable(container, user, field);
+    } catch (err) {
+      if (err instanceof PodConfigError) return failConfig(err.reason, err.message);
+      if (err instanceof StartAborted) return this.#finish(this.#abortedOutcome(), container);
+      return failConfig('CreateContainerError', err instanceof Error ? err.message : String(err));
+    }
+    if (this.#startAbort.signal.aborted) return this.#finish(this.#abortedOutcome(), container);
+    if (!resolved.ok) return failConfig(resolved.reason, `${field}: ${resolved.message}`);
+    this.#spawn(container, user, prepared);
+  }
+
+  /** #prepare, waiting (as a kubelet does) for referenced objects that do not exist yet; StartAborted when the Pod ends meanwhile. */
+  async #prepareWhenAvailable(container: ContainerSpec, user: ProcessUser, field: string): Promise<{ argv: string[]; env: Record<string, string>; cwd: string }> {
+    for (;;) {
+      if (this.#startAbort.signal.aborted) throw new StartAborted();
+      try {
+        return await this.#prepare(container, user, field);
+      } catch (err) {
         if (err instanceof NotYetAvailableError) {
           this.#log.info({ err: err.message }, 'Waiting for a referenced object');
           await new Promise((r) => setTimeout(r, RETRY_MOUNT_MS));
           continue;
         }
-        return failConfig('CreateContainerError', err instanceof Error ? err.message : String(err));
+        throw err;
       }
     }
-    if (this.#startAbort.signal.aborted) return this.#finish(this.#abortedOutcome(), container);
-    if (!resolved.ok) return failConfig(resolved.reason, `${field}: ${resolved.message}`);
-    this.#spawn(container, user, prepared);
+  }
+
+  /** Runs one init container to completion (kills reach it like the main container); its terminated state. */
+  #runInit(container: ContainerSpec, user: ProcessUser, prepared: { argv: string[]; env: Record<string, string>; cwd: string }): Promise<TerminatedState> {
+    return new Promise((resolveInit) => {
+      const startedAt = kubeTime();
+      let child: ChildProcess;
+      try {
+        child = this.#spawnProcess(container, user, prepared);
+      } catch (e) {
+        resolveInit({ exitCode: EXIT_START_ERROR, reason: 'StartError', message: (e as Error).message, finishedAt: kubeTime() });
+        return;
+      }
+      let ended = false;
+      child.once('error', (e) => {
+        if (ended) return;
+        ended = true;
+        resolveInit({ exitCode: EXIT_START_ERROR, reason: 'StartError', message: e.message, finishedAt: kubeTime() });
+      });
+      child.once('spawn', () => {
+        this.#log.info({ pid: child.pid, container: container.name, argv: prepared.argv }, 'Init container started');
+        if (this.#killReason !== undefined) this.#terminate(this.#killReason, 0);
+      });
+      child.once('close', (code, signal) => {
+        if (ended) return;
+        ended = true;
+        this.#child = undefined;
+        const exitCode = code ?? (signal ? 128 + signalNumber(signal) : EXIT_START_ERROR);
+        const message = terminationMessage({
+          file: this.#layout.terminationLog(container.name),
+          policy: container.terminationMessagePolicy,
+          exitCode,
+          logs: [this.#layout.stderrLog(container.name), this.#layout.stdoutLog(container.name)],
+        });
+        this.#log.info({ container: container.name, exitCode, signal }, 'Init container exited');
+        resolveInit({ exitCode, ...(signal ? { signal: signalNumber(signal) } : {}), reason: exitCode === 0 ? 'Completed' : 'Error', ...(message !== '' ? { message } : {}), startedAt, finishedAt: kubeTime() });
+      });
+    });
   }
 
   async #prepare(container: ContainerSpec, user: ProcessUser, field: string): Promise<{ argv: string[]; env: Record<string, string>; cwd: string }> {
@@ -334,6 +414,9 @@ export class PodWorker {
     });
     const rewrites = pathRewrites(container, volumeDirs, termLog, field);
     const env = await buildEnv({ pod, podIP, apiServer: this.#ctx.apiServer, getConfigMap: (name) => this.#getConfigMap(name) }, container, rewrites, field);
+    // The image's ENV (from the image map) under the container's own env, as a container runtime layers them.
+    const own = new Set((container.env ?? []).map((e) => e.name));
+    for (const [k, v] of Object.entries(matchImage(this.#ctx.imageMap, container.image ?? '')?.env ?? {})) if (!own.has(k)) env[k] = v;
     const expanded = expandCommand(container, env);
     const resolved = resolveCommand(this.#ctx.imageMap, expanded);
     if (!resolved.ok) throw new PodConfigError(resolved.reason, `${field}: ${resolved.message}`);
@@ -350,7 +433,8 @@ export class PodWorker {
     return { argv, env, cwd };
   }
 
-  #spawn(container: ContainerSpec, user: ProcessUser, prepared: { argv: string[]; env: Record<string, string>; cwd: string }): void {
+  /** Starts a container's process in the Pod's network namespace as its user; it becomes #child (the target of kills). */
+  #spawnProcess(container: ContainerSpec, user: ProcessUser, prepared: { argv: string[]; env: Record<string, string>; cwd: string }): ChildProcess {
     const { nsenter, setpriv } = this.#ctx.tools;
     const sandbox = this.#sandbox!;
     writeFileSync(this.#layout.startedMarker, `${new Date().toISOString()}\n`);
@@ -377,6 +461,11 @@ export class PodWorker {
       closeSync(err);
     }
     this.#child = child;
+    return child;
+  }
+
+  #spawn(container: ContainerSpec, user: ProcessUser, prepared: { argv: string[]; env: Record<string, string>; cwd: string }): void {
+    const child = this.#spawnProcess(container, user, prepared);
     const startedAt = kubeTime();
     let spawned = false;
     let ended = false;
@@ -474,6 +563,7 @@ export class PodWorker {
         ...(pid !== undefined ? { containerID: `process://${pid}` } : this.#child?.pid !== undefined ? { containerID: `process://${this.#child.pid}` } : {}),
         state: outcome.state,
       },
+      initContainers: this.#initStatuses,
     });
     for (let attempt = 0; ; attempt++) {
       if (this.#gone) return false;

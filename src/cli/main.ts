@@ -15,6 +15,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'Run one governed job inside its Pod (verifies the signed envelope first).',
     load: async () => (await import('./runner-command.ts')).runRunner,
   },
+  step: {
+    summary: 'Run one step of a governed job inside its tool container (step Pods; verifies the envelope first).',
+    load: async () => (await import('./runner-command.ts')).runStep,
+  },
+  'install-runner': {
+    summary: "Deliver the runner into a step Pod's shared volume (first init container of a step Pod).",
+    load: async () => (await import('./runner-command.ts')).runInstallRunner,
+  },
   pending: {
     summary: 'List proposals waiting for human approval.',
     load: async () => (await import('./pending-command.ts')).runPending,

@@ -1,4 +1,7 @@
+import { finishJob } from '../runner/finish.ts';
+import { installRunner } from '../runner/install.ts';
 import { defaultRunnerEnvironment, runJob } from '../runner/runner.ts';
+import { runToolStep } from '../runner/tool-step.ts';
 
 const USAGE = `Usage: m87 runner
 
@@ -20,6 +23,30 @@ export async function runRunner(argv: readonly string[]): Promise<number> {
     process.stderr.write(`m87 runner: unexpected argument ${JSON.stringify(argv[0])}\n\n${USAGE}`);
     return 2;
   }
-  const outcome = await runJob(defaultRunnerEnvironment());
+  const renv = defaultRunnerEnvironment();
+  // A step Pod's final container composes the receipt from the steps' records; a single-container Pod runs the built-ins.
+  if (process.env.M87_STATE_DIR !== undefined && process.env.M87_STATE_DIR !== '') return (await finishJob(renv)).exitCode;
+  const outcome = await runJob(renv);
   return outcome.exitCode;
+}
+
+/** `m87 step <i>`: step i of a step Pod, in its tool's container. */
+export async function runStep(argv: readonly string[]): Promise<number> {
+  const index = argv.length === 1 && /^\d{1,2}$/.test(argv[0]!) ? Number(argv[0]) : undefined;
+  if (index === undefined) {
+    process.stderr.write('Usage: m87 step <index>\n\nRuns step <index> of the job in this Pod (only inside a step Pod created by the m87 controller).\n');
+    return 2;
+  }
+  return runToolStep(index, defaultRunnerEnvironment());
+}
+
+/** `m87 install-runner <dir>`: copies the runner's closure into <dir> for the step containers. */
+export async function runInstallRunner(argv: readonly string[]): Promise<number> {
+  if (argv.length !== 1 || argv[0]!.startsWith('-')) {
+    process.stderr.write('Usage: m87 install-runner <dir>\n');
+    return 2;
+  }
+  const placed = installRunner(argv[0]!, process.env);
+  process.stdout.write(`${JSON.stringify({ level: 'info', msg: `runner delivered into ${argv[0]!}`, files: placed.length })}\n`);
+  return Promise.resolve(0);
 }

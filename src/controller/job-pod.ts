@@ -4,6 +4,8 @@
 import type { EffectiveEnvelope } from '../api/envelope.ts';
 import { ANNOTATIONS, PODINFO_FILES } from '../api/group.ts';
 import { canonicalJson } from '../hash/canonical.ts';
+import type { ToolSpec } from '../api/tool.ts';
+import { DELIVERED_RUNNER_DIR, deliveredRunnerCommand } from '../api/step-pod.ts';
 import { jobLabels, jobPodName } from './names.ts';
 import { controllerRef } from './owner.ts';
 
@@ -43,7 +45,17 @@ export interface JobPodInput {
   /** ConfigMap (in the job's namespace) holding the controller's public key under public.pem. */
   publicKeyConfigMap: string;
   resources?: ResourceRequirements;
+  /**
+   * The tool definitions of the envelope's steps (name → Tool spec, from the catalogue the controller checked
+   * with checkToolBindings at mint). Given: a step Pod (each step in its tool's image, see buildJobPod).
+   * Absent: the single-container Pod of the runner's built-in tools.
+   */
+  tools?: Readonly<Record<string, ToolSpec>>;
 }
+
+export const STATE_DIR = '/m87-state';
+export const INSTALL_CONTAINER = 'install-runner';
+export const stepContainerName = (index: number): string => `step-${index}`;
 
 /** The annotations the runner reads (once) through the downward API. */
 export function jobPodAnnotations(job: SignedJob): Record<string, string> {
@@ -108,6 +120,7 @@ export interface JobPodSpec {
     fsGroup: number;
     seccompProfile: { type: 'RuntimeDefault' };
   };
+  initContainers?: JobPodContainer[];
   containers: JobPodContainer[];
   volumes: JobPodVolume[];
 }
@@ -123,6 +136,93 @@ export interface JobPod {
     ownerReferences: ReturnType<typeof controllerRef>[];
   };
   spec: JobPodSpec;
+}
+
+const RESTRICTED = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  capabilities: { drop: ['ALL'] },
+};
+
+function podinfoVolume(): JobPodVolume {
+  return {
+    name: 'podinfo',
+    downwardAPI: {
+      items: (Object.keys(PODINFO_FILES) as (keyof typeof PODINFO_FILES)[]).map((k) => ({
+        path: PODINFO_FILES[k],
+        fieldRef: { fieldPath: `metadata.annotations['${ANNOTATIONS[k]}']` },
+      })),
+    },
+  };
+}
+
+const VERIFY_ENV = [
+  { name: 'M87_PODINFO_DIR', value: PODINFO_DIR },
+  { name: 'M87_PUBLIC_KEY_FILE', value: `${KEYS_DIR}/${PUBLIC_KEY_FILE_KEY}` },
+];
+const VERIFY_MOUNTS = [
+  { name: 'podinfo', mountPath: PODINFO_DIR, readOnly: true },
+  { name: 'signing-key', mountPath: KEYS_DIR, readOnly: true },
+];
+
+/**
+ * The step Pod (docs/architecture.md, "Job execution"): init container `install-runner` (m87 image) delivers
+ * the runner into the `m87` emptyDir; init container `step-<i>` runs step i in its tool's image (the image the
+ * envelope binds), its command the delivered runner, which verifies everything again, checks the tool
+ * definition (M87_TOOL_SPEC) against the envelope's toolHash and runs the tool; the `workspace` emptyDir is
+ * mounted writable only in steps whose tool writes it (or checks a repository out into it), read-only where the
+ * tool only reads it and not at all where it takes none; main container `runner` (m87 image) composes the receipt
+ * into its termination message and prints the declared outputs as framed blocks to its log.
+ */
+function stepPodParts(input: JobPodInput, resources: ResourceRequirements): Pick<JobPodSpec, 'initContainers' | 'containers' | 'volumes'> {
+  const { job } = input;
+  const tools = input.tools!;
+  const stateMount = { name: 'state', mountPath: STATE_DIR };
+  const container = (name: string, image: string, command: string[], env: { name: string; value: string }[], volumeMounts: JobPodContainer['volumeMounts']): JobPodContainer => ({
+    name,
+    image,
+    imagePullPolicy: 'IfNotPresent',
+    command,
+    env,
+    securityContext: RESTRICTED,
+    terminationMessagePath: TERMINATION_LOG,
+    terminationMessagePolicy: 'File',
+    resources,
+    volumeMounts,
+  });
+  const install = container(INSTALL_CONTAINER, job.envelope.image, ['m87', 'install-runner', DELIVERED_RUNNER_DIR], [{ name: 'M87_STATE_DIR', value: STATE_DIR }], [
+    { name: 'm87', mountPath: DELIVERED_RUNNER_DIR },
+    stateMount,
+  ]);
+  const steps = job.envelope.steps.map((step, i) => {
+    const tool = Object.hasOwn(tools, step.tool) ? tools[step.tool] : undefined;
+    if (tool === undefined || step.image === undefined) throw new Error(`steps[${i}]: no tool definition or image for ${step.tool}`);
+    const writes = tool.workspace.access === 'writable' || tool.workspace.git !== undefined;
+    const mounts: JobPodContainer['volumeMounts'] = [...VERIFY_MOUNTS, { name: 'm87', mountPath: DELIVERED_RUNNER_DIR, readOnly: true }, stateMount, { name: 'tmp', mountPath: '/tmp' }];
+    const env = [...VERIFY_ENV, { name: 'M87_STATE_DIR', value: STATE_DIR }, { name: 'M87_TOOL_SPEC', value: canonicalJson(tool) }, { name: 'M87_TOOL_IMAGE', value: step.image }];
+    if (tool.workspace.access !== 'none' || tool.workspace.git !== undefined) {
+      mounts.push({ name: 'workspace', mountPath: WORKSPACE_DIR, ...(writes ? {} : { readOnly: true }) });
+      env.push({ name: 'M87_WORKSPACE', value: WORKSPACE_DIR });
+    }
+    return container(stepContainerName(i), step.image, deliveredRunnerCommand(DELIVERED_RUNNER_DIR, ['step', String(i)]), env, mounts);
+  });
+  const runner = container(RUNNER_CONTAINER, job.envelope.image, ['m87', 'runner'], [...VERIFY_ENV, { name: 'M87_STATE_DIR', value: STATE_DIR }, { name: 'M87_TERMINATION_LOG', value: TERMINATION_LOG }], [
+    ...VERIFY_MOUNTS,
+    { ...stateMount, readOnly: true },
+  ]);
+  return {
+    initContainers: [install, ...steps],
+    containers: [runner],
+    volumes: [
+      podinfoVolume(),
+      { name: 'signing-key', configMap: { name: input.publicKeyConfigMap, items: [{ key: PUBLIC_KEY_FILE_KEY, path: PUBLIC_KEY_FILE_KEY }] } },
+      { name: 'workspace', emptyDir: {} },
+      { name: 'tmp', emptyDir: {} },
+      { name: 'm87', emptyDir: {} },
+      { name: 'state', emptyDir: {} },
+    ],
+  };
 }
 
 export function buildJobPod(input: JobPodInput): JobPod {
@@ -150,6 +250,14 @@ export function buildJobPod(input: JobPodInput): JobPod {
         fsGroup: RUNNER_UID,
         seccompProfile: { type: 'RuntimeDefault' },
       },
+      ...(input.tools !== undefined ? stepPodParts(input, resources) : legacyParts(input, resources)),
+    },
+  };
+}
+
+function legacyParts(input: JobPodInput, resources: ResourceRequirements): Pick<JobPodSpec, 'containers' | 'volumes'> {
+  const { job } = input;
+  return {
       containers: [
         {
           name: RUNNER_CONTAINER,
@@ -196,6 +304,38 @@ export function buildJobPod(input: JobPodInput): JobPod {
         { name: 'workspace', emptyDir: {} },
         { name: 'tmp', emptyDir: {} },
       ],
-    },
   };
+}
+
+interface ImageStatus {
+  name: string;
+  image?: string;
+  imageID?: string;
+}
+
+/**
+ * For a terminated step Pod: the first container whose image is not the one the envelope binds, or undefined
+ * when every step ran its bound image. A Pod's container images are mutable after creation and the runner
+ * cannot see its own image (M87_TOOL_IMAGE is what the Pod was created with), so the controller checks both
+ * the spec and what the kubelet reports having run (`imageID`, `repository@sha256:…`, must carry the bound
+ * digest) before it believes a step Pod's receipt. Fail closed: a step that ran with no reported imageID,
+ * or an imageID without the bound digest, is a mismatch.
+ */
+export function stepImageMismatch(
+  pod: { spec?: { initContainers?: { name: string; image?: string }[] }; status?: { initContainerStatuses?: ImageStatus[] } },
+  envelope: EffectiveEnvelope,
+): string | undefined {
+  const specs = new Map((pod.spec?.initContainers ?? []).map((c) => [c.name, c.image]));
+  const statuses = new Map((pod.status?.initContainerStatuses ?? []).map((c) => [c.name, c]));
+  for (const [i, step] of envelope.steps.entries()) {
+    const name = stepContainerName(i);
+    if (step.image === undefined) return `${name}: steps[${i}] binds no image`;
+    if (specs.get(name) !== step.image) return `${name}: spec image ${String(specs.get(name))} is not the bound ${step.image}`;
+    const status = statuses.get(name);
+    if (status === undefined) continue; // never started (an earlier step failed or was refused): nothing ran
+    const digest = step.image.slice(step.image.indexOf('@') + 1);
+    const ran = status.imageID ?? '';
+    if (!ran.endsWith(`@${digest}`) && ran !== step.image) return `${name}: ran image ${ran === '' ? '(none reported)' : ran}, not ${step.image}`;
+  }
+  return undefined;
 }

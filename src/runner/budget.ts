@@ -49,10 +49,14 @@ export class BudgetTracker {
   private toolCalls = 0;
   private externalIO = 0;
 
-  constructor(budget: AutonomyBudget, now: () => number, startedAt: number = now()) {
+  /** `used`: what earlier containers of the same job already consumed (steps run one per container). */
+  constructor(budget: AutonomyBudget, now: () => number, startedAt: number = now(), used: Partial<Omit<BudgetUsage, 'runtimeMs'>> = {}) {
     this.budget = budget;
     this.now = now;
     this.startedAt = startedAt;
+    this.steps = used.steps ?? 0;
+    this.toolCalls = used.toolCalls ?? 0;
+    this.externalIO = used.externalIO ?? 0;
   }
 
   get deadline(): number {

@@ -1,22 +1,24 @@
-import { PLACEHOLDER_DIGEST } from '../api/image.ts';
 import type { ToolSpecInput } from '../api/tool.ts';
 import { catalogueOf, type ToolCatalogue } from './catalogue.ts';
+import toolImages from './tool-images.json' with { type: 'json' };
 
 /**
  * The shipped catalogue: the Tools the Helm chart installs (charts/m87/files/tools.yaml, generated from
  * here by `npm run gen` via examples/tools.yaml). Platform admins edit, add or remove them as objects.
  *
- * The images carry the PLACEHOLDER digest (sha256:000…0) until the project's offline image build writes
- * the real digests here; isPlaceholderImage() finds them, and a unit test lists every tool still using one.
+ * Their images are the project's own, built offline and reproducibly by `npm run image -- --tools`
+ * (dev/image/tool-images.ts) from this host's packages; `--write-catalogue` writes their digests to
+ * tool-images.json, pinned here, and test/integration/image/tool-images.test.ts fails when a fresh build
+ * differs. The runner is not in them: a step Pod delivers it (docs/architecture.md, "Job execution").
  */
-const placeholder = (repository: string): string => `${repository}@${PLACEHOLDER_DIGEST}`;
+const pinned = (name: keyof typeof toolImages): string => `m87.local/${name}@${toolImages[name]}`;
 
-/** Image of the git tools: git and the m87-apply-patch entrypoint. */
-export const GIT_TOOL_IMAGE = placeholder('ghcr.io/m87/tool-git');
-/** Image of run-tests: Python 3 with pytest. */
-export const PYTEST_TOOL_IMAGE = placeholder('ghcr.io/m87/tool-python-pytest');
-/** The M87 image: http-get and notify are served by the runner itself, through its egress gate. */
-export const M87_TOOL_IMAGE = placeholder('ghcr.io/m87/m87');
+/** git, git-remote-http(s), /bin/sh and m87-apply-patch. */
+export const GIT_TOOL_IMAGE = pinned('tool-git');
+/** CPython 3 with its standard library and pytest. */
+export const PYTEST_TOOL_IMAGE = pinned('tool-python-pytest');
+/** curl: http-get and notify, through the egress gate (http(s)_proxy). */
+export const CURL_TOOL_IMAGE = pinned('tool-curl');
 
 export const SHIPPED_TOOLS: Readonly<Record<string, ToolSpecInput>> = {
   'git-checkout': {
@@ -95,30 +97,59 @@ export const SHIPPED_TOOLS: Readonly<Record<string, ToolSpecInput>> = {
     workspace: { access: 'writable', outputs: [{ name: 'test-report', kind: 'file', path: '.m87/test-report.xml', maxBytes: 262_144 }] },
   },
   'http-get': {
-    description: 'Fetches a URL through the runner egress gate (the host must be in the envelope egress allowlist).',
+    description: 'Fetches a URL with curl through the runner egress gate (the host must be in the envelope egress allowlist); no redirects followed.',
     effects: ['NETWORK_CALL'],
     minWriteScope: 'none',
     executionModes: ['commit'],
     args: {
       url: { type: 'string', required: true, maxLength: 2048, format: 'url', description: 'The URL to fetch.' },
     },
-    image: M87_TOOL_IMAGE,
-    argv: [{ literal: 'm87' }, { literal: 'tool' }, { literal: 'http-get' }, { literal: '--' }, { arg: 'url' }],
+    image: CURL_TOOL_IMAGE,
+    argv: [
+      { literal: 'curl' },
+      { literal: '--fail' },
+      { literal: '--silent' },
+      { literal: '--show-error' },
+      { literal: '--max-redirs' },
+      { literal: '0' },
+      { literal: '--proto' },
+      { literal: '=http,https' },
+      { literal: '--max-filesize' },
+      { literal: '1048576' },
+      { literal: '--' },
+      { arg: 'url' },
+    ],
     timeoutSeconds: 30,
     network: true,
     workspace: { access: 'none', outputs: [] },
   },
   notify: {
-    description: 'POSTs a message to a URL through the runner egress gate (the host must be in the envelope egress allowlist).',
+    description: 'POSTs a message with curl through the runner egress gate (the host must be in the envelope egress allowlist).',
     effects: ['SEND_NOTIFICATION'],
     minWriteScope: 'none',
     executionModes: ['commit'],
     args: {
       url: { type: 'string', required: true, maxLength: 2048, format: 'url', description: 'Where to POST.' },
-      message: { type: 'string', required: true, maxLength: 4096, multiline: true, description: 'The message body.' },
+      // The value of --data-raw (which never reads a file, unlike --data's @file): a leading dash is data.
+      message: { type: 'string', required: true, maxLength: 4096, multiline: true, allowLeadingDash: true, description: 'The message body (text/plain).' },
     },
-    image: M87_TOOL_IMAGE,
-    argv: [{ literal: 'm87' }, { literal: 'tool' }, { literal: 'notify' }, { literal: '--' }, { arg: 'url' }, { arg: 'message' }],
+    image: CURL_TOOL_IMAGE,
+    argv: [
+      { literal: 'curl' },
+      { literal: '--fail' },
+      { literal: '--silent' },
+      { literal: '--show-error' },
+      { literal: '--max-redirs' },
+      { literal: '0' },
+      { literal: '--proto' },
+      { literal: '=http,https' },
+      { literal: '--header' },
+      { literal: 'Content-Type: text/plain; charset=utf-8' },
+      { literal: '--data-raw' },
+      { arg: 'message' },
+      { literal: '--' },
+      { arg: 'url' },
+    ],
     timeoutSeconds: 30,
     network: true,
     workspace: { access: 'none', outputs: [] },

@@ -172,13 +172,13 @@ describe('catalogues', () => {
     for (const [name, t] of Object.entries(SHIPPED_TOOLS)) expect(t.image, name).toMatch(DIGEST_PINNED_IMAGE);
   });
 
-  it('lists the shipped tools whose image digest is still the placeholder (the image build replaces them)', () => {
-    // When the offline image build records real digests this list shrinks; the test then tells which remain.
+  it('no shipped tool carries the placeholder digest: each pins an image the project builds (src/tool-catalogue/tool-images.json)', () => {
     const placeholders = Object.entries(SHIPPED_TOOLS)
       .filter(([, t]) => isPlaceholderImage(t.image))
       .map(([n]) => n);
     expect(PLACEHOLDER_DIGEST).toBe(`sha256:${'0'.repeat(64)}`);
-    expect(placeholders).toEqual(['git-checkout', 'apply-patch', 'run-tests', 'http-get', 'notify']);
+    expect(placeholders).toEqual([]);
+    for (const t of Object.values(SHIPPED_TOOLS)) expect(t.image).toMatch(/^m87\.local\/tool-[a-z-]+@sha256:[0-9a-f]{64}$/);
   });
 
   it('TRANSITIONAL: the runner built-ins as a catalogue keep their names, effects and argument schemas', () => {
