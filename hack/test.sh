@@ -10,3 +10,4 @@ step "unit tests"; vitest run --project unit
 step "integration tests"; vitest run --project integration
 step "e2e tests"; vitest run --project e2e
 step "chaos tests (short form)"; M87_CHAOS=short vitest run --project chaos
+step "e2e tests on the real node (containerd, kubelet, kube-router)"; vitest run --project e2e-real

@@ -311,15 +311,17 @@ export function approvalOps(ctx: OpContext): Op[] {
     {
       kind,
       verb: 'patch',
+      // The controller may patch an Approval's metadata: it adds the Proposal as owner, so the Approval goes
+      // with it (issue 13). The spec stays immutable for everyone.
       case: 'add a label',
-      expect: allow('admin'),
+      expect: allow('admin', 'controller'),
       run: (id) => send(ctx.kc[id], patchReq(kind, ns, approval.name, { metadata: { labels: { [`edited-by-${id}`]: 'true' } } })),
     },
     {
       kind,
       verb: 'patch',
       case: 'change spec.verdict to Reject',
-      expect: { admin: IMMUTABLE },
+      expect: { admin: IMMUTABLE, controller: IMMUTABLE },
       run: (id) => send(ctx.kc[id], patchReq(kind, ns, approval.name, { spec: { verdict: 'Reject' } })),
     },
     {
