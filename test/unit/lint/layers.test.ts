@@ -25,6 +25,7 @@ describe('import layering', () => {
     ['src/controller/names.ts', "import '../../dev/cluster/index.ts';", /development or test support/],
     ['src/controller/names.ts', "import '../cli/output.ts';", /may import only/],
     ['src/client/client.ts', "import '../controller/names.ts';", /may import only/],
+    ['src/console/server.ts', "import '../controller/names.ts';", /may import only/],
   ])('%s: %s is refused', async (file, line, message) => {
     const messages = await restrictedImports(file, line);
     expect(messages).toHaveLength(1);
