@@ -5,30 +5,12 @@
 // on every request that carries one and required on every write (CSRF), writes only as JSON, and no CORS
 // headers ever. Pure functions of the request, so they are unit-tested without a server.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { isIP } from 'node:net';
+import { allowedHosts, hostPort, isLoopback } from '../client/loopback.ts';
+
+export { allowedHosts, hostPort, isLoopback };
 
 export function newToken(): string {
   return randomBytes(32).toString('base64url');
-}
-
-export function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  const bare = host.replace(/^\[|\]$/g, '');
-  if (isIP(bare) === 4) return bare.startsWith('127.');
-  if (isIP(bare) === 6) return bare === '::1';
-  return false;
-}
-
-/** `host:port` with IPv6 literals bracketed, as a Host header and a URL carry it. */
-export function hostPort(host: string, port: number): string {
-  const bare = host.replace(/^\[|\]$/g, '');
-  return `${isIP(bare) === 6 ? `[${bare}]` : bare}:${port}`;
-}
-
-/** The Host headers that name this server: the address it listens on and, on loopback, the loopback names. */
-export function allowedHosts(host: string, port: number): ReadonlySet<string> {
-  const own = hostPort(host, port);
-  return new Set(isLoopback(host) ? [own, hostPort('127.0.0.1', port), hostPort('localhost', port), hostPort('::1', port)] : [own]);
 }
 
 /** One cookie name per port: cookies are not port-scoped, and two consoles on one machine must not collide. */

@@ -2,7 +2,7 @@
 // port acts with the agent's credentials. Stateless: each POST gets its own server and transport (the
 // credentials and the identity are the process's, shared by all). Host headers are checked (DNS rebinding).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { isIP } from 'node:net';
+import { allowedHosts as loopbackHosts, hostPort, isLoopback } from '../client/loopback.ts';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { AgentSession } from './agent-session.ts';
 import { createMcpServer } from './server.ts';
@@ -10,14 +10,6 @@ import { createMcpServer } from './server.ts';
 export const MCP_PATH = '/mcp';
 /** Largest request body: a maximal proposal plus the JSON-RPC envelope. */
 export const MAX_BODY_BYTES = 1024 * 1024;
-
-export function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  const bare = host.replace(/^\[|\]$/g, '');
-  if (isIP(bare) === 4) return bare.startsWith('127.');
-  if (isIP(bare) === 6) return bare === '::1';
-  return false;
-}
 
 export interface HttpOptions {
   host: string;
@@ -81,10 +73,9 @@ export async function serveHttp(session: AgentSession, opts: HttpOptions): Promi
   });
   const address = http.address();
   const port = typeof address === 'object' && address !== null ? address.port : opts.port;
-  const hostPart = isIP(opts.host) === 6 ? `[${opts.host}]` : opts.host;
-  allowedHosts = isLoopback(opts.host) ? [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${hostPart}:${port}`] : [`${hostPart}:${port}`];
+  allowedHosts = [...loopbackHosts(opts.host, port)];
   return {
-    url: `http://${hostPart}:${port}${MCP_PATH}`,
+    url: `http://${hostPort(opts.host, port)}${MCP_PATH}`,
     close: () =>
       new Promise<void>((resolve) => {
         http.close(() => resolve());

@@ -1,7 +1,8 @@
 // `m87 mcp --http` listens on loopback only unless forced: whoever reaches the port acts as the agent.
 import { describe, expect, it } from 'vitest';
 import { AgentSession } from '../../../src/mcp/agent-session.ts';
-import { isLoopback, serveHttp } from '../../../src/mcp/http.ts';
+import { isLoopback } from '../../../src/client/loopback.ts';
+import { serveHttp } from '../../../src/mcp/http.ts';
 
 describe('loopback only', () => {
   it.each([
