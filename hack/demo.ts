@@ -238,7 +238,7 @@ async function main(): Promise<number> {
       await leavePending(stack);
       writeFileSync(
         join(keepDir(), 'demo.json'),
-        JSON.stringify({ planeDir: plane.stateDir, workDir, kubeconfig: plane.kubeconfigPath, controllerPid: stack.controller.pid, nodePid: stack.node.pid } satisfies KeptState, null, 2),
+        JSON.stringify({ planeDir: plane.stateDir, workDir, kubeconfig: plane.kubeconfigPath, controllerPid: stack.controller?.pid ?? 0, nodePid: stack.node?.pid ?? 0 } satisfies KeptState, null, 2),
       );
       keepInstructions(plane, stack, workDir);
       kept = true;

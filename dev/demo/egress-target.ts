@@ -45,45 +45,50 @@ export async function startEgressTarget(opts: { podCidr: string; port?: number }
     unregister();
     await hostCommand('ip', ['link', 'del', link]).catch(() => undefined);
   };
-  let server: Server | undefined;
   try {
     await hostCommand('ip', ['-batch', '-'], `addr add ${host}/32 dev ${link}\nlink set ${link} up\n`);
-    const requests: ReceivedRequest[] = [];
-    server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        requests.push({
-          method: req.method ?? '',
-          path: req.url ?? '',
-          headers: req.headers,
-          body: Buffer.concat(chunks).toString('utf8'),
-          remoteAddress: req.socket.remoteAddress ?? '',
-        });
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ ok: true, received: requests.length }) + '\n');
-      });
-    });
-    const s = server;
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.listen(opts.port ?? 0, host, () => resolve());
-    });
-    const port = (s.address() as AddressInfo).port;
-    return {
-      host,
-      port,
-      url: (path = '/') => `http://${host}:${port}${path}`,
-      requests,
-      stop: async () => {
-        s.closeAllConnections();
-        await new Promise<void>((resolve) => s.close(() => resolve()));
-        await removeLink();
-      },
-    };
+    const target = await serveRecording(host, opts.port ?? 0);
+    return { ...target, requests: target.requests, stop: async () => { await target.stop(); await removeLink(); } };
   } catch (err) {
-    server?.close();
     await removeLink();
     throw err;
   }
+}
+
+/**
+ * An HTTP server bound to exactly `host` that records every request and answers 200 with a small JSON body.
+ * The real node's egress target binds to the host's address on the node's bridge (dev/cluster/real-node).
+ */
+export async function serveRecording(host: string, port = 0): Promise<EgressTarget> {
+  const requests: ReceivedRequest[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      requests.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        remoteAddress: req.socket.remoteAddress ?? '',
+      });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok: true, received: requests.length }) + '\n');
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const bound = (server.address() as AddressInfo).port;
+  return {
+    host,
+    port: bound,
+    url: (path = '/') => `http://${host}:${bound}${path}`,
+    requests,
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

@@ -110,7 +110,7 @@ export async function runProposal(ctx: ScenarioContext, o: RunProposalOptions): 
     const podName = job.status?.podName;
     const pod = podName === undefined ? undefined : await getPod(stack.admin, ns, podName);
     podUid = pod?.metadata.uid;
-    runner = podUid === undefined ? undefined : stack.runnerReport(podUid);
+    runner = pod === undefined || podUid === undefined ? undefined : await stack.runnerReport({ uid: podUid, name: pod.metadata.name });
   }
   const proposal = await waitForProposalPhase(stack.admin, ns, o.name, minted ? ['Succeeded', 'Failed'] : [...TERMINAL_PHASES, 'AwaitingApproval'], timeoutMs);
   return {
@@ -281,7 +281,7 @@ export const readThenNetwork: Scenario = {
     c.expect(call.decision.spec.challenge !== undefined, `${call.name}: the Decision carries no challenge`);
     checkApproved(c, call, 'alice');
     const arrived = (stack.egress?.requests.length ?? 0) - before;
-    if (stack.network === 'veth') {
+    if (stack.network !== 'isolated') {
       checkSucceeded(c, call);
       c.expect(call.job?.status?.receipt?.usage.externalIO === 1, `${call.name}: receipt usage.externalIO is ${call.job?.status?.receipt?.usage.externalIO ?? '?'}, expected 1`);
       c.expect(arrived === 1, `${call.name}: the egress target received ${arrived} requests, expected 1`);
@@ -294,7 +294,7 @@ export const readThenNetwork: Scenario = {
       human: `alice: m87 approve --challenge-response ${call.approval?.challengeResponse ?? '-'} (exit ${call.approval?.cli.code ?? '-'})`,
       result: `${read.job?.status?.phase ?? '?'}, then ${jobText(call)}`,
       evidence:
-        stack.network === 'veth'
+        stack.network !== 'isolated'
           ? `${call.job?.status?.receipt?.usage.externalIO ?? 0} external I/O via the egress gate; target saw ${arrived} GET /status`
           : 'isolated Pod network: the gate admitted the request, the kernel had no route',
     }, c);

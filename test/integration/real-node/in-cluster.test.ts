@@ -1,0 +1,257 @@
+// The product as users install it, on the real node: the m87 image built offline and imported into the
+// node's containerd, the chart installed by Helm, the controller running in-cluster as the chart's
+// Deployment (its own ServiceAccount token, in-cluster config through the pod-network address). It decides
+// and mints; a job Pod runs the runner in the real image and ends Succeeded with EnvelopeVerified=True; a
+// tampered envelope is refused by the runner; the job's NetworkPolicy, enforced by kube-router, lets the
+// allowlisted pod-network target through and blocks another one and the API server (which the same address
+// plan lets an unrestricted Pod reach); deleting the controller Pod mid-burst loses and duplicates no
+// Decision. Every address contacted is on the node's bridge (10.239.0.0/24) or the Service IP routed to it.
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { attachControlPlane } from '../../../dev/cluster/plane.ts';
+import { HOST_ADDRESS, KUBERNETES_SERVICE_IP, KUBERNETES_SERVICE_PORT } from '../../../dev/cluster/real-node/network.ts';
+import { attachRealNode } from '../../../dev/cluster/real-node/real-node.ts';
+import { serveRecording, type EgressTarget } from '../../../dev/demo/egress-target.ts';
+import { EXPECTED_REFUSAL, forgeAnnotations } from '../../../dev/demo/faults.ts';
+import { condition, getPod, propose, waitForDecision, waitForProposalPhase, type PodView } from '../../../dev/demo/observe.ts';
+import { networkCallSpec, readRepoSpec, readSecretsSpec } from '../../../dev/demo/proposals.ts';
+import { CONTROLLER_NAMESPACE, CONTROLLER_SERVICE_ACCOUNT, ensureNamespace } from '../../../dev/demo/stack.ts';
+import { CONTROLLER_DEPLOYMENT, startRealStack, type RealStack } from '../../../dev/demo/real-stack.ts';
+import { runProposal } from '../../../dev/demo/scenarios.ts';
+import { API_VERSION } from '../../../src/api/group.ts';
+import { buildNetworkPolicy } from '../../../src/controller/network-policy.ts';
+import { kubeRequest } from '../../../src/runtime/kube-http.ts';
+import { waitFor } from '../../support/kube.ts';
+
+const tier = inject('m87RealNode');
+/** kube-router programs a new Pod's firewall shortly after it starts; probes wait this long first. */
+const SETTLE_MS = '2500';
+
+interface FullPod extends PodView {
+  metadata: PodView['metadata'] & { labels?: Record<string, string>; ownerReferences?: unknown[] };
+  spec: Record<string, unknown> & { nodeName?: string; serviceAccountName?: string; containers: { name: string; image: string; env?: { name: string }[]; securityContext?: Record<string, unknown> }[] };
+}
+
+describe.skipIf(!tier.available)('the chart on the real node: controller in-cluster, job Pods in the m87 image', () => {
+  if (!tier.available) return;
+  const suffix = randomBytes(3).toString('hex');
+  const jobNamespace = `real-jobs-${suffix}`;
+  const probeNamespace = `real-probe-${suffix}`;
+  const node = attachRealNode(tier.nodeStateDir);
+  let stack: RealStack;
+  /** A second server on the bridge address that no allowlist names. */
+  let unlisted: EgressTarget;
+  let succeededPod: FullPod;
+  const ctx = () => ({ stack, suffix });
+  const admin = () => stack.admin;
+
+  beforeAll(async () => {
+    if (node === undefined) throw new Error(`the real node in ${tier.nodeStateDir} is not running`);
+    const t0 = performance.now();
+    stack = await startRealStack({
+      kubeconfigPath: tier.kubeconfigPath,
+      node,
+      jobNamespace,
+      onProgress: (line) => process.stderr.write(`m87 real stack: ${line}\n`),
+    });
+    process.stderr.write(`m87 real stack: ready in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    unlisted = await serveRecording(HOST_ADDRESS);
+    await ensureNamespace(stack.admin, probeNamespace);
+    await waitFor(() => kubeRequest(stack.admin, { method: 'GET', path: `/api/v1/namespaces/${probeNamespace}/serviceaccounts/default` }).catch(() => undefined), {
+      what: 'the probe namespace default ServiceAccount',
+    });
+  }, 900_000);
+
+  afterAll(async () => {
+    await unlisted?.stop();
+    if (stack === undefined) return;
+    await kubeRequest(stack.admin, { method: 'DELETE', path: `/api/v1/namespaces/${probeNamespace}` }).catch(() => undefined);
+    await stack.stop();
+    await stack.uninstall();
+  }, 180_000);
+
+  it('runs the controller in-cluster: the chart Deployment on the real node, the image by digest, its own ServiceAccount, in-cluster config, restricted', async () => {
+    const [pod] = (await stack.controllerPods()) as FullPod[];
+    expect(pod).toBeDefined();
+    const p = pod!;
+    expect(p.spec.nodeName).toBe(tier.nodeName);
+    expect(p.spec.serviceAccountName).toBe(CONTROLLER_SERVICE_ACCOUNT);
+    const container = p.spec.containers.find((c) => c.name === 'controller');
+    expect(container?.image).toBe(stack.image.reference);
+    expect(container?.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    // No kubeconfig: the client library's in-cluster config (KUBERNETES_SERVICE_HOST and the mounted token).
+    expect(container?.env?.some((e) => e.name === 'KUBECONFIG')).not.toBe(true);
+    const metrics = await (await fetch(stack.metricsUrl)).text();
+    expect(metrics).toMatch(/^m87_leader 1$/m);
+  });
+
+  it('decides and mints in-cluster: a job Pod runs the runner in the real image and ends Succeeded with EnvelopeVerified=True', async () => {
+    const run = await runProposal(ctx(), { as: stack.bob, submitter: 'bob', name: `read-repo-${suffix}`, spec: readRepoSpec('bob'), timeoutMs: 120_000 });
+    expect(run.decision.spec.outcome).toBe('ALLOW');
+    expect(run.job?.status?.phase).toBe('Succeeded');
+    expect(condition(run.job, 'EnvelopeVerified')).toMatchObject({ status: 'True' });
+    expect(run.proposal.status?.phase).toBe('Succeeded');
+    const pod = (await getPod(stack.admin, jobNamespace, run.job?.status?.podName ?? '')) as FullPod | undefined;
+    expect(pod?.spec.nodeName).toBe(tier.nodeName);
+    expect(pod?.spec.containers[0]?.image).toBe(stack.image.reference);
+    // The runner's report, read from the container's log through the API server and the kubelet.
+    expect(run.runner?.status).toBe('Succeeded');
+    expect(typeof run.runner?.verifyMs).toBe('number');
+    succeededPod = pod!;
+  });
+
+  it('refuses a tampered envelope: the same job Pod with its envelope annotation altered fails in the runner before any step', async () => {
+    expect(succeededPod).toBeDefined();
+    // Admission keeps m87 annotations on job Pods immutable and lets only the controller create them, so the
+    // forgery is a copy in another namespace (what a node or a stolen controller identity could run).
+    const key = await kubeRequest<{ data?: Record<string, string> }>(stack.admin, { method: 'GET', path: `/api/v1/namespaces/${jobNamespace}/configmaps/m87-signing-public-key` });
+    await kubeRequest(stack.admin, {
+      method: 'POST',
+      path: `/api/v1/namespaces/${probeNamespace}/configmaps`,
+      body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'm87-signing-public-key' }, data: key.data },
+    });
+    const forged = forgeAnnotations(new Map(Object.entries(succeededPod.metadata.annotations ?? {})), 'envelope');
+    const name = 'forged-envelope';
+    await kubeRequest(stack.admin, {
+      method: 'POST',
+      path: `/api/v1/namespaces/${probeNamespace}/pods`,
+      body: { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: probeNamespace, annotations: Object.fromEntries(forged) }, spec: succeededPod.spec },
+    });
+    const done = await waitFor(
+      async () => {
+        const p = await getPod(stack.admin, probeNamespace, name);
+        return p?.status?.phase === 'Failed' || p?.status?.phase === 'Succeeded' ? p : undefined;
+      },
+      { what: 'the forged Pod to finish', timeoutMs: 90_000, intervalMs: 250 },
+    );
+    expect(done.status?.phase).toBe('Failed');
+    const log = await kubeRequest<string>(stack.admin, { method: 'GET', path: `/api/v1/namespaces/${probeNamespace}/pods/${name}/log` });
+    expect(String(log)).toContain(EXPECTED_REFUSAL.envelope);
+  });
+
+  it('egress: the allowlisted pod-network target is reached through the runner gate, counted, from the Pod', async () => {
+    const target = stack.egress!;
+    const before = target.requests.length;
+    const run = await runProposal(ctx(), {
+      as: stack.alice,
+      submitter: 'alice',
+      name: `fetch-status-${suffix}`,
+      spec: networkCallSpec('alice', [target.url('/counted')], stack.egressDestination),
+      approver: 'bob',
+      timeoutMs: 120_000,
+    });
+    expect(run.decision.spec.outcome).toBe('ALLOW');
+    expect(run.job?.status?.phase).toBe('Succeeded');
+    expect(run.job?.status?.receipt).toMatchObject({ status: 'Succeeded', usage: { externalIO: 1 } });
+    const arrived = target.requests.slice(before);
+    expect(arrived.map((r) => r.path)).toEqual(['/counted']);
+    // From the job Pod's own address on the bridge, not from the host.
+    expect(arrived[0]?.remoteAddress).toMatch(/^10\.239\.0\.(\d+)$/);
+    expect(arrived[0]?.remoteAddress).not.toBe(HOST_ADDRESS);
+    expect(unlisted.requests).toEqual([]);
+  });
+
+  describe("the job's NetworkPolicy as kube-router enforces it (the controller's own builder, on a probe Pod)", () => {
+    const apiserverPort = () => attachControlPlane(tier.planeStateDir)?.ports.apiserver ?? 0;
+    async function probe(name: string, args: string[], labels: Record<string, string>, token = false): Promise<{ phase: string; log: string }> {
+      const image = node!.images.netcheck.ref;
+      await kubeRequest(admin(), {
+        method: 'POST',
+        path: `/api/v1/namespaces/${probeNamespace}/pods`,
+        body: {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name, namespace: probeNamespace, labels },
+          spec: {
+            restartPolicy: 'Never',
+            terminationGracePeriodSeconds: 1,
+            automountServiceAccountToken: token,
+            containers: [
+              {
+                name: 'netcheck',
+                image,
+                imagePullPolicy: 'Never',
+                args,
+                securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } },
+              },
+            ],
+          },
+        },
+      });
+      const done = await waitFor(
+        async () => {
+          const p = await getPod(admin(), probeNamespace, name);
+          return p?.status?.phase === 'Failed' || p?.status?.phase === 'Succeeded' ? p : undefined;
+        },
+        { what: `probe ${name} to finish`, timeoutMs: 60_000, intervalMs: 200 },
+      );
+      const log = await kubeRequest<string>(admin(), { method: 'GET', path: `/api/v1/namespaces/${probeNamespace}/pods/${name}/log` });
+      return { phase: done.status?.phase ?? '', log: String(log).trim() };
+    }
+
+    beforeAll(async () => {
+      const policy = buildNetworkPolicy({ namespace: probeNamespace, name: 'probe', uid: '00000000-0000-4000-8000-000000000000', proposalName: 'probe' }, [stack.egressDestination]);
+      const spec = { ...policy.spec, podSelector: { matchLabels: { probe: 'job-policy' } } };
+      await kubeRequest(admin(), { method: 'POST', path: `/apis/networking.k8s.io/v1/namespaces/${probeNamespace}/networkpolicies`, body: { metadata: { name: 'job-policy' }, spec } });
+    });
+
+    it('lets the allowlisted target through', async () => {
+      const r = await probe('allowlisted', ['connect', `${stack.egressDestination.host}:${stack.egressDestination.port}`, '3000', SETTLE_MS], { probe: 'job-policy' });
+      expect(r.phase).toBe('Succeeded');
+    });
+
+    it('blocks a pod-network target the allowlist does not name', async () => {
+      const r = await probe('unlisted', ['connect', `${unlisted.host}:${unlisted.port}`, '2000', SETTLE_MS], { probe: 'job-policy' });
+      expect(r.phase).toBe('Failed');
+      expect(r.log).toMatch(/connect failed: .*(i\/o timeout|connection refused)/);
+      expect(unlisted.requests).toEqual([]);
+    });
+
+    it('blocks the API server at the Service IP and at the bridge address, which a Pod without the policy reaches (blocked by policy, not by addressing)', async () => {
+      const open = await probe('api-open', ['whoami', '3000', SETTLE_MS], { probe: 'none' }, true);
+      expect(open).toMatchObject({ phase: 'Succeeded' });
+      for (const [name, target] of [
+        ['api-service', `${KUBERNETES_SERVICE_IP}:${KUBERNETES_SERVICE_PORT}`],
+        ['api-bridge', `${HOST_ADDRESS}:${apiserverPort()}`],
+      ] as const) {
+        const r = await probe(name, ['connect', target, '2000', SETTLE_MS], { probe: 'job-policy' });
+        expect(r.phase, `${name}: ${r.log}`).toBe('Failed');
+      }
+    });
+  });
+
+  it('deleting the controller Pod mid-burst loses and duplicates no Decision: the Deployment recreates it and leadership moves', async () => {
+    const names = Array.from({ length: 10 }, (_, i) => `burst-${i}-${suffix}`);
+    const first = await stack.waitForLeader();
+    const dest = `http://${stack.egressDestination.host}:${stack.egressDestination.port}/report`;
+    const submitted = names.map(async (name, i) => {
+      if (i === 4) {
+        await kubeRequest(stack.admin, { method: 'DELETE', path: `/api/v1/namespaces/${CONTROLLER_NAMESPACE}/pods/${first.pod}` });
+      }
+      return propose(stack.agents.riley, jobNamespace, name, readSecretsSpec(dest));
+    });
+    const proposals = [];
+    for (const p of submitted) proposals.push(await p);
+    const next = await stack.waitForLeader(180_000, first.pod);
+    expect(next.pod).not.toBe(first.pod);
+    for (const name of names) {
+      const decision = await waitForDecision(stack.admin, jobNamespace, name, 120_000);
+      expect(decision.spec.outcome, name).toBe('DENY');
+      await waitForProposalPhase(stack.admin, jobNamespace, name, ['Denied'], 60_000);
+    }
+    const decisions = await kubeRequest<{ items: { metadata: { name: string; ownerReferences?: { uid: string }[] } }[] }>(stack.admin, {
+      method: 'GET',
+      path: `/apis/${API_VERSION}/namespaces/${jobNamespace}/decisions`,
+    });
+    for (const proposal of proposals) {
+      const owned = decisions.items.filter((d) => d.metadata.ownerReferences?.some((o) => o.uid === proposal.metadata.uid));
+      expect(owned.map((d) => d.metadata.name), proposal.metadata.name).toEqual([proposal.metadata.name]);
+    }
+    const deployment = await kubeRequest<{ status?: { readyReplicas?: number } }>(stack.admin, {
+      method: 'GET',
+      path: `/apis/apps/v1/namespaces/${CONTROLLER_NAMESPACE}/deployments/${CONTROLLER_DEPLOYMENT}`,
+    });
+    expect(deployment.status?.readyReplicas).toBe(1);
+  }, 400_000);
+});
