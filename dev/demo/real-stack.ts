@@ -6,7 +6,7 @@
 // HTTP server bound to the host's address on the node's bridge (it exists only because the node created
 // that bridge; nothing leaves the machine). For `npm run demo -- --node real` and the e2e-real tier.
 import { performance } from 'node:perf_hooks';
-import { KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { withConnectionReuse, type PooledKubeConfig } from '../../src/controller/connection-pool.ts';
 import { kubeRequest } from '../../src/runtime/kube-http.ts';
 import type { RealNode } from '../cluster/real-node/real-node.ts';
@@ -82,12 +82,19 @@ async function leader(admin: KubeConfig, except: string | undefined): Promise<{ 
   }
 }
 
+/** A container's log through the API server (which reads it from the kubelet); '' when there is none yet. */
+export async function podLog(kc: KubeConfig, namespace: string, name: string, options: { container?: string; tailLines?: number } = {}): Promise<string> {
+  try {
+    return String(await kc.makeApiClient(CoreV1Api).readNamespacedPodLog({ name, namespace, ...options }));
+  } catch {
+    return '';
+  }
+}
+
 async function controllerLogTail(admin: KubeConfig): Promise<string> {
   const pod = (await controllerPods(admin).catch(() => []))[0];
   if (pod === undefined) return '(no controller Pod)';
-  return kubeRequest<string>(admin, { method: 'GET', path: `/api/v1/namespaces/${CONTROLLER_NAMESPACE}/pods/${pod.metadata.name}/log?container=controller&tailLines=20` }).catch(
-    (err: unknown) => `(no log: ${String(err)})`,
-  );
+  return (await podLog(admin, CONTROLLER_NAMESPACE, pod.metadata.name, { container: 'controller', tailLines: 20 })) || '(no log)';
 }
 
 export async function startRealStack(opts: RealStackOptions): Promise<RealStack> {
@@ -162,8 +169,7 @@ export async function startRealStack(opts: RealStackOptions): Promise<RealStack>
         throw new Error('the real node cannot play a compromised node (no fault injector between the kubelet and the runner)');
       },
       async runnerReport(pod) {
-        const log = await kubeRequest<string>(admin, { method: 'GET', path: `/api/v1/namespaces/${opts.jobNamespace}/pods/${pod.name}/log?container=${RUNNER_CONTAINER}` }).catch(() => '');
-        return parseRunnerReport(typeof log === 'string' ? log : '');
+        return parseRunnerReport(await podLog(admin, opts.jobNamespace, pod.name, { container: RUNNER_CONTAINER }));
       },
       controllerPods: () => controllerPods(admin),
       waitForLeader,
