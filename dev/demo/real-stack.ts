@@ -146,6 +146,9 @@ export async function startRealStack(opts: RealStackOptions): Promise<RealStack>
     const t0 = performance.now();
     const first = await waitForLeader();
     progress(`controller in-cluster (ServiceAccount ${CONTROLLER_NAMESPACE}/${CONTROLLER_SERVICE_ACCOUNT}, Pod ${first.pod}) leading and ready (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    const nodeInfo = await kubeRequest<{ status?: { nodeInfo?: { containerRuntimeVersion?: string; kubeletVersion?: string } } }>(admin, { method: 'GET', path: `/api/v1/nodes/${opts.node.nodeName}` });
+    const runtime = nodeInfo.status?.nodeInfo?.containerRuntimeVersion ?? 'unknown runtime';
+    const kubelet = nodeInfo.status?.nodeInfo?.kubeletVersion ?? '?';
     let stopping: Promise<void> | undefined;
     return {
       kubeconfigPath: opts.kubeconfigPath,
@@ -163,7 +166,7 @@ export async function startRealStack(opts: RealStackOptions): Promise<RealStack>
       controller: undefined,
       node: undefined,
       nodeStateDir: '',
-      nodeDescription: `real node ${opts.node.nodeName} (kubelet, containerd, kube-router; image ${image.digest.slice(0, 19)}…)`,
+      nodeDescription: `real node ${opts.node.nodeName}: kubelet ${kubelet}, container runtime ${runtime}, NetworkPolicy by kube-router; job Pods in ${image.repository}@${image.digest.slice(0, 19)}…`,
       image,
       setFault() {
         throw new Error('the real node cannot play a compromised node (no fault injector between the kubelet and the runner)');

@@ -20,6 +20,7 @@ import {
   type JobView,
   type ProposalView,
 } from './observe.ts';
+import { runForgedCopy, type JobPodCopy } from './forged-pod.ts';
 import { deploySpec, networkCallSpec, readRepoSpec, readSecretsSpec, runTestsSpec, writeFileSpec } from './proposals.ts';
 import type { ProposalSpecInput } from '../../src/api/proposal.ts';
 import type { RunnerReport, Stack } from './stack.ts';
@@ -334,6 +335,45 @@ export const tamperedAnnotation: Scenario = {
   },
 };
 
+export const REAL_NODE_TAMPER_METHOD =
+  'compromised node on the real node: a copy of the minted job Pod whose downward-API files (envelope, DEH, signature, job UID) ' +
+  'come from a ConfigMap with the envelope step rewritten, in namespace ' + 'm87-forgery' + ' (admission lets nobody but the controller put m87 annotations on a Pod)';
+
+/** (e) on the real node, where no fault injector sits between the kubelet and the runner (dev/demo/forged-pod.ts). */
+export const tamperedFilesOnRealNode: Scenario = {
+  id: 'e',
+  title: 'tampered envelope files',
+  run: async (ctx) => {
+    const t0 = performance.now();
+    const { stack } = ctx;
+    const run = await runProposal(ctx, {
+      as: stack.agents.casey,
+      submitter: 'casey',
+      name: nameOf(ctx, 'write-release-notes'),
+      spec: writeFileSpec('RELEASE-NOTES.md', 'checkout v1.4.2: fixes cart rounding (#812)\n'),
+    });
+    const c = new Checks();
+    checkDecision(c, run, 'ALLOW');
+    checkSucceeded(c, run);
+    const pod = run.job?.status?.podName === undefined ? undefined : await getPod(stack.admin, stack.jobNamespace, run.job.status.podName);
+    const forged =
+      pod === undefined
+        ? undefined
+        : await runForgedCopy(stack.admin, { pod: pod as JobPodCopy, jobNamespace: stack.jobNamespace, namespace: 'm87-forgery', name: nameOf(ctx, 'forged-release-notes'), fault: 'envelope' });
+    c.expect(forged?.phase === 'Failed', `${run.name}: the forged copy ended ${forged?.phase ?? 'missing'}, expected Failed`);
+    c.expect(
+      forged?.report?.status === 'Refused' && forged.report.reasonCode === EXPECTED_REFUSAL.envelope,
+      `${run.name}: the runner reported ${forged?.report?.status ?? '?'} ${forged?.report?.reasonCode ?? ''}, expected Refused ${EXPECTED_REFUSAL.envelope}`,
+    );
+    return finish('e', tamperedFilesOnRealNode.title, 'casey (SA)', t0, [run], {
+      decision: decisionText(run.decision),
+      human: '-',
+      result: `${run.job?.status?.phase ?? '?'}; forged copy ${forged?.phase ?? '?'}`,
+      evidence: `genuine job ran; its copy with a rewritten envelope step was refused ${forged?.report?.reasonCode ?? '?'} before any step`,
+    }, c);
+  },
+};
+
 export const SCENARIOS: readonly Scenario[] = [allowedTestRun, secretsDenied, deployApproved, readThenNetwork, tamperedAnnotation];
 
 /**
@@ -341,7 +381,9 @@ export const SCENARIOS: readonly Scenario[] = [allowedTestRun, secretsDenied, de
  * a time, in order, so bob's lane runs (c) before (d)). Results in scenario order.
  */
 export async function runScenarios(ctx: ScenarioContext, onResult?: (r: ScenarioResult) => void): Promise<ScenarioResult[]> {
-  const lanes: Scenario[][] = [[allowedTestRun], [secretsDenied], [deployApproved, readThenNetwork], [tamperedAnnotation]];
+  // The real node has no fault injector: (e) forges a copy of a minted job Pod instead.
+  const tamper = ctx.stack.network === 'kube-router' ? tamperedFilesOnRealNode : tamperedAnnotation;
+  const lanes: Scenario[][] = [[allowedTestRun], [secretsDenied], [deployApproved, readThenNetwork], [tamper]];
   const results = new Map<string, ScenarioResult>();
   const runSafely = async (s: Scenario): Promise<ScenarioResult> => {
     const t0 = performance.now();

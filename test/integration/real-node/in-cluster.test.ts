@@ -14,9 +14,10 @@ import { HOST_ADDRESS, KUBERNETES_SERVICE_IP, KUBERNETES_SERVICE_PORT } from '..
 import { attachRealNode } from '../../../dev/cluster/real-node/real-node.ts';
 import { serveRecording, type EgressTarget } from '../../../dev/demo/egress-target.ts';
 import { EXPECTED_REFUSAL, forgeAnnotations } from '../../../dev/demo/faults.ts';
+import { runForgedCopy } from '../../../dev/demo/forged-pod.ts';
 import { condition, getPod, propose, waitForDecision, waitForProposalPhase, type PodView } from '../../../dev/demo/observe.ts';
 import { networkCallSpec, readRepoSpec, readSecretsSpec } from '../../../dev/demo/proposals.ts';
-import { CONTROLLER_NAMESPACE, CONTROLLER_SERVICE_ACCOUNT, ensureNamespace, parseRunnerReport } from '../../../dev/demo/stack.ts';
+import { CONTROLLER_NAMESPACE, CONTROLLER_SERVICE_ACCOUNT, ensureNamespace } from '../../../dev/demo/stack.ts';
 import { CONTROLLER_DEPLOYMENT, podLog, startRealStack, type RealStack } from '../../../dev/demo/real-stack.ts';
 import { runProposal } from '../../../dev/demo/scenarios.ts';
 import { API_VERSION } from '../../../src/api/group.ts';
@@ -118,38 +119,9 @@ describe.skipIf(!tier.available)('the chart on the real node: controller in-clus
     expect(refused?.message).toMatch(/m87-job-pods/);
     // 2. What a compromised node hands the runner: the job Pod's spec with its downward-API files replaced by
     // a ConfigMap carrying the forged envelope (the runner in the real image, the real public key).
-    const key = await kubeRequest<{ data?: Record<string, string> }>(stack.admin, { method: 'GET', path: `/api/v1/namespaces/${jobNamespace}/configmaps/m87-signing-public-key` });
-    const files: Record<string, string> = {};
-    const volumes = (succeededPod.spec.volumes as { name: string; downwardAPI?: { items: { path: string; fieldRef: { fieldPath: string } }[] } }[]).map((v) => {
-      if (v.downwardAPI === undefined) return v;
-      const items = v.downwardAPI.items.map((item, i) => {
-        const annotation = /^metadata\.annotations\['(.+)'\]$/.exec(item.fieldRef.fieldPath)?.[1];
-        const value = annotation === undefined ? undefined : forged.get(annotation);
-        if (value === undefined) throw new Error(`downward-API item ${item.fieldRef.fieldPath} is not an m87 annotation`);
-        files[`${v.name}-${i}`] = value;
-        return { key: `${v.name}-${i}`, path: item.path };
-      });
-      return { name: v.name, configMap: { name: 'forged-podinfo', items } };
-    });
-    for (const [name, data] of [['m87-signing-public-key', key.data], ['forged-podinfo', files]] as const) {
-      await kubeRequest(stack.admin, { method: 'POST', path: `/api/v1/namespaces/${probeNamespace}/configmaps`, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data } });
-    }
-    const name = 'forged-envelope';
-    await kubeRequest(stack.admin, {
-      method: 'POST',
-      path: `/api/v1/namespaces/${probeNamespace}/pods`,
-      body: { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: probeNamespace }, spec: { ...succeededPod.spec, volumes } },
-    });
-    const done = await waitFor(
-      async () => {
-        const p = await getPod(stack.admin, probeNamespace, name);
-        return p?.status?.phase === 'Failed' || p?.status?.phase === 'Succeeded' ? p : undefined;
-      },
-      { what: 'the forged Pod to finish', timeoutMs: 90_000, intervalMs: 250 },
-    );
-    const log = await podLog(stack.admin, probeNamespace, name);
-    expect(done.status?.phase, log).toBe('Failed');
-    const report = parseRunnerReport(log);
+    const forgedRun = await runForgedCopy(stack.admin, { pod: succeededPod, jobNamespace, namespace: probeNamespace, name: 'forged-envelope', fault: 'envelope' });
+    expect(forgedRun.phase, forgedRun.log).toBe('Failed');
+    const report = forgedRun.report;
     expect(report?.status).toBe('Refused');
     expect(report?.reasonCode).toBe(EXPECTED_REFUSAL.envelope);
   });
