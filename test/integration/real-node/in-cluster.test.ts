@@ -7,6 +7,10 @@
 // plan lets an unrestricted Pod reach); deleting the controller Pod mid-burst loses and duplicates no
 // Decision. Every address contacted is on the node's bridge (10.239.0.0/24) or the Service IP routed to it.
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { attachControlPlane } from '../../../dev/cluster/plane.ts';
@@ -16,7 +20,7 @@ import { serveRecording, type EgressTarget } from '../../../dev/demo/egress-targ
 import { EXPECTED_REFUSAL, forgeAnnotations } from '../../../dev/demo/faults.ts';
 import { runForgedCopy } from '../../../dev/demo/forged-pod.ts';
 import { condition, getPod, propose, waitForDecision, waitForProposalPhase, type PodView } from '../../../dev/demo/observe.ts';
-import { networkCallSpec, readRepoSpec, readSecretsSpec } from '../../../dev/demo/proposals.ts';
+import { deploySpec, networkCallSpec, readRepoSpec, readSecretsSpec } from '../../../dev/demo/proposals.ts';
 import { CONTROLLER_NAMESPACE, CONTROLLER_SERVICE_ACCOUNT, ensureNamespace } from '../../../dev/demo/stack.ts';
 import { CONTROLLER_DEPLOYMENT, podLog, startRealStack, type RealStack } from '../../../dev/demo/real-stack.ts';
 import { runProposal } from '../../../dev/demo/scenarios.ts';
@@ -24,6 +28,9 @@ import { API_VERSION } from '../../../src/api/group.ts';
 import { buildNetworkPolicy } from '../../../src/controller/network-policy.ts';
 import { kubeRequest } from '../../../src/runtime/kube-http.ts';
 import { waitFor } from '../../support/kube.ts';
+import { prometheusUnavailable, startPrometheus, type PrometheusServer } from '../../support/prometheus.ts';
+import { dashboardExpressions, renderedRuleGroups } from '../../unit/chart/monitoring.ts';
+import { substituteGrafanaVariables } from '../../unit/chart/promql.ts';
 
 const tier = inject('m87RealNode');
 /** kube-router programs a new Pod's firewall shortly after it starts; probes wait this long first. */
@@ -215,6 +222,70 @@ describe.skipIf(!tier.available)('the chart on the real node: controller in-clus
         const r = await probe(name, ['connect', target, '2000', SETTLE_MS], { probe: 'job-policy' });
         expect(r.phase, `${name}: ${r.log}`).toBe('Failed');
       }
+    });
+  });
+
+  describe.skipIf(prometheusUnavailable() !== undefined)('real Prometheus: scrapes the controller through the metrics Service, loads the chart alerts', () => {
+    let prometheus: PrometheusServer;
+    const dir = mkdtempSync(join(tmpdir(), 'm87-prom-kube-'));
+    /** The chart's alerts as rendered, M87PolicyInvalid's `for:` shortened from its default to 2s (a rendered copy; the chart is unchanged). */
+    const groups = renderedRuleGroups().map((g) => ({ ...g, rules: g.rules.map((r) => (r.alert === 'M87PolicyInvalid' ? { ...r, for: '2s' } : r)) }));
+
+    beforeAll(async () => {
+      const kc = new KubeConfig();
+      kc.loadFromFile(tier.kubeconfigPath);
+      kc.setCurrentContext('admin');
+      const kubeconfigFile = join(dir, 'kubeconfig');
+      writeFileSync(kubeconfigFile, kc.exportConfig(), { mode: 0o600 });
+      prometheus = await startPrometheus({ kubeconfigFile, namespace: CONTROLLER_NAMESPACE, service: 'm87-controller-metrics', port: 'http-metrics', ruleGroups: groups });
+      await waitFor(async () => ((await prometheus.targets()).some((t) => t.health === 'up') ? true : undefined), { what: 'Prometheus to scrape the controller', timeoutMs: 30_000 });
+      // Activity after the first scrapes, so that increase() and rate() have something to show: a denial and
+      // a proposal that needs a human, approved by alice.
+      await new Promise((r) => setTimeout(r, 2000));
+      await runProposal(ctx(), { as: stack.agents.riley, submitter: 'riley', name: `prom-deny-${suffix}`, spec: readSecretsSpec(stack.egress!.url('/report')) });
+      await runProposal(ctx(), { as: stack.bob, submitter: 'bob', name: `prom-deploy-${suffix}`, spec: deploySpec('bob'), approver: 'alice', timeoutMs: 120_000 });
+      await new Promise((r) => setTimeout(r, 3000));
+    }, 300_000);
+    afterAll(async () => {
+      await prometheus?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('scrapes the in-cluster controller by its Pod IP on the bridge, found through the chart metrics Service', async () => {
+      const targets = await prometheus.targets();
+      expect(targets.map((t) => [t.health, t.labels.namespace, t.labels.pod?.startsWith('m87-controller-')])).toContainEqual(['up', CONTROLLER_NAMESPACE, true]);
+      expect(targets.map((t) => t.labels.instance)).toContainEqual(expect.stringMatching(/^10\.239\.0\.\d+:8080$/));
+    });
+
+    it('every Grafana dashboard panel query returns series', async () => {
+      const empty: string[] = [];
+      for (const { where, expr } of dashboardExpressions()) {
+        const series = await prometheus.query(substituteGrafanaVariables(expr));
+        if (series.length === 0) empty.push(`${where}: ${expr}`);
+      }
+      expect(empty).toEqual([]);
+    });
+
+    it('M87PolicyInvalid fires when the policy is made invalid and resolves when it is fixed', async () => {
+      const path = `/apis/${API_VERSION}/governancepolicies/default`;
+      const policy = await kubeRequest<{ spec: { envelope: { ceiling: { maxSteps: number } } } }>(stack.admin, { method: 'GET', path });
+      const maxSteps = policy.spec.envelope.ceiling.maxSteps;
+      const patch = (value: number) =>
+        kubeRequest(stack.admin, { method: 'PATCH', path, contentType: 'application/merge-patch+json', body: { spec: { envelope: { ceiling: { maxSteps: value } } } } });
+      const policyAlert = async (state: string | undefined) => {
+        const alert = (await prometheus.alerts()).find((a) => a.labels.alertname === 'M87PolicyInvalid');
+        return alert?.state === state ? true : undefined;
+      };
+      expect(await policyAlert(undefined)).toBe(true);
+      // Defaults above the ceiling pass the CRD schema but not the engine's semantic checks.
+      await patch(5);
+      try {
+        await waitFor(() => policyAlert('firing'), { what: 'M87PolicyInvalid to fire', timeoutMs: 60_000, intervalMs: 500 });
+      } finally {
+        await patch(maxSteps);
+      }
+      await waitFor(() => policyAlert(undefined), { what: 'M87PolicyInvalid to resolve', timeoutMs: 60_000, intervalMs: 500 });
+      await stack.waitForLeader(60_000);
     });
   });
 
