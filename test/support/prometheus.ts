@@ -1,26 +1,34 @@
 // A real Prometheus server (Debian's `prometheus` package) for the e2e-real tier, started by the test on
-// loopback: it discovers the controller through the chart's metrics Service (Kubernetes service discovery,
-// role endpoints, through the API server on loopback) and scrapes the Pod IPs behind it over the real node's
-// bridge; it loads rule files the test hands it. Stopped by PID; its TSDB lives in a temporary directory.
+// loopback: it scrapes the Pod IPs behind the chart's metrics Service over the real node's bridge and loads
+// rule files the test hands it. Debian builds Prometheus without Kubernetes service discovery, so the
+// Service's EndpointSlices are read here (admin, through the API server on loopback) and handed to
+// Prometheus as file-based discovery, refreshed every second. Stopped by PID; its TSDB lives in a temp dir.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { waitUntil } from '../../dev/cluster/probe.ts';
+import { kubeRequest } from '../../src/runtime/kube-http.ts';
 import { startChild, type ChildProcessHandle } from '../../dev/demo/processes.ts';
 
 export const PROMETHEUS_BINARY = '/usr/bin/prometheus';
 
 export interface PrometheusOptions {
-  /** A kubeconfig whose current context may list Endpoints/EndpointSlices, Services and Pods. */
-  readonly kubeconfigFile: string;
+  /** May list EndpointSlices in `namespace`. */
+  readonly admin: KubeConfig;
   readonly namespace: string;
   readonly service: string;
   readonly port: string;
   /** Rule groups (Prometheus rule file format). */
   readonly ruleGroups: readonly unknown[];
+}
+
+interface EndpointSlice {
+  ports?: { name?: string; port?: number }[];
+  endpoints?: { addresses: string[]; targetRef?: { name?: string } }[];
 }
 
 export interface PromSeries {
@@ -64,6 +72,24 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
   const dir = mkdtempSync(join(tmpdir(), 'm87-prometheus-'));
   const rules = join(dir, 'rules.yaml');
   writeFileSync(rules, stringify({ groups: opts.ruleGroups }));
+  const targetsFile = join(dir, 'targets.json');
+  const discover = async (): Promise<void> => {
+    const slices = await kubeRequest<{ items: EndpointSlice[] }>(opts.admin, {
+      method: 'GET',
+      path: `/apis/discovery.k8s.io/v1/namespaces/${opts.namespace}/endpointslices?labelSelector=${encodeURIComponent(`kubernetes.io/service-name=${opts.service}`)}`,
+    });
+    const groups = slices.items.flatMap((slice) => {
+      const port = slice.ports?.find((p) => p.name === opts.port)?.port;
+      if (port === undefined) return [];
+      return (slice.endpoints ?? []).flatMap((e) =>
+        e.addresses.map((address) => ({ targets: [`${address}:${port}`], labels: { namespace: opts.namespace, pod: e.targetRef?.name ?? '', service: opts.service } })),
+      );
+    });
+    const tmp = `${targetsFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify(groups));
+    renameSync(tmp, targetsFile);
+  };
+  await discover();
   const config = join(dir, 'prometheus.yaml');
   writeFileSync(
     config,
@@ -73,18 +99,14 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
       scrape_configs: [
         {
           job_name: 'm87-controller',
-          kubernetes_sd_configs: [{ role: 'endpoints', kubeconfig_file: opts.kubeconfigFile, namespaces: { names: [opts.namespace] } }],
-          relabel_configs: [
-            { source_labels: ['__meta_kubernetes_service_name', '__meta_kubernetes_endpoint_port_name'], regex: `${opts.service};${opts.port}`, action: 'keep' },
-            { source_labels: ['__meta_kubernetes_namespace'], target_label: 'namespace' },
-            { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'pod' },
-          ],
+          file_sd_configs: [{ files: [targetsFile], refresh_interval: '1s' }],
         },
       ],
     }),
   );
   const port = await freeLoopbackPort();
   const url = `http://127.0.0.1:${port}`;
+  const refresh = setInterval(() => void discover().catch(() => undefined), 1000);
   const child = await startChild({
     name: 'prometheus',
     argv: [PROMETHEUS_BINARY, `--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
@@ -103,6 +125,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
     alerts: async () => (await api<{ alerts: { labels: Record<string, string>; state: string }[] }>('/api/v1/alerts')).alerts,
     targets: async () => (await api<{ activeTargets: { labels: Record<string, string>; health: string; lastError: string }[] }>('/api/v1/targets')).activeTargets,
     async stop() {
+      clearInterval(refresh);
       await child.stop();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -7,10 +7,6 @@
 // plan lets an unrestricted Pod reach); deleting the controller Pod mid-burst loses and duplicates no
 // Decision. Every address contacted is on the node's bridge (10.239.0.0/24) or the Service IP routed to it.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { attachControlPlane } from '../../../dev/cluster/plane.ts';
@@ -225,19 +221,13 @@ describe.skipIf(!tier.available)('the chart on the real node: controller in-clus
     });
   });
 
-  describe.skipIf(prometheusUnavailable() !== undefined)('real Prometheus: scrapes the controller through the metrics Service, loads the chart alerts', () => {
+  describe.skipIf(prometheusUnavailable() !== undefined)('real Prometheus: scrapes the controller behind the metrics Service, loads the chart alerts', () => {
     let prometheus: PrometheusServer;
-    const dir = mkdtempSync(join(tmpdir(), 'm87-prom-kube-'));
     /** The chart's alerts as rendered, M87PolicyInvalid's `for:` shortened from its default to 2s (a rendered copy; the chart is unchanged). */
     const groups = renderedRuleGroups().map((g) => ({ ...g, rules: g.rules.map((r) => (r.alert === 'M87PolicyInvalid' ? { ...r, for: '2s' } : r)) }));
 
     beforeAll(async () => {
-      const kc = new KubeConfig();
-      kc.loadFromFile(tier.kubeconfigPath);
-      kc.setCurrentContext('admin');
-      const kubeconfigFile = join(dir, 'kubeconfig');
-      writeFileSync(kubeconfigFile, kc.exportConfig(), { mode: 0o600 });
-      prometheus = await startPrometheus({ kubeconfigFile, namespace: CONTROLLER_NAMESPACE, service: 'm87-controller-metrics', port: 'http-metrics', ruleGroups: groups });
+      prometheus = await startPrometheus({ admin: stack.admin, namespace: CONTROLLER_NAMESPACE, service: 'm87-controller-metrics', port: 'http-metrics', ruleGroups: groups });
       await waitFor(async () => ((await prometheus.targets()).some((t) => t.health === 'up') ? true : undefined), { what: 'Prometheus to scrape the controller', timeoutMs: 30_000 });
       // Activity after the first scrapes, so that increase() and rate() have something to show: a denial and
       // a proposal that needs a human, approved by alice.
@@ -248,10 +238,9 @@ describe.skipIf(!tier.available)('the chart on the real node: controller in-clus
     }, 300_000);
     afterAll(async () => {
       await prometheus?.stop();
-      rmSync(dir, { recursive: true, force: true });
     });
 
-    it('scrapes the in-cluster controller by its Pod IP on the bridge, found through the chart metrics Service', async () => {
+    it("scrapes the in-cluster controller by its Pod IP on the bridge, as the chart metrics Service's EndpointSlice lists it", async () => {
       const targets = await prometheus.targets();
       expect(targets.map((t) => [t.health, t.labels.namespace, t.labels.pod?.startsWith('m87-controller-')])).toContainEqual(['up', CONTROLLER_NAMESPACE, true]);
       expect(targets.map((t) => t.labels.instance)).toContainEqual(expect.stringMatching(/^10\.239\.0\.\d+:8080$/));
