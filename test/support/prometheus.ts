@@ -10,11 +10,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { resolveBinary } from '../../dev/cluster/binaries.ts';
 import { waitUntil } from '../../dev/cluster/probe.ts';
 import { kubeRequest } from '../../src/runtime/kube-http.ts';
 import { startChild, type ChildProcessHandle } from '../../dev/demo/processes.ts';
 
-export const PROMETHEUS_BINARY = '/usr/bin/prometheus';
+/** hack/cluster-binaries.sh extracts it from Debian's prometheus package (no service installed); else the installed package's. */
+function prometheusBinary(): string | undefined {
+  try {
+    return resolveBinary('prometheus');
+  } catch {
+    return [INSTALLED_PROMETHEUS].find((file) => {
+      try {
+        execFileSync(file, ['--version'], { stdio: 'ignore' });
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  }
+}
+const INSTALLED_PROMETHEUS = '/usr/bin/prometheus';
 
 export interface PrometheusOptions {
   /** May list EndpointSlices in `namespace`. */
@@ -49,12 +65,7 @@ export interface PrometheusServer {
 
 /** Why Prometheus cannot run here, or undefined: the binary from Debian's prometheus package. */
 export function prometheusUnavailable(): string | undefined {
-  try {
-    execFileSync(PROMETHEUS_BINARY, ['--version'], { stdio: 'ignore' });
-    return undefined;
-  } catch {
-    return `${PROMETHEUS_BINARY} is missing: apt-get install --no-install-recommends prometheus (as root)`;
-  }
+  return prometheusBinary() === undefined ? 'prometheus is missing: npm run binaries (extracts it from Debian\'s prometheus package)' : undefined;
 }
 
 function freeLoopbackPort(): Promise<number> {
@@ -69,6 +80,8 @@ function freeLoopbackPort(): Promise<number> {
 }
 
 export async function startPrometheus(opts: PrometheusOptions): Promise<PrometheusServer> {
+  const binary = prometheusBinary();
+  if (binary === undefined) throw new Error(prometheusUnavailable());
   const dir = mkdtempSync(join(tmpdir(), 'm87-prometheus-'));
   const rules = join(dir, 'rules.yaml');
   writeFileSync(rules, stringify({ groups: opts.ruleGroups }));
@@ -109,7 +122,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
   const refresh = setInterval(() => void discover().catch(() => undefined), 1000);
   const child = await startChild({
     name: 'prometheus',
-    argv: [PROMETHEUS_BINARY, `--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    argv: [binary, `--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
     logFile: join(dir, 'prometheus.log'),
   });
   const api = async <T>(path: string): Promise<T> => {
