@@ -268,7 +268,7 @@ async function main(): Promise<number> {
         stack.network === 'veth'
           ? ` (NetworkPolicy egress enforced with nftables; egress target ${target})`
           : stack.network === 'kube-router'
-            ? ` (NetworkPolicy enforced by kube-router; egress target ${target}, the host's address on the node's bridge)`
+            ? ` (NetworkPolicy enforced by kube-router; egress target ${target}, a network namespace on the node's bridge)`
             : ' (nft missing: Pods have no network at all)'
       }.`,
     );

@@ -3,8 +3,8 @@
 // image by digest, and the controller running in-cluster as the chart's Deployment (its own ServiceAccount
 // token, in-cluster config to the API server through the pod-network address, leader election, probes,
 // restricted security context). Job Pods are real containers of the same image. The egress target is an
-// HTTP server bound to the host's address on the node's bridge (it exists only because the node created
-// that bridge; nothing leaves the machine). For `npm run demo -- --node real` and the e2e-real tier.
+// HTTP server in a network namespace of our own attached to the node's bridge: a pod-network endpoint like a
+// Pod (nothing leaves the machine). For `npm run demo -- --node real` and the e2e-real tier.
 import { performance } from 'node:perf_hooks';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { withConnectionReuse, type PooledKubeConfig } from '../../src/controller/connection-pool.ts';
@@ -12,7 +12,8 @@ import { kubeRequest } from '../../src/runtime/kube-http.ts';
 import type { RealNode } from '../cluster/real-node/real-node.ts';
 import { waitUntil } from '../cluster/probe.ts';
 import { buildAndImportImage, chartImageValues, type ImportedImage } from '../image/index.ts';
-import { serveRecording } from './egress-target.ts';
+import { startBridgeEgressTarget } from './egress-target.ts';
+import { BRIDGE, POD_PREFIX_LENGTH } from '../cluster/real-node/network.ts';
 import { helmUninstall, helmUpgradeInstall } from './helm.ts';
 import type { PodView } from './observe.ts';
 import {
@@ -32,6 +33,8 @@ export const CONTROLLER_DEPLOYMENT = 'm87-controller';
 export const CONTROLLER_LEASE = 'm87-controller';
 export const CONTROLLER_POD_SELECTOR = 'app.kubernetes.io/name=m87,app.kubernetes.io/component=controller';
 export const METRICS_PORT = 8080;
+/** The egress target's address: in the node's pod subnet, above the range the CNI hands to Pods (.10–.250). */
+export const EGRESS_TARGET_ADDRESS = '10.239.0.252';
 
 export interface RealStackOptions {
   /** The plane's kubeconfig (contexts admin, alice, bob); the plane was started for the real node. */
@@ -129,8 +132,8 @@ export async function startRealStack(opts: RealStackOptions): Promise<RealStack>
     helmUpgradeInstall({ kubeconfigPath: opts.kubeconfigPath, context: 'admin', release: RELEASE, namespace: CONTROLLER_NAMESPACE, values }),
   );
   const agents = await setUpAgents(progress, admin, pooled, opts.jobNamespace, { alice, bob });
-  const egress = await step(progress, `egress target: HTTP server on ${opts.node.hostAddress} (the host's address on the node's bridge)`, () =>
-    serveRecording(opts.node.hostAddress),
+  const egress = await step(progress, `egress target: HTTP server in a network namespace on the node's bridge at ${EGRESS_TARGET_ADDRESS}`, () =>
+    startBridgeEgressTarget({ bridge: BRIDGE, address: EGRESS_TARGET_ADDRESS, prefixLength: POD_PREFIX_LENGTH }),
   );
   try {
     await step(progress, `policy default: allowedEgress ${egress.host}:${egress.port}`, () => allowEgressTo(admin, { host: egress.host, port: egress.port }));
