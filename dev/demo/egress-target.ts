@@ -139,11 +139,9 @@ export async function startBridgeEgressTarget(opts: { bridge: string; address: s
         `link set ${name}c netns ${name}`,
         `link set ${name}h master ${opts.bridge}`,
         `link set ${name}h up`,
-        `-n ${name} addr add ${opts.address}/${opts.prefixLength} dev ${name}c`,
-        `-n ${name} link set ${name}c up`,
-        `-n ${name} link set lo up`,
       ].join('\n') + '\n',
     );
+    await hostCommand('ip', ['-n', name, '-batch', '-'], `addr add ${opts.address}/${opts.prefixLength} dev ${name}c\nlink set ${name}c up\nlink set lo up\n`);
     const requests: ReceivedRequest[] = [];
     const c = spawn('ip', ['netns', 'exec', name, process.execPath, '-e', NAMESPACED_SERVER, opts.address], { stdio: ['ignore', 'pipe', 'inherit'] });
     child = c;
