@@ -2,7 +2,8 @@
 # Provides the binaries of the local control plane and the chart tools, cached per version outside the repo:
 #   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  (built from Go modules through
 #   the committed wrapper modules in hack/tools/{etcd,k8s,netpol}), helm, netpolicy (np-guard netpol-analyzer),
-#   promtool (from Debian's prometheus package);
+#   promtool and prometheus (extracted from Debian's prometheus package; the e2e-real tier's Prometheus server,
+#   whose service is thus never installed or started);
 # and the real node's own pieces (dev/cluster/real-node): kubelet (same wrapper module and flags as the
 #   control plane), kube-router (NetworkPolicy engine, go install from the module proxy), and the node's
 #   images built locally from hack/tools/node-images (pause = containerd's sandbox image, netcheck = the
@@ -97,7 +98,8 @@ fetch_promtool() {
       apt-get download "$PROMTOOL_DEB" >/dev/null
     fi
     dpkg-deb -x ./*.deb x
-  ) && mkdir -p "$PROMTOOL_BIN" && mv -f "$tmp/x/usr/bin/promtool" "$PROMTOOL_BIN/promtool" || rc=$?
+  ) && mkdir -p "$PROMTOOL_BIN" && mv -f "$tmp/x/usr/bin/promtool" "$PROMTOOL_BIN/promtool" \
+    && mv -f "$tmp/x/usr/bin/prometheus" "$PROMTOOL_BIN/prometheus" || rc=$?
   rm -rf "$tmp"
   return "$rc"
 }
@@ -144,7 +146,7 @@ provide() { # <name> <target path> <builder...>
   local name="$1" target="$2"; shift 2
   if have_asset "$name"; then log "$name: using KUBEBUILDER_ASSETS"; return 0; fi
   if [ -x "$target" ]; then log "$name: cached at $target"; return 0; fi
-  [ "$name" = promtool ] || need_go "$name"
+  [ "$name" = promtool ] || [ "$name" = prometheus ] || need_go "$name"
   timed "$1" "${@:2}" || exit 1
 }
 
@@ -178,6 +180,7 @@ done
 provide helm "$HELM_BIN/helm" "building helm $HELM_VERSION" go_install "$HELM_BIN" helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 provide netpolicy "$NETPOL_BIN/netpolicy" "building netpol-analyzer $NETPOL_ANALYZER_VERSION" build_netpol
 provide promtool "$PROMTOOL_BIN/promtool" "extracting promtool from Debian's $PROMTOOL_DEB package" fetch_promtool
+provide prometheus "$PROMTOOL_BIN/prometheus" "extracting prometheus from Debian's $PROMTOOL_DEB package" fetch_promtool
 # The real node's pieces.
 provide kubelet "$K8S_BIN/kubelet" "building kubelet $K8S_VERSION" build_k8s kubelet
 provide kube-router "$KUBE_ROUTER_BIN/kube-router" "building kube-router $KUBE_ROUTER_VERSION" go_install "$KUBE_ROUTER_BIN" kube-router \

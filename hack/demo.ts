@@ -17,17 +17,24 @@ import { scrapeMetrics } from '../dev/demo/metrics.ts';
 import { propose, waitForProposalPhase } from '../dev/demo/observe.ts';
 import { onProcessExit, stopPid } from '../dev/demo/processes.ts';
 import { deploySpec } from '../dev/demo/proposals.ts';
-import { runScenarios, TAMPER_METHOD, type ScenarioResult } from '../dev/demo/scenarios.ts';
+import { REAL_NODE_TAMPER_METHOD, runScenarios, TAMPER_METHOD, type ScenarioResult } from '../dev/demo/scenarios.ts';
+import { startRealStack } from '../dev/demo/real-stack.ts';
+import { HOST_ADDRESS } from '../dev/cluster/real-node/network.ts';
+import { checkRealNodePrerequisites, RealNodeUnavailableError } from '../dev/cluster/real-node/prerequisites.ts';
+import { startRealNode, type RealNode } from '../dev/cluster/real-node/real-node.ts';
 import { AGENT_NAMESPACE, startStack, type Stack } from '../dev/demo/stack.ts';
 import { renderTable } from '../dev/demo/table.ts';
 
-const USAGE = `usage: npm run demo [-- --keep | --down] [--network veth|isolated]
+const USAGE = `usage: npm run demo [-- --keep | --down] [--network veth|isolated] [--node process|real]
 
   (none)     run the demo and tear everything down
   --keep     leave the control plane, controller and process node running, print how to use them
   --down     stop what an earlier --keep left running
   --network  job Pod networking of the process node: veth (NetworkPolicy egress via nftables; the default
              when the nft tool exists) or isolated (no network at all)
+  --node     where job Pods run: process (the process node, default) or real (containerd, kubelet and
+             kube-router on this machine, the m87 image built offline, the controller in-cluster as the
+             chart's Deployment; falls back to the process node, saying why, where it cannot start)
 `;
 
 const JOB_NAMESPACE = 'm87-jobs';
@@ -137,7 +144,7 @@ function keepInstructions(plane: ControlPlane, stack: Stack, workDir: string): v
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { keep: { type: 'boolean' }, down: { type: 'boolean' }, network: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { keep: { type: 'boolean' }, down: { type: 'boolean' }, network: { type: 'string' }, node: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help === true) {
     out(USAGE);
@@ -154,6 +161,25 @@ async function main(): Promise<number> {
     return 2;
   }
   const keep = values.keep === true;
+  const nodeKind = values.node ?? 'process';
+  if (nodeKind !== 'process' && nodeKind !== 'real') {
+    process.stderr.write(`m87 demo: --node must be process or real\n\n${USAGE}`);
+    return 2;
+  }
+  if (nodeKind === 'real' && keep) {
+    process.stderr.write('m87 demo: --keep works with the process node only (run `npm run cluster -- up --node real` for a real node that stays)\n');
+    return 2;
+  }
+  let wantRealNode = nodeKind === 'real';
+  if (wantRealNode) {
+    try {
+      checkRealNodePrerequisites();
+    } catch (err) {
+      if (!(err instanceof RealNodeUnavailableError)) throw err;
+      progress(`the real node cannot start here: ${err.message}; using the process node`);
+      wantRealNode = false;
+    }
+  }
   if (keep && existsSync(join(keepDir(), 'demo.json'))) {
     process.stderr.write(`m87 demo: an earlier --keep demo is still there (${keepDir()}); stop it first: npm run demo -- --down\n`);
     return 2;
@@ -173,7 +199,19 @@ async function main(): Promise<number> {
   const plane = await startControlPlane({
     onProgress: (line) => progress(`  ${line}`),
     ...(keep ? { stateDir: join(keepDir(), 'plane'), persistent: true } : {}),
+    // The real node's Pods (the in-cluster controller) reach the API server at the host's bridge address.
+    ...(wantRealNode ? { podNetworkAddress: HOST_ADDRESS } : {}),
   });
+  let realNode: RealNode | undefined;
+  if (wantRealNode) {
+    try {
+      progress('starting the real node (containerd, kubelet, kube-router)');
+      realNode = await startRealNode({ plane, onProgress: (line) => progress(`  ${line}`) });
+      progress(`  real node ${realNode.nodeName} up (${realNode.startSeconds.toFixed(1)} s)`);
+    } catch (err) {
+      progress(`the real node could not start: ${(err instanceof Error ? err.message : String(err)).split('\n')[0] ?? ''}; using the process node`);
+    }
+  }
   const workDir = keep ? join(keepDir(), 'work') : mkdtempSync(join(tmpdir(), 'm87-demo-'));
   let stack: Stack | undefined;
   let ok = false;
@@ -190,7 +228,9 @@ async function main(): Promise<number> {
   try {
     // A node name and Pod pool of our own: another process node on this host (a kept demo, a test run) keeps its namespaces.
     const id = randomBytes(2).toString('hex');
-    stack = await startStack({
+    stack = realNode !== undefined
+      ? await startRealStack({ kubeconfigPath: plane.kubeconfigPath, node: realNode, jobNamespace: JOB_NAMESPACE, onProgress: (line) => progress(`  ${line}`) })
+      : await startStack({
       kubeconfigPath: plane.kubeconfigPath,
       workDir,
       jobNamespace: JOB_NAMESPACE,
@@ -220,8 +260,19 @@ async function main(): Promise<number> {
       ),
     );
     out('Times are seconds from submission (approval included). Runner verify: signature, DEH, job binding, manifest hash.');
-    out(`(e) tampering: ${TAMPER_METHOD}.`);
-    out(`Network: ${stack.network}${stack.network === 'veth' ? ` (NetworkPolicy egress enforced with nftables; egress target ${stack.egressDestination.host}:${stack.egressDestination.port})` : ' (nft missing: Pods have no network at all)'}.`);
+    out(`(e) tampering: ${stack.network === 'kube-router' ? REAL_NODE_TAMPER_METHOD : TAMPER_METHOD}.`);
+    out(`Node: ${stack.nodeDescription}${realNode !== undefined ? '; controller in-cluster (the chart\'s Deployment: leader election, probes, restricted security context)' : '; controller as a local process'}.`);
+    const target = `${stack.egressDestination.host}:${stack.egressDestination.port}`;
+    out(
+      `Network: ${stack.network}${
+        stack.network === 'veth'
+          ? ` (NetworkPolicy egress enforced with nftables; egress target ${target})`
+          : stack.network === 'kube-router'
+            ? ` (NetworkPolicy enforced by kube-router; egress target ${target}, a network namespace on the node's bridge)`
+            : ' (nft missing: Pods have no network at all)'
+      }.`,
+    );
+    realNode?.failIfCrashed();
     out('');
     await printMetrics(stack);
     const problems = results.flatMap((r) => r.problems);
@@ -231,22 +282,27 @@ async function main(): Promise<number> {
     else {
       out(`${problems.length} unexpected outcome(s):`);
       for (const p of problems) out(`  - ${p}`);
-      out(`Logs: ${workDir}/controller.log, ${workDir}/process-node.log`);
+      out(realNode !== undefined ? `Logs: the real node's ${realNode.logDir}; the controller: kubectl -n m87-system logs deploy/m87-controller` : `Logs: ${workDir}/controller.log, ${workDir}/process-node.log`);
     }
     if (keep) {
       await stack.egress?.stop();
       await leavePending(stack);
       writeFileSync(
         join(keepDir(), 'demo.json'),
-        JSON.stringify({ planeDir: plane.stateDir, workDir, kubeconfig: plane.kubeconfigPath, controllerPid: stack.controller.pid, nodePid: stack.node.pid } satisfies KeptState, null, 2),
+        JSON.stringify({ planeDir: plane.stateDir, workDir, kubeconfig: plane.kubeconfigPath, controllerPid: stack.controller?.pid ?? 0, nodePid: stack.node?.pid ?? 0 } satisfies KeptState, null, 2),
       );
       keepInstructions(plane, stack, workDir);
       kept = true;
     }
   } finally {
     if (!keep || stack === undefined) {
-      progress('tearing down: controller, process node, control plane, temporary state');
+      progress(`tearing down: ${realNode !== undefined ? 'the real node' : 'controller, process node'}, control plane, temporary state`);
       await stack?.stop().catch((err: unknown) => progress(`  stopping the stack failed: ${String(err)}`));
+      if (realNode !== undefined) {
+        const report = await realNode.stop();
+        progress(`  real node down (${report.seconds.toFixed(1)} s)${report.problems.length > 0 ? `; left behind: ${report.problems.join('; ')}` : ''}`);
+        if (report.problems.length > 0) ok = false;
+      }
       await plane.stop();
       if (ok) rmSync(keep ? keepDir() : workDir, { recursive: true, force: true });
       else progress(`logs kept in ${workDir}`);

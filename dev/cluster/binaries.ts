@@ -18,6 +18,7 @@ export type BinaryName =
   | 'helm'
   | 'netpolicy'
   | 'promtool'
+  | 'prometheus'
   | 'kubelet'
   | 'kube-router';
 
@@ -96,6 +97,7 @@ export function cachedBinaryPath(name: BinaryName, versions: Versions, cache: st
     case 'netpolicy':
       return join(cache, `netpol-analyzer-${versions.netpolAnalyzer}`, 'bin', name);
     case 'promtool':
+    case 'prometheus':
       return join(cache, 'promtool', 'bin', name);
   }
 }

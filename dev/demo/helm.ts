@@ -56,3 +56,13 @@ export async function helmUpgradeInstall(opts: HelmInstallOptions): Promise<stri
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** `helm uninstall` of the release, waiting for its resources to be deleted; a missing release is fine. */
+export async function helmUninstall(opts: Pick<HelmInstallOptions, 'kubeconfigPath' | 'context' | 'release' | 'namespace' | 'timeoutMs'>): Promise<void> {
+  const helm = resolveBinary('helm');
+  await run(
+    helm,
+    ['uninstall', opts.release, '--namespace', opts.namespace, '--kubeconfig', opts.kubeconfigPath, '--kube-context', opts.context, '--ignore-not-found', '--wait'],
+    opts.timeoutMs ?? 120_000,
+  );
+}

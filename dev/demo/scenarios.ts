@@ -20,6 +20,7 @@ import {
   type JobView,
   type ProposalView,
 } from './observe.ts';
+import { runForgedCopy, type JobPodCopy } from './forged-pod.ts';
 import { deploySpec, networkCallSpec, readRepoSpec, readSecretsSpec, runTestsSpec, writeFileSpec } from './proposals.ts';
 import type { ProposalSpecInput } from '../../src/api/proposal.ts';
 import type { RunnerReport, Stack } from './stack.ts';
@@ -110,7 +111,7 @@ export async function runProposal(ctx: ScenarioContext, o: RunProposalOptions): 
     const podName = job.status?.podName;
     const pod = podName === undefined ? undefined : await getPod(stack.admin, ns, podName);
     podUid = pod?.metadata.uid;
-    runner = podUid === undefined ? undefined : stack.runnerReport(podUid);
+    runner = pod === undefined || podUid === undefined ? undefined : await stack.runnerReport({ uid: podUid, name: pod.metadata.name });
   }
   const proposal = await waitForProposalPhase(stack.admin, ns, o.name, minted ? ['Succeeded', 'Failed'] : [...TERMINAL_PHASES, 'AwaitingApproval'], timeoutMs);
   return {
@@ -281,7 +282,7 @@ export const readThenNetwork: Scenario = {
     c.expect(call.decision.spec.challenge !== undefined, `${call.name}: the Decision carries no challenge`);
     checkApproved(c, call, 'alice');
     const arrived = (stack.egress?.requests.length ?? 0) - before;
-    if (stack.network === 'veth') {
+    if (stack.network !== 'isolated') {
       checkSucceeded(c, call);
       c.expect(call.job?.status?.receipt?.usage.externalIO === 1, `${call.name}: receipt usage.externalIO is ${call.job?.status?.receipt?.usage.externalIO ?? '?'}, expected 1`);
       c.expect(arrived === 1, `${call.name}: the egress target received ${arrived} requests, expected 1`);
@@ -294,7 +295,7 @@ export const readThenNetwork: Scenario = {
       human: `alice: m87 approve --challenge-response ${call.approval?.challengeResponse ?? '-'} (exit ${call.approval?.cli.code ?? '-'})`,
       result: `${read.job?.status?.phase ?? '?'}, then ${jobText(call)}`,
       evidence:
-        stack.network === 'veth'
+        stack.network !== 'isolated'
           ? `${call.job?.status?.receipt?.usage.externalIO ?? 0} external I/O via the egress gate; target saw ${arrived} GET /status`
           : 'isolated Pod network: the gate admitted the request, the kernel had no route',
     }, c);
@@ -334,6 +335,45 @@ export const tamperedAnnotation: Scenario = {
   },
 };
 
+export const REAL_NODE_TAMPER_METHOD =
+  'compromised node on the real node: a copy of the minted job Pod whose downward-API files (envelope, DEH, signature, job UID) ' +
+  'come from a ConfigMap with the envelope step rewritten, in namespace ' + 'm87-forgery' + ' (admission lets nobody but the controller put m87 annotations on a Pod)';
+
+/** (e) on the real node, where no fault injector sits between the kubelet and the runner (dev/demo/forged-pod.ts). */
+export const tamperedFilesOnRealNode: Scenario = {
+  id: 'e',
+  title: 'tampered envelope files',
+  run: async (ctx) => {
+    const t0 = performance.now();
+    const { stack } = ctx;
+    const run = await runProposal(ctx, {
+      as: stack.agents.casey,
+      submitter: 'casey',
+      name: nameOf(ctx, 'write-release-notes'),
+      spec: writeFileSpec('RELEASE-NOTES.md', 'checkout v1.4.2: fixes cart rounding (#812)\n'),
+    });
+    const c = new Checks();
+    checkDecision(c, run, 'ALLOW');
+    checkSucceeded(c, run);
+    const pod = run.job?.status?.podName === undefined ? undefined : await getPod(stack.admin, stack.jobNamespace, run.job.status.podName);
+    const forged =
+      pod === undefined
+        ? undefined
+        : await runForgedCopy(stack.admin, { pod: pod as JobPodCopy, jobNamespace: stack.jobNamespace, namespace: 'm87-forgery', name: nameOf(ctx, 'forged-release-notes'), fault: 'envelope' });
+    c.expect(forged?.phase === 'Failed', `${run.name}: the forged copy ended ${forged?.phase ?? 'missing'}, expected Failed`);
+    c.expect(
+      forged?.report?.status === 'Refused' && forged.report.reasonCode === EXPECTED_REFUSAL.envelope,
+      `${run.name}: the runner reported ${forged?.report?.status ?? '?'} ${forged?.report?.reasonCode ?? ''}, expected Refused ${EXPECTED_REFUSAL.envelope}`,
+    );
+    return finish('e', tamperedFilesOnRealNode.title, 'casey (SA)', t0, [run], {
+      decision: decisionText(run.decision),
+      human: '-',
+      result: `${run.job?.status?.phase ?? '?'}; forged copy ${forged?.phase ?? '?'}`,
+      evidence: `genuine job ran; its copy with a rewritten envelope step was refused ${forged?.report?.reasonCode ?? '?'} before any step`,
+    }, c);
+  },
+};
+
 export const SCENARIOS: readonly Scenario[] = [allowedTestRun, secretsDenied, deployApproved, readThenNetwork, tamperedAnnotation];
 
 /**
@@ -341,7 +381,9 @@ export const SCENARIOS: readonly Scenario[] = [allowedTestRun, secretsDenied, de
  * a time, in order, so bob's lane runs (c) before (d)). Results in scenario order.
  */
 export async function runScenarios(ctx: ScenarioContext, onResult?: (r: ScenarioResult) => void): Promise<ScenarioResult[]> {
-  const lanes: Scenario[][] = [[allowedTestRun], [secretsDenied], [deployApproved, readThenNetwork], [tamperedAnnotation]];
+  // The real node has no fault injector: (e) forges a copy of a minted job Pod instead.
+  const tamper = ctx.stack.network === 'kube-router' ? tamperedFilesOnRealNode : tamperedAnnotation;
+  const lanes: Scenario[][] = [[allowedTestRun], [secretsDenied], [deployApproved, readThenNetwork], [tamper]];
   const results = new Map<string, ScenarioResult>();
   const runSafely = async (s: Scenario): Promise<ScenarioResult> => {
     const t0 = performance.now();

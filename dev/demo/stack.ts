@@ -41,7 +41,8 @@ const CLI_MAIN = join(REPO_ROOT, 'src', 'cli', 'main.ts');
 const NODE_CLI = join(REPO_ROOT, 'dev', 'process-node', 'cli.ts');
 const INJECTOR = join(REPO_ROOT, 'dev', 'demo', 'node-fault-injector.ts');
 
-export type NetworkMode = 'veth' | 'isolated';
+/** 'kube-router': job Pods on the real node (dev/cluster/real-node), NetworkPolicy enforced by kube-router. */
+export type NetworkMode = 'veth' | 'isolated' | 'kube-router';
 
 export interface StackOptions {
   /** The cluster's kubeconfig with the contexts admin, alice and bob (the local plane's). */
@@ -86,15 +87,27 @@ export interface Stack {
   readonly egressDestination: { readonly host: string; readonly port: number };
   /** The HTTP server at egressDestination (veth mode only: an isolated Pod has no route to anything). */
   readonly egress: EgressTarget | undefined;
-  readonly controller: ChildProcessHandle;
-  readonly node: ChildProcessHandle;
+  /** The controller and the process node as local processes; absent on the real node (the controller runs in-cluster). */
+  readonly controller: ChildProcessHandle | undefined;
+  readonly node: ChildProcessHandle | undefined;
   readonly nodeStateDir: string;
-  /** Makes the node present `fault` to the Pod of job namespace/name (set it before the Job is minted). */
+  /** Where job Pods run, for the demo's table (e.g. "process node m87-demo-1a2b" or "real node … (containerd …)"). */
+  readonly nodeDescription: string;
+  /** Makes the node present `fault` to the Pod of job namespace/name (set it before the Job is minted); the real node cannot. */
   setFault(namespace: string, job: string, fault: FaultSpec): void;
-  /** The runner's JSON report line from a job Pod's stdout (read from the node's state dir). */
-  runnerReport(podUid: string): RunnerReport | undefined;
+  /** The runner's JSON report line from a job Pod's stdout (the node's state dir, or the Pod's log through the API server). */
+  runnerReport(pod: { uid: string; name: string }): RunnerReport | undefined | Promise<RunnerReport | undefined>;
   /** Stops the controller, the node and the egress target (the cluster and what the chart installed stay). */
   stop(): Promise<void>;
+}
+
+/** The runner's JSON report: the last line of its stdout that carries verifyMs. */
+export function parseRunnerReport(stdout: string): RunnerReport | undefined {
+  const line = stdout
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{') && l.includes('"verifyMs"'));
+  return line === undefined ? undefined : (JSON.parse(line) as RunnerReport);
 }
 
 function nftAvailable(): boolean {
@@ -110,7 +123,7 @@ function seconds(since: number): string {
   return `${((performance.now() - since) / 1000).toFixed(1)} s`;
 }
 
-async function step<T>(progress: (line: string) => void, what: string, fn: () => Promise<T>): Promise<T> {
+export async function step<T>(progress: (line: string) => void, what: string, fn: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
   const result = await fn();
   progress(`${what} (${seconds(t0)})`);
@@ -131,7 +144,7 @@ export function chartValues(jobNamespace: string): Record<string, unknown> {
   };
 }
 
-async function ensureNamespace(admin: KubeConfig, name: string): Promise<void> {
+export async function ensureNamespace(admin: KubeConfig, name: string): Promise<void> {
   try {
     await kubeRequest(admin, { method: 'POST', path: '/api/v1/namespaces', body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
   } catch (err) {
@@ -139,7 +152,7 @@ async function ensureNamespace(admin: KubeConfig, name: string): Promise<void> {
   }
 }
 
-async function canCreateProposals(kc: KubeConfig, namespace: string): Promise<boolean> {
+export async function canCreateProposals(kc: KubeConfig, namespace: string): Promise<boolean> {
   const review = await kubeRequest<{ status?: { allowed?: boolean } }>(kc, {
     method: 'POST',
     path: '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
@@ -152,7 +165,7 @@ async function canCreateProposals(kc: KubeConfig, namespace: string): Promise<bo
   return review.status?.allowed === true;
 }
 
-async function allowEgressTo(admin: KubeConfig, target: { host: string; port: number }): Promise<void> {
+export async function allowEgressTo(admin: KubeConfig, target: { host: string; port: number }): Promise<void> {
   // The chart has no value for the policy's allowedEgress; an admin edits the installed policy.
   await kubeRequest(admin, {
     method: 'PATCH',
@@ -256,13 +269,16 @@ async function startControllerProcess(c: StartContext): Promise<{ controller: Ch
   });
 }
 
-/** Chart, agents, admission and RBAC in force, egress allowed, then the controller. */
-async function installAndStartController(c: StartContext, pooled: (kc: KubeConfig) => KubeConfig, people: { alice: KubeConfig; bob: KubeConfig }) {
+/** The agents' ServiceAccounts with TokenRequest tokens, then admission policies in force and RBAC effective for everyone who proposes. */
+export async function setUpAgents(
+  progress: (line: string) => void,
+  admin: KubeConfig,
+  pooled: (kc: KubeConfig) => KubeConfig,
+  jobNamespace: string,
+  people: { alice: KubeConfig; bob: KubeConfig },
+): Promise<Record<Agent, KubeConfig>> {
   const { alice, bob } = people;
-  const { opts, progress, admin } = c;
-  await step(progress, `helm upgrade --install ${RELEASE} charts/m87 (CRDs, policy, profiles, RBAC, admission policies, namespace ${opts.jobNamespace})`, () =>
-    helmUpgradeInstall({ kubeconfigPath: opts.kubeconfigPath, context: 'admin', release: RELEASE, namespace: CONTROLLER_NAMESPACE, values: chartValues(opts.jobNamespace) }),
-  );
+  const opts = { jobNamespace };
   const agents = await step(progress, `agent ServiceAccounts ${AGENTS.map((a) => `${AGENT_NAMESPACE}/${a}`).join(', ')} with TokenRequest tokens`, async () => {
     await ensureNamespace(admin, AGENT_NAMESPACE);
     const entries = await Promise.all(AGENTS.map(async (a): Promise<[Agent, KubeConfig]> => [a, pooled(await serviceAccountKubeConfig(admin, AGENT_NAMESPACE, a))]));
@@ -278,6 +294,16 @@ async function installAndStartController(c: StartContext, pooled: (kc: KubeConfi
       });
     }
   });
+  return agents;
+}
+
+/** Chart, agents, admission and RBAC in force, egress allowed, then the controller. */
+async function installAndStartController(c: StartContext, pooled: (kc: KubeConfig) => KubeConfig, people: { alice: KubeConfig; bob: KubeConfig }) {
+  const { opts, progress, admin } = c;
+  await step(progress, `helm upgrade --install ${RELEASE} charts/m87 (CRDs, policy, profiles, RBAC, admission policies, namespace ${opts.jobNamespace})`, () =>
+    helmUpgradeInstall({ kubeconfigPath: opts.kubeconfigPath, context: 'admin', release: RELEASE, namespace: CONTROLLER_NAMESPACE, values: chartValues(opts.jobNamespace) }),
+  );
+  const agents = await setUpAgents(progress, admin, pooled, opts.jobNamespace, people);
   let egressDestination = { host: egressTargetAddress(opts.podCidr), port: 80 };
   if (c.network === 'veth') {
     c.egress = await step(progress, `egress target: HTTP server on ${egressDestination.host} (the Pod pool's reserved first address)`, () =>
@@ -350,18 +376,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     controller,
     node,
     nodeStateDir,
+    nodeDescription: `process node ${opts.nodeName} (network ${network})`,
     setFault(namespace, job, fault) {
       plan[`${namespace}/${job}`] = fault;
       writeJsonAtomically(planFile, plan);
     },
-    runnerReport(podUid) {
-      const file = podLayout(nodeStateDir, podUid).stdoutLog(RUNNER_CONTAINER);
-      if (!existsSync(file)) return undefined;
-      const line = readFileSync(file, 'utf8')
-        .split('\n')
-        .reverse()
-        .find((l) => l.startsWith('{') && l.includes('"verifyMs"'));
-      return line === undefined ? undefined : (JSON.parse(line) as RunnerReport);
+    runnerReport(pod) {
+      const file = podLayout(nodeStateDir, pod.uid).stdoutLog(RUNNER_CONTAINER);
+      return existsSync(file) ? parseRunnerReport(readFileSync(file, 'utf8')) : undefined;
     },
     stop() {
       stopping ??= (async () => {
