@@ -24,7 +24,8 @@ import { buildJobPod, stepImageMismatch } from './job-pod.ts';
 import { builtinOnly, type ToolCache } from './tool-cache.ts';
 import { checkToolBindings } from '../tool-catalogue/binding.ts';
 import type { ToolSpec } from '../api/tool.ts';
-import { FIELD_MANAGER, jobNetworkPolicyName, jobPodName } from './names.ts';
+import { FIELD_MANAGER, jobNetworkPolicyName, jobOutputsName, jobPodName } from './names.ts';
+import { collectJobOutputs, receiptHasOutputs } from './job-outputs.ts';
 import { buildNetworkPolicy, EgressRuleError, networkPolicyMatches } from './network-policy.ts';
 import { isControlledBy } from './owner.ts';
 import { parseJob } from './parse.ts';
@@ -262,7 +263,19 @@ export class JobReconciler {
           );
           return;
         }
-        await this.#finish(obj, progress.result, base, ctx, log);
+        let result = progress.result;
+        if (!builtinOnly(envelope.steps) && result.verification !== 'mismatch' && receiptHasOutputs(result.receipt)) {
+          // Before the status is final (and anything may delete the Pod): the declared outputs, all or none.
+          const { namespace = '', name = '', uid = '' } = obj.metadata;
+          const outputs = await collectJobOutputs(this.#s.kc, { namespace, name, uid }, podName, result.receipt!, ctx);
+          if (!outputs.ok) {
+            log.warn({ reason: outputs.reason }, outputs.message);
+            result = { ...result, phase: 'Failed', reason: outputs.reason, message: outputs.message };
+          } else {
+            log.info({ outputs: outputs.stored, configMap: jobOutputsName(name) }, 'Stored job outputs');
+          }
+        }
+        await this.#finish(obj, result, base, ctx, log);
         return;
       }
       default: {
