@@ -4,7 +4,7 @@
 // ConfigMap owned by the Job (src/api/job-outputs.ts). All or nothing: any difference fails the Job with the
 // code naming it, and nothing is stored.
 import { LABELS } from '../api/group.ts';
-import { OUTPUTS_INDEX_KEY, OUTPUTS_TOTAL_MAX_BYTES, outputDataKey, type StoredOutput } from '../api/job-outputs.ts';
+import { jobOutputsName, OUTPUTS_INDEX_KEY, OUTPUTS_TOTAL_MAX_BYTES, outputDataKey, type StoredOutput } from '../integrity/job-outputs.ts';
 import type { Receipt } from '../api/receipt.ts';
 import { collectOutputs, FrameError, OUTPUT_ARTIFACT_PREFIX, outputArtifactPath } from '../integrity/framed-output.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -13,7 +13,7 @@ import { isNotFound, kubeRequestText } from '../runtime/kube-http.ts';
 import type { KubeObject } from '../runtime/resource.ts';
 import { createIfAbsent } from '../runtime/status.ts';
 import { RUNNER_CONTAINER } from './job-pod.ts';
-import { FIELD_MANAGER, jobOutputsName, labelValue, MANAGED_BY } from './names.ts';
+import { FIELD_MANAGER, labelValue, MANAGED_BY } from './names.ts';
 import { controllerRef, isControlledBy } from './owner.ts';
 import { CONFIG_MAPS } from './resources.ts';
 

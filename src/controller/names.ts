@@ -55,8 +55,3 @@ export const PUBLIC_KEY_LABELS: Readonly<Record<string, string>> = {
 export const PUBLIC_KEY_SELECTOR = Object.entries(PUBLIC_KEY_LABELS)
   .map(([k, v]) => `${k}=${v}`)
   .join(',');
-
-/** The ConfigMap holding a Job's declared outputs (owned by the Job; kubectl m87 artifacts reads it). */
-export function jobOutputsName(jobName: string): string {
-  return shorten(`m87-outputs-${jobName}`, MAX_NAME);
-}

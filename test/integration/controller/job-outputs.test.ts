@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { API_VERSION } from '../../../src/api/group.ts';
-import { OUTPUTS_INDEX_KEY } from '../../../src/api/job-outputs.ts';
+import { OUTPUTS_INDEX_KEY } from '../../../src/integrity/job-outputs.ts';
 import { Job } from '../../../src/api/kinds.ts';
 import type { Receipt } from '../../../src/api/receipt.ts';
 import { CONFIG_MAPS, PODS, TOOLS } from '../../../src/controller/resources.ts';
@@ -15,7 +15,12 @@ import { resourcePath, type KubeObject } from '../../../src/runtime/resource.ts'
 import { SHIPPED_TOOLS } from '../../../src/tool-catalogue/default-catalogue.ts';
 import { startLogServer } from '../../../dev/process-node/log-server.ts';
 import { defaultResources, registerNode } from '../../../dev/process-node/node-registration.ts';
-import { waitFor } from '../../support/kube.ts';
+import { clusterInfo, waitFor } from '../../support/kube.ts';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fetchJobOutputs, M87Client } from '../../../src/client/index.ts';
+import { runArtifacts } from '../../../src/cli/artifacts-command.ts';
 import { admin, caseySpec, get, JOBS, propose, setupEnv, startTestController } from './harness.ts';
 
 const env = await setupEnv('m87-outputs');
@@ -108,6 +113,29 @@ describe('declared outputs', () => {
     expect(JSON.parse(cm.data[OUTPUTS_INDEX_KEY]!)).toEqual([
       { step: 0, name: 'patch', path: 'outputs/0/patch', size: PATCH.length, sha256: sha256Hex(Buffer.from(PATCH)), key: '0.patch' },
     ]);
+  });
+
+  it('kubectl m87 artifacts writes them to a directory; a stored output that differs from the receipt is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'm87-artifacts-'));
+    try {
+      const code = await runArtifacts(['out-ok', '--kubeconfig', clusterInfo().kubeconfigPath, '--context', 'admin', '-n', env.jobNamespace, '-o', dir]);
+      expect(code).toBe(0);
+      expect(readFileSync(join(dir, '0', 'patch'), 'utf8')).toBe(PATCH);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // Replace the stored output (an admin could): the client checks it against the Job's receipt again.
+    const path = `/api/v1/namespaces/${env.jobNamespace}/configmaps/m87-outputs-out-ok`;
+    const cm = await kubeRequest<KubeObject & { binaryData: Record<string, string> }>(admin, { method: 'GET', path });
+    await kubeRequest(admin, { method: 'DELETE', path });
+    await waitFor(async () => (await get(CONFIG_MAPS, env.jobNamespace, 'm87-outputs-out-ok')) === undefined, { what: 'outputs deleted' });
+    const { resourceVersion: _rv, uid: _uid, creationTimestamp: _ct, managedFields: _mf, ...metadata } = cm.metadata as Record<string, unknown>;
+    await kubeRequest(admin, {
+      method: 'POST',
+      path: `/api/v1/namespaces/${env.jobNamespace}/configmaps`,
+      body: { ...cm, metadata, binaryData: { '0.patch': Buffer.from(PATCH.replace('a + b', 'a * b')).toString('base64') } },
+    });
+    await expect(fetchJobOutputs(new M87Client(admin), { namespace: env.jobNamespace, proposal: 'out-ok' })).rejects.toThrow(/outputs\/0\/patch: content hashes .* the receipt says/);
   });
 
   it('a digest that differs from the receipt fails the Job; nothing is stored', async () => {
