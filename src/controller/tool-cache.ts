@@ -53,14 +53,14 @@ export class ToolCache {
   }
 
   /**
-   * What the engine decides against. TRANSITIONAL (issue 15): the runner's built-in tools (underscore names,
-   * which no Tool object can have; builtin-catalogue.ts) stay decidable until the toy built-ins are removed; a
-   * Tool object of the same name wins.
+   * What the engine decides against. TRANSITIONAL (issue 15): the runner's built-in tools (builtin-catalogue.ts)
+   * stay decidable until the toy built-ins are removed, and keep their name: the one they share with a shipped
+   * Tool (`notify`) still means the built-in, so proposals written for it run as before. Every other name is
+   * the Tool object's.
    */
   catalogue(): ToolCatalogue {
-    const tools = this.tools();
-    const merged = new Map<string, ToolSpec>(BUILTIN_CATALOGUE);
-    for (const [name, spec] of tools) merged.set(name, spec);
+    const merged = new Map<string, ToolSpec>(this.tools());
+    for (const [name, spec] of BUILTIN_CATALOGUE) merged.set(name, spec);
     return merged;
   }
 }
