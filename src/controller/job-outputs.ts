@@ -17,7 +17,10 @@ import { FIELD_MANAGER, labelValue, MANAGED_BY } from './names.ts';
 import { controllerRef, isControlledBy } from './owner.ts';
 import { CONFIG_MAPS } from './resources.ts';
 
-export type OutputsResult = { ok: true; stored: number } | { ok: false; reason: string; message: string };
+export type OutputsResult = { ok: true; stored: number } | { ok: false; reason: string; message: string } | { ok: 'retry'; message: string };
+
+/** How long after the runner terminated a log that cannot be read (not: is gone) is asked for again. */
+export const LOG_READ_RETRY_MS = 60_000;
 
 /** Whether the receipt lists declared outputs (then they must be collected). */
 export function receiptHasOutputs(receipt: Receipt | undefined): boolean {
@@ -56,6 +59,8 @@ export async function collectJobOutputs(
   podName: string,
   receipt: Receipt,
   ctx: Pick<ReconcileContext, 'fence' | 'signal'>,
+  /** Milliseconds since the runner terminated: a transient read error is retried within LOG_READ_RETRY_MS. */
+  sinceTerminatedMs = Infinity,
 ): Promise<OutputsResult> {
   let log: string;
   try {
@@ -68,6 +73,8 @@ export async function collectJobOutputs(
   } catch (err) {
     if (ctx.signal.aborted) throw err;
     const gone = isNotFound(err);
+    // The node answered moments ago (it reported the termination): an error other than "gone" may pass.
+    if (!gone && sinceTerminatedMs < LOG_READ_RETRY_MS) return { ok: 'retry', message: `The runner's log cannot be read yet (${(err as Error).message.slice(0, 300)}).` };
     return { ok: false, reason: 'OUTPUT_MISSING', message: `The runner's log ${gone ? 'is gone' : 'cannot be read'} (${(err as Error).message.slice(0, 300)}); its declared outputs cannot be collected.` };
   }
   let outputs;

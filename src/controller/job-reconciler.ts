@@ -268,7 +268,13 @@ export class JobReconciler {
         if (!builtinOnly(envelope.steps) && result.verification !== 'mismatch' && receiptHasOutputs(result.receipt)) {
           // Before the status is final (and anything may delete the Pod): the declared outputs, all or none.
           const { namespace = '', name = '', uid = '' } = obj.metadata;
-          const outputs = await collectJobOutputs(this.#s.kc, { namespace, name, uid }, podName, result.receipt!, ctx);
+          const finishedAt = Date.parse(result.completionTime ?? '');
+          const since = Number.isNaN(finishedAt) ? Infinity : this.#s.now() - finishedAt;
+          const outputs = await collectJobOutputs(this.#s.kc, { namespace, name, uid }, podName, result.receipt!, ctx, since);
+          if (outputs.ok === 'retry') {
+            log.info(outputs.message);
+            return { requeueAfterMs: 2000 };
+          }
           if (!outputs.ok) {
             log.warn({ reason: outputs.reason }, outputs.message);
             result = { ...result, phase: 'Failed', reason: outputs.reason, message: outputs.message };
