@@ -123,3 +123,37 @@ export function unknownToolSpec(): ProposalSpecInput {
     reversibility: reversible('Rebuild.'),
   });
 }
+
+/** A patch that touches a file outside the workspace: the engine denies it (PATH_OUTSIDE_WORKSPACE). */
+export const ESCAPING_PATCH = ['--- a/../../etc/cron.d/m87', '+++ b/../../etc/cron.d/m87', '@@ -0,0 +1 @@', '+* * * * * root true', ''].join('\n');
+
+/**
+ * Casey fixes the failing test of the demo's repository, in three steps each in its tool's image (Tool objects
+ * the chart installs): git-checkout at the pinned commit (through the runner's egress gate) → apply-patch (the
+ * fix; outputs the resulting patch) → run-tests (pytest; outputs the JUnit report). ALLOW.
+ */
+export function fixFailingTestSpec(repo: { url: string; commit: string; destination: { host: string; port: number } }, patch: string): ProposalSpecInput {
+  return agentSpec('casey', {
+    summary: 'Fix the failing test in calc: add() subtracts',
+    intent: { id: 'fix-calc-add', goal: 'Make tests/test_calc.py::test_add pass.', mode: 'fix' },
+    effects: ['READ_REPO', 'WRITE_PATCH', 'RUN_TESTS'],
+    steps: [
+      { tool: 'git-checkout', args: { repository: repo.url, commit: repo.commit } },
+      { tool: 'apply-patch', args: { patch } },
+      { tool: 'run-tests', args: { path: 'tests' } },
+    ],
+    envelope: { egress: [{ host: repo.destination.host, port: repo.destination.port }], autonomyBudget: { maxRuntimeSeconds: 120, maxExternalIO: 10 } },
+    truthAccount: {
+      observations: ['tests/test_calc.py::test_add fails: add(2, 3) returns -1.'],
+      claims: [{ text: 'calc.add subtracts instead of adding.', confidence: 0.9 }],
+    },
+    riskScore: 0.2,
+    reversibility: reversible('The patch is applied in the job workspace only and offered as an output; nothing is pushed.'),
+  });
+}
+
+/** The same job with a step naming a tool that is not in the catalogue: denied, naming steps[1].tool. */
+export function uncataloguedToolSpec(repo: { url: string; commit: string; destination: { host: string; port: number } }): ProposalSpecInput {
+  const spec = fixFailingTestSpec(repo, '');
+  return { ...spec, summary: 'Fix the failing test with a tool nobody installed', steps: [spec.steps[0]!, { tool: 'git-push', args: { remote: 'origin' } }] };
+}

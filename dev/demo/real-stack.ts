@@ -136,7 +136,7 @@ export async function startRealStack(opts: RealStackOptions): Promise<RealStack>
     startBridgeEgressTarget({ bridge: BRIDGE, address: EGRESS_TARGET_ADDRESS, prefixLength: POD_PREFIX_LENGTH }),
   );
   try {
-    await step(progress, `policy default: allowedEgress ${egress.host}:${egress.port}`, () => allowEgressTo(admin, { host: egress.host, port: egress.port }));
+    await step(progress, `policy default: allowedEgress ${egress.host}:${egress.port}`, () => allowEgressTo(admin, [{ host: egress.host, port: egress.port }]));
     const waitForLeader = (timeoutMs = 120_000, except?: string) =>
       waitUntil(() => leader(admin, except), {
         what: `the in-cluster controller (Deployment ${CONTROLLER_NAMESPACE}/${CONTROLLER_DEPLOYMENT}) to lead and be ready`,
@@ -155,6 +155,7 @@ export async function startRealStack(opts: RealStackOptions): Promise<RealStack>
     let stopping: Promise<void> | undefined;
     return {
       kubeconfigPath: opts.kubeconfigPath,
+      repository: undefined, // the fix-the-failing-test repository is served in veth mode only (process node)
       jobNamespace: opts.jobNamespace,
       nodeName: opts.node.nodeName,
       network: 'kube-router',

@@ -21,7 +21,8 @@ import {
   type ProposalView,
 } from './observe.ts';
 import { runForgedCopy, type JobPodCopy } from './forged-pod.ts';
-import { deploySpec, networkCallSpec, readRepoSpec, readSecretsSpec, runTestsSpec, writeFileSpec } from './proposals.ts';
+import { deploySpec, ESCAPING_PATCH, fixFailingTestSpec, networkCallSpec, readRepoSpec, readSecretsSpec, runTestsSpec, uncataloguedToolSpec, writeFileSpec } from './proposals.ts';
+import { fetchJobOutputs, M87Client } from '../../src/client/index.ts';
 import type { ProposalSpecInput } from '../../src/api/proposal.ts';
 import type { RunnerReport, Stack } from './stack.ts';
 
@@ -374,7 +375,51 @@ export const tamperedFilesOnRealNode: Scenario = {
   },
 };
 
-export const SCENARIOS: readonly Scenario[] = [allowedTestRun, secretsDenied, deployApproved, readThenNetwork, tamperedAnnotation];
+/**
+ * (f) Real work: Casey fixes the failing test of a small repository the demo serves (veth mode) — checkout at
+ * the pinned commit → apply the patch → pytest in the Python image — and the patch and the test report are
+ * fetched like `kubectl m87 artifacts` does, each digest checked against the receipt. A patch reaching outside
+ * the workspace and a tool that is not in the catalogue are denied with their reasons.
+ */
+export const fixFailingTest: Scenario = {
+  id: 'f',
+  title: 'fix the failing test: checkout → patch → pytest, outputs retrievable',
+  run: async (ctx) => {
+    const t0 = performance.now();
+    const repo = ctx.stack.repository;
+    if (repo === undefined) throw new Error('no demo repository (veth network mode only: an isolated Pod reaches nothing)');
+    const casey = ctx.stack.agents.casey;
+    const fix = await runProposal(ctx, { as: casey, submitter: 'casey', name: nameOf(ctx, 'fix-calc-add'), spec: fixFailingTestSpec(repo, repo.fix), timeoutMs: 150_000 });
+    const escaping = await runProposal(ctx, { as: casey, submitter: 'casey', name: nameOf(ctx, 'fix-calc-escape'), spec: fixFailingTestSpec(repo, ESCAPING_PATCH) });
+    const uncatalogued = await runProposal(ctx, { as: casey, submitter: 'casey', name: nameOf(ctx, 'fix-calc-git-push'), spec: uncataloguedToolSpec(repo) });
+    const c = new Checks();
+    checkDecision(c, fix, 'ALLOW');
+    checkSucceeded(c, fix);
+    checkDecision(c, escaping, 'DENY', 'PATH_OUTSIDE_WORKSPACE');
+    checkDecision(c, uncatalogued, 'DENY', 'TOOL_UNKNOWN');
+    const toolReason = uncatalogued.decision.spec.reasons.find((r) => r.code === 'TOOL_UNKNOWN');
+    c.expect(toolReason?.message.includes('steps[1].tool') === true, `${uncatalogued.name}: TOOL_UNKNOWN does not name steps[1].tool`);
+    let evidence = '';
+    try {
+      const { outputs } = await fetchJobOutputs(new M87Client(ctx.stack.admin), { namespace: ctx.stack.jobNamespace, proposal: fix.name });
+      const patch = outputs.find((o) => o.name === 'patch');
+      const report = outputs.find((o) => o.name === 'test-report');
+      c.expect(patch?.bytes.toString('utf8').includes('+    return a + b') === true, `${fix.name}: the patch output does not carry the fix`);
+      c.expect(/<testsuite [^>]*failures="0"/.test(report?.bytes.toString('utf8') ?? ''), `${fix.name}: the test report does not say 0 failures`);
+      evidence = `outputs ${outputs.map((o) => `${o.name} ${o.bytes.length} B sha256 ${short(o.sha256)}`).join(', ')}; denied: ${escaping.decision.spec.reasons.find((r) => r.code === 'PATH_OUTSIDE_WORKSPACE') ? 'PATH_OUTSIDE_WORKSPACE' : '?'}, ${toolReason ? 'TOOL_UNKNOWN' : '?'}`;
+    } catch (err) {
+      c.expect(false, `${fix.name}: outputs not retrievable: ${(err as Error).message}`);
+    }
+    return finish('f', fixFailingTest.title, 'casey (SA)', t0, [fix, escaping, uncatalogued], {
+      decision: `${decisionText(fix.decision)}; ${decisionText(escaping.decision)}; ${decisionText(uncatalogued.decision)}`,
+      human: '-',
+      result: jobText(fix),
+      evidence,
+    }, c);
+  },
+};
+
+export const SCENARIOS: readonly Scenario[] = [allowedTestRun, secretsDenied, deployApproved, readThenNetwork, tamperedAnnotation, fixFailingTest];
 
 /**
  * Runs the scenarios: one lane per submitter, lanes in parallel (a submitter's proposals are decided one at
@@ -383,7 +428,9 @@ export const SCENARIOS: readonly Scenario[] = [allowedTestRun, secretsDenied, de
 export async function runScenarios(ctx: ScenarioContext, onResult?: (r: ScenarioResult) => void): Promise<ScenarioResult[]> {
   // The real node has no fault injector: (e) forges a copy of a minted job Pod instead.
   const tamper = ctx.stack.network === 'kube-router' ? tamperedFilesOnRealNode : tamperedAnnotation;
-  const lanes: Scenario[][] = [[allowedTestRun], [secretsDenied], [deployApproved, readThenNetwork], [tamper]];
+  // (f) needs the demo's repository, served only where a Pod can reach it (veth mode); Casey's lane.
+  const real = ctx.stack.repository !== undefined;
+  const lanes: Scenario[][] = [[allowedTestRun, ...(real ? [fixFailingTest] : [])], [secretsDenied], [deployApproved, readThenNetwork], [tamper]];
   const results = new Map<string, ScenarioResult>();
   const runSafely = async (s: Scenario): Promise<ScenarioResult> => {
     const t0 = performance.now();
@@ -413,5 +460,5 @@ export async function runScenarios(ctx: ScenarioContext, onResult?: (r: Scenario
       }
     }),
   );
-  return SCENARIOS.map((s) => results.get(s.id)!);
+  return SCENARIOS.filter((s) => results.has(s.id)).map((s) => results.get(s.id)!);
 }

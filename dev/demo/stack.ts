@@ -18,6 +18,8 @@ import { podLayout } from '../process-node/pod-layout.ts';
 import { isNotFound, kubeRequest } from '../../src/runtime/kube-http.ts';
 import { waitForAdmissionPolicies } from '../security/admission-ready.ts';
 import { egressTargetAddress, startEgressTarget, type EgressTarget } from './egress-target.ts';
+import { makePythonRepo, startGitHttpServer, type GitHttpServer } from './git-http-server.ts';
+import { toolImageMap } from '../process-node/tool-images.ts';
 import type { FaultPlan, FaultSpec } from './faults.ts';
 import { helmUpgradeInstall } from './helm.ts';
 import { startChild, type ChildProcessHandle } from './processes.ts';
@@ -63,6 +65,14 @@ export interface StackOptions {
   readonly onProgress?: (line: string) => void;
 }
 
+export interface DemoRepository {
+  readonly url: string;
+  readonly commit: string;
+  readonly fix: string;
+  readonly destination: { readonly host: string; readonly port: number };
+  readonly server: GitHttpServer;
+}
+
 export interface RunnerReport {
   status?: string;
   reasonCode?: string;
@@ -87,6 +97,12 @@ export interface Stack {
   readonly egressDestination: { readonly host: string; readonly port: number };
   /** The HTTP server at egressDestination (veth mode only: an isolated Pod has no route to anything). */
   readonly egress: EgressTarget | undefined;
+  /**
+   * The small Python repository the fix-the-failing-test scenario checks out (veth mode only): served over git
+   * smart HTTP at the egress target's address (the one a Pod can reach), its commit with one failing test, and
+   * the patch that fixes it. The policy's allowedEgress lists it too.
+   */
+  readonly repository: DemoRepository | undefined;
   /** The controller and the process node as local processes; absent on the real node (the controller runs in-cluster). */
   readonly controller: ChildProcessHandle | undefined;
   readonly node: ChildProcessHandle | undefined;
@@ -165,13 +181,13 @@ export async function canCreateProposals(kc: KubeConfig, namespace: string): Pro
   return review.status?.allowed === true;
 }
 
-export async function allowEgressTo(admin: KubeConfig, target: { host: string; port: number }): Promise<void> {
+export async function allowEgressTo(admin: KubeConfig, targets: readonly { host: string; port: number }[]): Promise<void> {
   // The chart has no value for the policy's allowedEgress; an admin edits the installed policy.
   await kubeRequest(admin, {
     method: 'PATCH',
     path: `/apis/${API_VERSION}/governancepolicies/default`,
     contentType: 'application/merge-patch+json',
-    body: { spec: { envelope: { allowedEgress: [{ host: target.host, port: target.port }] } } },
+    body: { spec: { envelope: { allowedEgress: targets.map((t) => ({ host: t.host, port: t.port })) } } },
   });
 }
 
@@ -207,6 +223,7 @@ interface StartContext {
   /** Everything started so far, for cleanup when the start fails. */
   readonly children: ChildProcessHandle[];
   egress: EgressTarget | undefined;
+  repository: DemoRepository | undefined;
 }
 
 /** The process node as a child process, until its Node is Ready. Independent of the chart. */
@@ -217,7 +234,12 @@ async function startNode(c: StartContext, planFile: string, nodeStateDir: string
     image,
     executables: { m87: [process.execPath, INJECTOR, planFile, CLI_MAIN] },
     entrypoint: ['m87'],
+    // Step Pods: install-runner links the checkout's runner; step containers run it (dev/process-node/README.md).
+    env: { M87_RUNNER_DELIVERY: 'link' },
+    deliveredRunner: true,
   }));
+  // The shipped tool images (git, python + pytest, curl) stand in with host programs, for step Pods.
+  if (c.network === 'veth') imageMap.push(...toolImageMap(join(opts.workDir, 'tools')));
   writeFileSync(imageMapFile, JSON.stringify(imageMap, null, 2), { mode: 0o644 });
   return step(c.progress, `process node ${opts.nodeName} (network ${c.network}${c.network === 'veth' ? `, pool ${opts.podCidr}` : ''}) Ready`, async () => {
     const child = await startChild({
@@ -310,9 +332,17 @@ async function installAndStartController(c: StartContext, pooled: (kc: KubeConfi
       startEgressTarget({ podCidr: opts.podCidr }),
     );
     egressDestination = { host: c.egress.host, port: c.egress.port };
+    c.repository = await step(progress, `git repository: smart HTTP on ${egressDestination.host} (a Python project with one failing test)`, async () => {
+      const dir = join(opts.workDir, 'git', 'calc');
+      mkdirSync(dir, { recursive: true });
+      const { commit, fix } = makePythonRepo(dir);
+      const server = await startGitHttpServer(join(opts.workDir, 'git'), { host: egressDestination.host, addressExists: true });
+      return { url: server.url('calc'), commit, fix, destination: { host: server.host, port: server.port }, server };
+    });
   }
-  await step(progress, `policy default: allowedEgress ${egressDestination.host}:${egressDestination.port} (admin edit; the chart has no value for it)`, () =>
-    allowEgressTo(admin, egressDestination),
+  const allowed = [egressDestination, ...(c.repository ? [c.repository.destination] : [])];
+  await step(progress, `policy default: allowedEgress ${allowed.map((d) => `${d.host}:${d.port}`).join(', ')} (admin edit; the chart has no value for it)`, () =>
+    allowEgressTo(admin, allowed),
   );
   return { agents, egressDestination, ...(await startControllerProcess(c)) };
 }
@@ -341,7 +371,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   // Pods run as uid 65532 and must reach their files below the work dir.
   mkdirSync(opts.workDir, { recursive: true });
   chmodSync(opts.workDir, 0o711);
-  const c: StartContext = { opts, progress, admin, logLevel: opts.logLevel ?? 'info', network, children: [], egress: undefined };
+  const c: StartContext = { opts, progress, admin, logLevel: opts.logLevel ?? 'info', network, children: [], egress: undefined, repository: undefined };
   const nodeStateDir = join(opts.workDir, 'node');
   const planFile = join(opts.workDir, 'faults.json');
   writeJsonAtomically(planFile, {});
@@ -351,12 +381,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   if (nodeStart.status === 'rejected' || controlStart.status === 'rejected') {
     for (const child of c.children.reverse()) await child.stop().catch(() => undefined);
     await c.egress?.stop();
+    await c.repository?.server.stop();
     await closePools();
     throw nodeStart.status === 'rejected' ? nodeStart.reason : (controlStart as PromiseRejectedResult).reason;
   }
   const node = nodeStart.value;
   const { agents, egressDestination, controller, metricsUrl } = controlStart.value;
   const egress = c.egress;
+  const repository = c.repository;
 
   const plan: FaultPlan = {};
   let stopping: Promise<void> | undefined;
@@ -373,6 +405,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     agents,
     metricsUrl,
     egress,
+    repository,
     controller,
     node,
     nodeStateDir,
@@ -391,6 +424,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         await controller.stop();
         await node.stop(15_000);
         await egress?.stop();
+        await repository?.server.stop();
         await closePools();
       })();
       return stopping;

@@ -33,7 +33,7 @@ function microTime(date = new Date()): string {
   return date.toISOString().replace(/Z$/, '000Z');
 }
 
-function nodeStatus(nodeName: string, resources: NodeResources, ready: boolean, transition: string): Record<string, unknown> {
+function nodeStatus(nodeName: string, resources: NodeResources, ready: boolean, transition: string, kubeletPort: number): Record<string, unknown> {
   const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
   const cond = (type: string, status: boolean, reason: string, message: string): Record<string, unknown> => ({
     type,
@@ -58,7 +58,7 @@ function nodeStatus(nodeName: string, resources: NodeResources, ready: boolean, 
         ? cond('Ready', true, 'KubeletReady', 'M87 process node is ready (dev/test only)')
         : cond('Ready', false, 'ProcessNodeStopped', 'M87 process node stopped'),
     ],
-    daemonEndpoints: { kubeletEndpoint: { Port: 0 } },
+    daemonEndpoints: { kubeletEndpoint: { Port: kubeletPort } },
     nodeInfo: {
       machineID: '',
       systemUUID: '',
@@ -81,6 +81,8 @@ export interface NodeRegistration {
 
 export async function registerNode(opts: {
   kc: KubeConfig;
+  /** Where the node serves container logs to the API server (pods/log); 0: nowhere. */
+  kubeletPort?: number;
   nodeName: string;
   resources: NodeResources;
   labels?: Record<string, string>;
@@ -119,7 +121,7 @@ export async function registerNode(opts: {
       method: 'PATCH',
       path: `${nodePath}/status`,
       contentType: 'application/merge-patch+json',
-      body: { status: nodeStatus(nodeName, resources, ready, transition) },
+      body: { status: nodeStatus(nodeName, resources, ready, transition, opts.kubeletPort ?? 0) },
     });
   };
   await writeStatus(true);

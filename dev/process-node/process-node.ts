@@ -1,12 +1,13 @@
 // The process node (dev and test only): a small kubelet substitute that registers a Node and runs each Pod the
 // real scheduler binds to it as a local process in its own network namespace. See docs/dev/pod-contract.md.
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { Informer } from '../../src/runtime/informer.ts';
 import { createEgressPolicy } from './egress-policy.ts';
 import { hostCommand } from './host-exec.ts';
+import { startLogServer } from './log-server.ts';
 import { defaultImageMap, type ImageMapping } from './image-map.ts';
 import { defaultResources, registerNode, type NodeResources } from './node-registration.ts';
 import { podLayout, podsDir } from './pod-layout.ts';
@@ -50,6 +51,14 @@ export interface ProcessNode {
   stop(): Promise<void>;
 }
 
+/** The cluster CA (PEM) from the node's kubeconfig: the CA that issued the API server's kubelet client certificate. */
+function clusterCaPem(kc: KubeConfig): string {
+  const cluster = kc.getCurrentCluster();
+  if (cluster?.caData !== undefined) return Buffer.from(cluster.caData, 'base64').toString('utf8');
+  if (cluster?.caFile !== undefined) return readFileSync(cluster.caFile, 'utf8');
+  throw new Error('process node: the kubeconfig names no cluster CA (needed to accept the API server at the log endpoint)');
+}
+
 async function which(tool: string): Promise<string> {
   for (const dir of ['/usr/bin', '/bin', '/usr/sbin', '/sbin', '/usr/local/bin']) {
     const path = join(dir, tool);
@@ -91,7 +100,17 @@ export async function startProcessNode(options: ProcessNodeOptions): Promise<Pro
     await networks.destroy(name);
   }
 
-  const registration = await registerNode({ kc, nodeName, resources: options.resources ?? defaultResources(), labels: options.labels ?? {}, log });
+  // pods/log: the API server asks the node (kubeletEndpoint) for a container's log.
+  let findPod: (namespace: string, name: string) => PodLike | undefined = () => undefined;
+  const logServer = await startLogServer({
+    clientCaPem: clusterCaPem(kc),
+    readLog: (namespace, name, container) => {
+      const pod = findPod(namespace, name);
+      const logs = pod === undefined ? undefined : nodeLogs(pod, container);
+      return logs === undefined ? undefined : logs.stdout + logs.stderr;
+    },
+  });
+  const registration = await registerNode({ kc, kubeletPort: logServer.port, nodeName, resources: options.resources ?? defaultResources(), labels: options.labels ?? {}, log });
   const workers = new Map<string, PodWorker>();
   const ctx = {
     kc,
@@ -114,6 +133,14 @@ export async function startProcessNode(options: ProcessNodeOptions): Promise<Pro
     // Bound Pods must be seen promptly: restart a silent watch sooner than the default.
     watchdogMs: 90_000,
   });
+  function nodeLogs(pod: { metadata: { uid?: string } }, container?: string): { stdout: string; stderr: string } | undefined {
+    const uid = pod.metadata.uid;
+    if (uid === undefined || !existsSync(podLayout(stateDir, uid).dir)) return undefined;
+    const layout = podLayout(stateDir, uid);
+    const name = container ?? informer.list().find((p) => p.metadata.uid === uid)?.spec.containers[0]?.name ?? readdirSync(join(layout.dir, 'containers'))[0];
+    if (name === undefined) return undefined;
+    return { stdout: readTail(layout.stdoutLog(name), MAX_LOG_BYTES), stderr: readTail(layout.stderrLog(name), MAX_LOG_BYTES) };
+  }
   const onPod = (pod: PodLike): void => {
     const uid = pod.metadata.uid;
     if (uid === undefined || stopping) return;
@@ -137,6 +164,7 @@ export async function startProcessNode(options: ProcessNodeOptions): Promise<Pro
   });
   informer.start();
   await informer.waitForSync({ timeoutMs: 60_000 });
+  findPod = (namespace, name) => informer.getByName(namespace, name);
 
   // Pod dirs of Pods that no longer exist (deleted while the node was down).
   const known = new Set(informer.list().map((p) => p.metadata.uid));
@@ -148,14 +176,7 @@ export async function startProcessNode(options: ProcessNodeOptions): Promise<Pro
   let stopped: Promise<void> | undefined;
   return {
     nodeName,
-    logs(pod, container) {
-      const uid = pod.metadata.uid;
-      if (uid === undefined || !existsSync(podLayout(stateDir, uid).dir)) return undefined;
-      const layout = podLayout(stateDir, uid);
-      const name = container ?? informer.list().find((p) => p.metadata.uid === uid)?.spec.containers[0]?.name ?? readdirSync(join(layout.dir, 'containers'))[0];
-      if (name === undefined) return undefined;
-      return { stdout: readTail(layout.stdoutLog(name), MAX_LOG_BYTES), stderr: readTail(layout.stderrLog(name), MAX_LOG_BYTES) };
-    },
+    logs: nodeLogs,
     stop() {
       stopped ??= (async () => {
         stopping = true;
@@ -163,6 +184,7 @@ export async function startProcessNode(options: ProcessNodeOptions): Promise<Pro
         const grace = options.shutdownGraceSeconds ?? 5;
         await Promise.all([...workers.values()].map((w) => w.shutdown(grace)));
         await registration.stop({ deleteNode: options.deleteNodeOnStop === true });
+        await logServer.close();
         log.info('Process node stopped');
       })();
       return stopped;

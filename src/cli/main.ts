@@ -43,6 +43,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'List the tool catalogue (Tool objects in the cluster): effects, write scope, network, image digest.',
     load: async () => (await import('./tools-command.ts')).runTools,
   },
+  artifacts: {
+    summary: "Fetch a proposal's Job outputs (patch, test report…), each checked against the receipt's digest: artifacts <proposal> [-o DIR].",
+    load: async () => (await import('./artifacts-command.ts')).runArtifacts,
+  },
   mcp: {
     summary: 'Serve the M87 tools to an agent runtime over MCP (stdio, or streamable HTTP on loopback).',
     load: async () => (await import('./mcp-command.ts')).runMcp,

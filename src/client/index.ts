@@ -7,3 +7,4 @@ export { explainRecorded, replayDecision, type Comparison, type ExplainedReason,
 export { DECIDED_PHASES, FINAL_PHASES, proposalState, readProposalState, waitForProposal, type ApprovalStateName, type ProposalState, type WaitOptions } from './proposal-state.ts';
 export { assertSubmitter, checkDraft, defaultProposalName, MAX_PROPOSAL_BYTES, ProposalDraft, submitProposal, type SubmitOptions } from './proposals.ts';
 export { CLIENT_KINDS, type ClientKindName, type ClusterKind, type NamespacedKind, type ObjectOf } from './resources.ts';
+export { fetchJobOutputs, type JobOutputs } from './artifacts.ts';

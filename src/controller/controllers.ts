@@ -31,6 +31,7 @@ import type { PolicyState } from './policy-state.ts';
 import { ProposalReconciler } from './proposal-reconciler.ts';
 import { SUBMITTER_KEYS, type SubmitterKey } from './queue-keys.ts';
 import { SessionLedger } from './session-ledger.ts';
+import { ToolCache } from './tool-cache.ts';
 
 /** What the reconcilers are built from. */
 export interface ControllerParts {
@@ -81,6 +82,7 @@ export function createControllers(p: ControllerParts): Controllers {
   const ledger = new SessionLedger(informers.decisions, informers.jobs, p.now);
   const fresh: FreshWrites = { proposals: new FreshObjects(), approvals: new FreshObjects(), jobs: new FreshObjects() };
   const pending = new PendingReasons();
+  const toolCache = new ToolCache(informers.tools);
   const mintRequests = new MintRequests();
   // Filled below; the enqueue functions run only after every controller exists.
   const wired: { controllers?: Controllers } = {};
@@ -88,7 +90,7 @@ export function createControllers(p: ControllerParts): Controllers {
   const enqueueProposal = (key: ObjectKey): void => wired.controllers?.proposals.enqueue(key);
   const enqueueJob = (key: ObjectKey): void => wired.controllers?.jobs.enqueue(key);
 
-  const decider = new Decider({ ...p, ledger, fresh, pending, mintRequests, enqueueProposal, enqueueJob, enqueueSubmitter });
+  const decider = new Decider({ ...p, toolCache, ledger, fresh, pending, mintRequests, enqueueProposal, enqueueJob, enqueueSubmitter });
   const undecidedSubmitters = (): SubmitterKey[] => {
     const submitters = new Set<string>();
     for (const obj of informers.proposals.byIndex(UNDECIDED, '1')) {
@@ -116,11 +118,13 @@ export function createControllers(p: ControllerParts): Controllers {
     .watch(informers.policies, { mapToKeys: (obj) => (obj.metadata.name === p.config.policyName ? undecidedSubmitters() : []) })
     .watch(informers.profiles, { mapToKeys: () => undecidedSubmitters() })
     .dependsOn(informers.decisions)
-    .dependsOn(informers.jobs);
+    .dependsOn(informers.jobs)
+    // Never decide against a tool catalogue that has not been read yet.
+    .dependsOn(informers.tools);
 
   // Delivered notifications are recorded in Proposal.status by its one writer, the proposals controller.
   const notified = p.config.notifications ? new NotificationRecords() : undefined;
-  const proposalReconciler = new ProposalReconciler({ ...p, ledger, fresh, pending, mintRequests, enqueueSubmitter, ...(notified ? { notified } : {}) });
+  const proposalReconciler = new ProposalReconciler({ ...p, toolCache, ledger, fresh, pending, mintRequests, enqueueSubmitter, ...(notified ? { notified } : {}) });
   const proposals = new Controller<ObjectKey>({
     name: 'proposals',
     reconcile: tolerateNamespaceDeletion((key, ctx) => proposalReconciler.reconcile(key, ctx)),
@@ -141,10 +145,11 @@ export function createControllers(p: ControllerParts): Controllers {
       },
     })
     .dependsOn(informers.policies)
-    .dependsOn(informers.profiles);
+    .dependsOn(informers.profiles)
+    .dependsOn(informers.tools);
 
   const namespaces = new NamespaceGuard(p.kc, p.now);
-  const jobReconciler = new JobReconciler({ ...p, fresh, namespaces });
+  const jobReconciler = new JobReconciler({ ...p, toolCache, fresh, namespaces });
   const ownerJob = (obj: KubeObject): ObjectKey[] => {
     const owner = obj.metadata.ownerReferences?.find((r) => r.kind === 'Job' && r.controller === true && r.apiVersion.startsWith('governance.m87.io/'));
     return owner ? proposalKey(obj.metadata.namespace, owner.name) : [];
@@ -152,6 +157,11 @@ export function createControllers(p: ControllerParts): Controllers {
   const unfinishedJobsIn = (obj: KubeObject): ObjectKey[] =>
     informers.jobs
       .byIndex(NAMESPACE_INDEX, obj.metadata.namespace ?? '')
+      .filter((j) => !['Succeeded', 'Failed'].includes((j.status as { phase?: string } | undefined)?.phase ?? ''))
+      .map(objectKeyOf);
+  const unfinishedJobs = (): ObjectKey[] =>
+    informers.jobs
+      .list()
       .filter((j) => !['Succeeded', 'Failed'].includes((j.status as { phase?: string } | undefined)?.phase ?? ''))
       .map(objectKeyOf);
   const jobs = new Controller<ObjectKey>({
@@ -165,7 +175,9 @@ export function createControllers(p: ControllerParts): Controllers {
     .watch(informers.pods, { mapToKeys: ownerJob })
     .watch(informers.networkPolicies, { mapToKeys: ownerJob })
     // A deleted public-key ConfigMap is published again for the Jobs still waiting to run there.
-    .watch(informers.publicKeys, { mapToKeys: unfinishedJobsIn });
+    .watch(informers.publicKeys, { mapToKeys: unfinishedJobsIn })
+    // A Tool edited or deleted: the Jobs not finished check their tool bindings again before a Pod starts.
+    .watch(informers.tools, { mapToKeys: unfinishedJobs });
 
   const policyReconciler = new PolicyReconciler({ ...p, policyName: p.config.policyName });
   const policy = new Controller<ObjectKey>({ name: 'policy', reconcile: (key, ctx) => policyReconciler.reconcile(key, ctx), logger: log, registry }).watch(

@@ -36,6 +36,7 @@ import type { PolicyState } from './policy-state.ts';
 import type { NotDecided } from './proposal-status.ts';
 import type { SubmitterKey } from './queue-keys.ts';
 import { DECISIONS, JOBS } from './resources.ts';
+import type { ToolCache } from './tool-cache.ts';
 import { decisionFacts, jobFacts, type SessionLedger } from './session-ledger.ts';
 
 export interface DeciderDeps {
@@ -59,6 +60,8 @@ export interface DeciderDeps {
   enqueueJob(key: ObjectKey): void;
   enqueueSubmitter(submitter: string): void;
   barrier: LeaderBarrier;
+  /** The tool catalogue the steps are decided against (the controller's Tool cache). */
+  toolCache: Pick<ToolCache, 'catalogue' | 'hasSynced'>;
 }
 
 export interface Candidate {
@@ -114,6 +117,8 @@ export class Decider {
   async #decide(submitter: string, ctx: ReconcileContext): Promise<ReconcileResult> {
     const candidates = this.undecided(submitter);
     if (candidates.length === 0) return;
+    // The controller starts only once the Tool cache synced (dependsOn); this keeps it so if that changes.
+    if (!this.#s.toolCache.hasSynced()) return { requeueAfterMs: 1000 };
 
     const policy = this.#s.policy.current();
     if (policy.state !== 'valid') {
@@ -179,6 +184,7 @@ export class Decider {
         challengeSecret,
         runnerImage: this.#s.config.runnerImage,
         toolManifestHash: toolManifestHash(),
+        catalogue: this.#s.toolCache.catalogue(),
       };
       let evaluation;
       try {

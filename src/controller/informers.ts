@@ -5,7 +5,7 @@ import { PROPOSAL_PHASES } from '../api/proposal.ts';
 import { Informer, type IndexFunc } from '../runtime/informer.ts';
 import type { KubeObject, ResourceType } from '../runtime/resource.ts';
 import { MANAGED_SELECTOR, PUBLIC_KEY_SELECTOR } from './names.ts';
-import { AGENT_PROFILES, APPROVALS, CONFIG_MAPS, DECISIONS, GOVERNANCE_POLICIES, JOBS, NETWORK_POLICIES, PODS, PROPOSALS } from './resources.ts';
+import { AGENT_PROFILES, APPROVALS, CONFIG_MAPS, DECISIONS, GOVERNANCE_POLICIES, JOBS, NETWORK_POLICIES, PODS, PROPOSALS, TOOLS } from './resources.ts';
 import { indexBySubmitter, SUBMITTER_INDEX } from './session-ledger.ts';
 
 export interface Informers {
@@ -15,6 +15,8 @@ export interface Informers {
   jobs: Informer<KubeObject>;
   profiles: Informer<KubeObject>;
   policies: Informer<KubeObject>;
+  /** The tool catalogue (cluster-scoped Tool objects). */
+  tools: Informer<KubeObject>;
   pods: Informer<KubeObject>;
   networkPolicies: Informer<KubeObject>;
   /** The public-key ConfigMaps the controller published (job Pods mount them). */
@@ -71,6 +73,7 @@ export function createInformers(kc: KubeConfig, log: Logger): Informers {
     jobs: informer(JOBS),
     profiles: informer(AGENT_PROFILES),
     policies: informer(GOVERNANCE_POLICIES),
+    tools: informer(TOOLS),
     pods: informer(PODS, { labelSelector: MANAGED_SELECTOR }),
     networkPolicies: informer(NETWORK_POLICIES, { labelSelector: MANAGED_SELECTOR }),
     publicKeys: informer(CONFIG_MAPS, { labelSelector: PUBLIC_KEY_SELECTOR }),

@@ -20,8 +20,13 @@ import type { Informers } from './informers.ts';
 import type { PublicKeyPublisher } from './keys.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import type { NamespaceGuard } from './namespace-guard.ts';
-import { buildJobPod } from './job-pod.ts';
+import { buildJobPod, stepImageMismatch } from './job-pod.ts';
+import { builtinOnly, type ToolCache } from './tool-cache.ts';
+import { checkToolBindings } from '../tool-catalogue/binding.ts';
+import type { ToolSpec } from '../api/tool.ts';
 import { FIELD_MANAGER, jobNetworkPolicyName, jobPodName } from './names.ts';
+import { jobOutputsName } from '../integrity/job-outputs.ts';
+import { collectJobOutputs, receiptHasOutputs } from './job-outputs.ts';
 import { buildNetworkPolicy, EgressRuleError, networkPolicyMatches } from './network-policy.ts';
 import { isControlledBy } from './owner.ts';
 import { parseJob } from './parse.ts';
@@ -46,6 +51,8 @@ export interface JobReconcilerDeps {
   publicKeys: PublicKeyPublisher;
   namespaces: NamespaceGuard;
   events: EventRecorder;
+  /** The Tool cache: each step runs in the image of the Tool it was decided against, checked again here. */
+  toolCache: Pick<ToolCache, 'tools'>;
 }
 
 /** Why this Job must not run, or undefined when it is intact and signed with `key`. Pure. */
@@ -123,6 +130,20 @@ export class JobReconciler {
     const uid = job.metadata.uid ?? '';
     const ref = { namespace, name, uid, proposalName: job.spec.proposalRef.name };
 
+    // Each step runs the Tool it was decided against, or nothing runs (no NetworkPolicy, no Pod).
+    let tools: Record<string, ToolSpec> | undefined;
+    if (!builtinOnly(job.spec.envelope.steps)) {
+      const catalogue = this.#s.toolCache.tools();
+      const problems = checkToolBindings(job.spec.envelope.steps, catalogue);
+      if (problems.length > 0) {
+        const message = `${problems.map((p) => p.message).join('; ')}; no Pod is started.`;
+        log.warn({ reason: problems[0]!.reason }, message);
+        await this.#fail(obj, problems[0]!.reason, message, ctx);
+        return;
+      }
+      tools = Object.fromEntries(job.spec.envelope.steps.map((s) => [s.tool, catalogue.get(s.tool)!]));
+    }
+
     let desiredNp;
     try {
       desiredNp = buildNetworkPolicy(ref, job.spec.envelope.egress);
@@ -174,6 +195,7 @@ export class JobReconciler {
     const desiredPod = buildJobPod({
       job: { ...jobFacts(job), namespace, name, proposalName: job.spec.proposalRef.name },
       publicKeyConfigMap: this.#s.publicKeys.configMapName,
+      ...(tools ? { tools } : {}),
       ...(this.#s.config.runnerResources ? { resources: this.#s.config.runnerResources } : {}),
     });
     const { object: pod, created } = await createIfAbsent<KubeObject>(this.#s.kc, PODS, desiredPod as unknown as KubeObject, {
@@ -227,9 +249,42 @@ export class JobReconciler {
           conditions: unknownConditions(s.conditions, 'Running', 'The runner is executing the job.', now),
         }));
         return;
-      case 'finished':
-        await this.#finish(obj, progress.result, base, ctx, log);
+      case 'finished': {
+        // A step Pod's receipt counts only if every step ran the image its envelope step binds.
+        const envelope = facts.envelope;
+        const mismatch = builtinOnly(envelope.steps) ? undefined : stepImageMismatch(pod as Parameters<typeof stepImageMismatch>[0], envelope);
+        if (mismatch !== undefined && progress.result.verification !== 'mismatch') {
+          const { receipt: _unbelieved, ...rest } = progress.result;
+          await this.#finish(
+            obj,
+            { ...rest, phase: 'Failed', reason: 'TOOL_IMAGE_MISMATCH', message: `A step did not run its bound image (${mismatch}); the receipt is not believed.`, verification: 'mismatch' },
+            base,
+            ctx,
+            log,
+          );
+          return;
+        }
+        let result = progress.result;
+        if (!builtinOnly(envelope.steps) && result.verification !== 'mismatch' && receiptHasOutputs(result.receipt)) {
+          // Before the status is final (and anything may delete the Pod): the declared outputs, all or none.
+          const { namespace = '', name = '', uid = '' } = obj.metadata;
+          const finishedAt = Date.parse(result.completionTime ?? '');
+          const since = Number.isNaN(finishedAt) ? Infinity : this.#s.now() - finishedAt;
+          const outputs = await collectJobOutputs(this.#s.kc, { namespace, name, uid }, podName, result.receipt!, ctx, since);
+          if (outputs.ok === 'retry') {
+            log.info(outputs.message);
+            return { requeueAfterMs: 2000 };
+          }
+          if (!outputs.ok) {
+            log.warn({ reason: outputs.reason }, outputs.message);
+            result = { ...result, phase: 'Failed', reason: outputs.reason, message: outputs.message };
+          } else {
+            log.info({ outputs: outputs.stored, configMap: jobOutputsName(name) }, 'Stored job outputs');
+          }
+        }
+        await this.#finish(obj, result, base, ctx, log);
         return;
+      }
       default: {
         const never: never = progress;
         throw new Error(`unexpected pod progress ${JSON.stringify(never)}`);

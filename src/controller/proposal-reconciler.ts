@@ -24,6 +24,8 @@ import type { ChallengeSecrets } from './keys.ts';
 import type { LeaderBarrier } from './leader-barrier.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import { buildJob, MintError } from './minting.ts';
+import type { ToolCache } from './tool-cache.ts';
+import { checkToolBindings } from '../tool-catalogue/binding.ts';
 import type { MintRequests } from './mint-requests.ts';
 import { FIELD_MANAGER } from './names.ts';
 import { ownerRef } from './owner.ts';
@@ -54,6 +56,8 @@ export interface ProposalReconcilerDeps {
   mintRequests: MintRequests;
   enqueueSubmitter(submitter: string): void;
   barrier: LeaderBarrier;
+  /** The Tool cache: a decision whose tools were deleted or changed since is not minted. */
+  toolCache: Pick<ToolCache, 'catalogue'>;
   /** In: webhook notifications delivered, recorded here as the Notified condition (absent: notifications off). */
   notified?: Pick<NotificationRecords, 'apply'>;
 }
@@ -190,7 +194,14 @@ export class ProposalReconciler {
       now,
     });
     let mintRefused: string | undefined;
-    if (jobPlan.action === 'mint') {
+    let mintRefusedReason: string | undefined;
+    const toolProblems = jobPlan.action === 'mint' ? checkToolBindings(decision.spec.effectiveEnvelope?.steps ?? [], d.toolCache.catalogue()) : [];
+    if (toolProblems.length > 0) {
+      // The tool the decision bound is gone or is not the one decided any more: no Job (and so no Pod).
+      mintRefusedReason = toolProblems[0]!.reason;
+      mintRefused = toolProblems.map((p) => p.message).join('; ');
+      log.warn({ reason: mintRefusedReason }, `Refusing to mint a Job: ${mintRefused}`);
+    } else if (jobPlan.action === 'mint') {
       try {
         const job = buildJob({ proposal: { namespace, name, uid, hash }, decision, approvalRefs: plan?.approvedBy ?? [], signingKey: d.signingKey });
         d.mintRequests.add(submitter, {
@@ -226,6 +237,7 @@ export class ProposalReconciler {
             ? { ref: { name: jobObj.metadata.name ?? name, uid: jobObj.metadata.uid ?? '' }, phase: jobStatus.phase, reason: jobStatus.reason, message: jobStatus.message }
             : undefined,
       mintRefused,
+      mintRefusedReason,
     };
     await this.#writeStatus(obj, facts, ctx, log);
     if (jobPlan.action === 'wait') return { requeueAfterMs: jobPlan.requeueAfterMs };

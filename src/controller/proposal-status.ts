@@ -18,6 +18,8 @@ export interface ProposalFacts {
   job?: { ref: ObjectRef; phase?: JobPhase | undefined; reason?: string | undefined; message?: string | undefined } | undefined;
   /** Authorized, but the Job cannot be built (MintError message): nothing runs. */
   mintRefused?: string | undefined;
+  /** The Approved condition's reason for mintRefused (default MintRefused; ToolMissing, ToolChanged…). */
+  mintRefusedReason?: string | undefined;
 }
 
 const DECIDED_REASON: Record<Outcome, string> = {
@@ -133,7 +135,7 @@ export function desiredProposalStatus(current: ProposalStatus | undefined, f: Pr
         return { status: 'False', reason: 'AwaitingApproval', message: `Waiting for approval until ${f.decision.expiresAt ?? '(unknown)'}.` };
     }
   })();
-  const approvedCondition = f.mintRefused !== undefined && !f.job ? { status: 'False' as const, reason: 'MintRefused', message: f.mintRefused } : approved;
+  const approvedCondition = f.mintRefused !== undefined && !f.job ? { status: 'False' as const, reason: f.mintRefusedReason ?? 'MintRefused', message: f.mintRefused } : approved;
   conditions = setCondition(conditions, { type: CONDITION.approved, ...approvedCondition, observedGeneration: gen }, now);
   if (f.job) {
     const j = f.job;

@@ -14,6 +14,7 @@ export const APPROVALS = m87('Approval');
 export const JOBS = m87('Job');
 export const AGENT_PROFILES = m87('AgentProfile');
 export const GOVERNANCE_POLICIES = m87('GovernancePolicy');
+export const TOOLS = m87('Tool');
 
 export const PODS: ResourceType = { group: '', version: 'v1', plural: 'pods', namespaced: true, kind: 'Pod' };
 export const CONFIG_MAPS: ResourceType = { group: '', version: 'v1', plural: 'configmaps', namespaced: true, kind: 'ConfigMap' };

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { ReasonCode } from './codes.ts';
 import { RunnerStop, stop } from './codes.ts';
 import { checkIsolation } from './isolation.ts';
-import { encodeFrame, outputArtifactPath, sha256Hex } from './framed-output.ts';
+import { encodeFrame, outputArtifactPath, sha256Hex } from '../integrity/framed-output.ts';
 import { readPodinfo } from './podinfo.ts';
 import { buildReceipt, type ReceiptStep } from './receipt.ts';
 import { DEFAULT_TERMINATION_LOG, EXIT_CODES, type RunnerEnvironment } from './runner.ts';

@@ -15,7 +15,7 @@ import { readPodinfo } from './podinfo.ts';
 import { runProcess } from './process.ts';
 import { childEnvironment, type RunnerEnvironment } from './runner.ts';
 import { StepState, type OutputRecord, type StepRecord } from './step-state.ts';
-import { sha256Hex } from './framed-output.ts';
+import { sha256Hex } from '../integrity/framed-output.ts';
 import { loadPublicKey, verifyJob, type DehEvidence, type VerifiedJob } from './verify.ts';
 import { CANONICAL_WORKSPACE, Workspace } from './workspace.ts';
 

@@ -207,3 +207,15 @@ export async function getObject<T extends KubeObject = KubeObject>(
     throw err;
   }
 }
+
+/** One request whose response is text (e.g. pods/log). Throws ApiException on any non-2xx status. */
+export async function kubeRequestText(kc: KubeConfig, req: KubeRequest): Promise<string> {
+  const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(req.timeoutMs ?? DEFAULT_TIMEOUT_MS)));
+  const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+  const ctx = await prepare(kc, req, signal);
+  req.fence?.();
+  const resp = await httpLibrary.send(ctx).toPromise();
+  const text = await resp.body.text();
+  if (resp.httpStatusCode < 200 || resp.httpStatusCode >= 300) throw apiError(req, resp.httpStatusCode, text, resp.headers);
+  return text;
+}

@@ -162,16 +162,40 @@ describe('demo scenarios', () => {
 
   it('the controller counted every decision, approval, job and verification', () => {
     const d = (name: string, labels: Record<string, string>): number => after.delta(before, name, labels);
-    expect(d('m87_proposals_total', { outcome: 'ALLOW' })).toBe(3);
-    expect(d('m87_proposals_total', { outcome: 'DENY' })).toBe(1);
+    // (f) runs where the demo serves its repository (veth mode): one more ALLOW and Succeeded job, two DENY.
+    const f = stack.repository !== undefined ? 1 : 0;
+    expect(d('m87_proposals_total', { outcome: 'ALLOW' })).toBe(3 + f);
+    expect(d('m87_proposals_total', { outcome: 'DENY' })).toBe(1 + 2 * f);
     expect(d('m87_proposals_total', { outcome: 'REQUIRE_HUMAN' })).toBe(2);
     expect(d('m87_approvals_total', { state: 'Accepted' })).toBe(2);
-    expect(d('m87_jobs_total', { result: 'Succeeded' })).toBe(stack.network === 'veth' ? 4 : 3);
+    expect(d('m87_jobs_total', { result: 'Succeeded' })).toBe((stack.network === 'veth' ? 4 : 3) + f);
     expect(d('m87_jobs_total', { result: 'Failed' })).toBe(stack.network === 'veth' ? 1 : 2);
-    expect(d('m87_envelope_verifications_total', { result: 'verified' })).toBe(4);
+    expect(d('m87_envelope_verifications_total', { result: 'verified' })).toBe(4 + f);
     expect(d('m87_envelope_verifications_total', { result: 'refused' })).toBe(1);
     expect(d('m87_topology_hits_total', { topology: 'repo_read_then_network' })).toBe(1);
     expect(d('m87_decisions_total', { code: 'READ_SECRETS_FORBIDDEN' })).toBe(1);
-    expect(d('m87_decision_duration_seconds_count', {})).toBe(6);
+    expect(d('m87_decision_duration_seconds_count', {})).toBe(6 + 3 * f);
+  });
+
+  it.skipIf(stack.repository === undefined)('(f) fix the failing test: step Pod in the tools\' images, patch and report retrievable, escaping patch and unknown tool denied', async () => {
+    const r = scenario('f');
+    expect(r.problems).toEqual([]);
+    const fix = only('f', 0);
+    const job = fix.job!;
+    expect(job.spec.envelope.steps.map((s) => s.tool)).toEqual(['git-checkout', 'apply-patch', 'run-tests']);
+    expect(job.status?.receipt?.steps.map((s) => [s.tool, s.exitCode])).toEqual([
+      ['git-checkout', 0],
+      ['apply-patch', 0],
+      ['run-tests', 0],
+    ]);
+    expect(job.status?.receipt?.usage.externalIO).toBeGreaterThanOrEqual(2);
+    const pod = await getPod(stack.admin, ns, job.status!.podName!);
+    const spec = (pod as unknown as { spec?: { initContainers?: { name: string }[] } } | undefined)?.spec;
+    expect(spec?.initContainers?.map((c) => c.name)).toEqual(['install-runner', 'step-0', 'step-1', 'step-2']);
+    expect(stack.repository!.server.requests.some((q) => q.startsWith('POST /calc/git-upload-pack'))).toBe(true);
+    expect(only('f', 1).decision.spec.reasons.find((x) => x.code === 'PATH_OUTSIDE_WORKSPACE')?.message).toContain('steps[1].args.patch');
+    expect(only('f', 2).decision.spec.reasons.find((x) => x.code === 'TOOL_UNKNOWN')?.message).toContain('steps[1].tool');
+    expect(only('f', 1).job).toBeUndefined();
+    expect(only('f', 2).job).toBeUndefined();
   });
 });

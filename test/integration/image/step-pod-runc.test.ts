@@ -20,7 +20,7 @@ import { Receipt } from '../../../src/api/receipt.ts';
 import { buildJobPod, type JobPod, type JobPodContainer } from '../../../src/controller/job-pod.ts';
 import { canonicalHash } from '../../../src/hash/canonical.ts';
 import { generateSigningKey, signDeh } from '../../../src/integrity/signing.ts';
-import { collectOutputs } from '../../../src/runner/framed-output.ts';
+import { collectOutputs } from '../../../src/integrity/framed-output.ts';
 import { DEFAULT_CATALOGUE } from '../../../src/tool-catalogue/default-catalogue.ts';
 import { toolHash } from '../../../src/tool-catalogue/tool-hash.ts';
 import { makePythonRepo, startGitHttpServer, type GitHttpServer } from '../../support/git-http-server.ts';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { collectOutputs, decodeFrames, encodeFrame, FrameError, outputArtifactPath, sha256Hex } from '../../../src/runner/framed-output.ts';
+import { collectOutputs, decodeFrames, encodeFrame, FrameError, outputArtifactPath, sha256Hex } from '../../../src/integrity/framed-output.ts';
 
 const code = (fn: () => unknown): string | undefined => {
   try {
