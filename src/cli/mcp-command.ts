@@ -6,6 +6,7 @@ import { serveHttp } from '../mcp/http.ts';
 import { createMcpServer } from '../mcp/server.ts';
 import { CONNECTION_FLAGS } from './kube-context.ts';
 import { CliError, EXIT } from './output.ts';
+import { parseListen } from './listen.ts';
 
 const HELP = `Usage: m87 mcp [--kubeconfig file] [--context name] [-n namespace] [--agent profile]
               [--http [--listen 127.0.0.1:8787] [--allow-non-loopback]]
@@ -16,13 +17,6 @@ the Pod's ServiceAccount token — and submits proposals as whoever they are (sp
 tool parameter). Default transport: stdio. --http serves streamable HTTP at http://<listen>/mcp, on
 loopback only unless --allow-non-loopback (anyone reaching the port acts with these credentials).
 `;
-
-function parseListen(value: string): { host: string; port: number } {
-  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
-  const port = Number(m?.[2]);
-  if (!m || !Number.isInteger(port) || port > 65535) throw new CliError(`--listen must be host:port, got "${value}"`, EXIT.usage);
-  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
-}
 
 export async function runMcp(argv: string[]): Promise<number> {
   const { values } = parseArgs({

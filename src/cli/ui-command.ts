@@ -3,6 +3,7 @@ import { isClientError } from '../client/index.ts';
 import { startConsole } from '../console/server.ts';
 import { connect, CONNECTION_FLAGS } from './kube-context.ts';
 import { CliError, EXIT } from './output.ts';
+import { parseListen } from './listen.ts';
 
 const HELP = `Usage: m87 ui [--kubeconfig file] [--context name] [-n namespace | -A] [--listen 127.0.0.1:0]
              [--allow-non-loopback]
@@ -16,13 +17,6 @@ It listens on loopback only (default 127.0.0.1 on a free port) and prints a URL 
 on every start: open that URL; the token becomes a cookie for that browser. --allow-non-loopback listens
 beyond loopback anyway (whoever reaches the port with the token acts as you).
 `;
-
-function parseListen(value: string): { host: string; port: number } {
-  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
-  const port = Number(m?.[2]);
-  if (!m || !Number.isInteger(port) || port > 65535) throw new CliError(`--listen must be host:port, got "${value}"`, EXIT.usage);
-  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
-}
 
 export async function runUi(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
