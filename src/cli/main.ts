@@ -2,7 +2,6 @@
  * The m87 command, also installed as kubectl-m87. A thin dispatcher: each subcommand lives in its own
  * module and is loaded only when used, so `m87 runner` in a job Pod never loads the controller.
  */
-import { exitCodeOf } from './output.ts';
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -85,8 +84,12 @@ main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
-  (err: unknown) => {
+  async (err: unknown) => {
     process.stderr.write(`m87: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = exitCodeOf(err);
+    // Loaded only on failure: output.ts brings the Kubernetes client, which the runner's delivered copy lacks.
+    process.exitCode = await import('./output.ts').then(
+      (output) => output.exitCodeOf(err),
+      () => 1,
+    );
   },
 );

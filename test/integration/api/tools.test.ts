@@ -200,7 +200,9 @@ describe('kubectl m87 tools', () => {
     expect(table.status).toBe(0);
     expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+EFFECTS\s+WRITE SCOPE\s+NETWORK\s+WORKSPACE\s+IMAGE DIGEST\s+TOOL HASH$/);
     const row = table.stdout.split('\n').find((l) => l.startsWith(`${name('readable')} `));
-    expect(row).toMatch(/NETWORK_CALL\s+none\s+yes\s+none\s+placeholder \(not built yet\)\s+[0-9a-f]{12}$/);
+    // The shipped http-get is pinned to its built image: the column shows the digest's first 12 hex digits.
+    const digest = /@sha256:([0-9a-f]{12})/.exec(sample().image)![1]!;
+    expect(row).toMatch(new RegExp(`NETWORK_CALL\\s+none\\s+yes\\s+none\\s+sha256:${digest}\\s+[0-9a-f]{12}$`));
 
     const json = m87([...base, '-o', 'json']);
     expect(json.status).toBe(0);

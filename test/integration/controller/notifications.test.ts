@@ -94,6 +94,18 @@ async function metric(registry: Registry, name: string, labels: Record<string, s
   return values.reduce((sum, v) => sum + v.value, 0);
 }
 
+/**
+ * The gauge counts every namespace in the controller's cache, and proposals left by earlier test files can
+ * change phase meanwhile (their decisions expire): so compare it with the API server's own count. Returns
+ * the names of this file's proposals awaiting approval when the gauge agrees, undefined otherwise.
+ */
+async function pendingGaugeMatchesCluster(): Promise<string[] | undefined> {
+  const r = await kubeRequest<{ items: KubeObject[] }>(admin, { method: 'GET', path: '/apis/governance.m87.io/v1alpha1/proposals' });
+  const awaiting = r.items.filter((p) => phaseOf(p) === 'AwaitingApproval');
+  if ((await metric(controller.registry, 'm87_approvals_pending')) !== awaiting.length) return undefined;
+  return awaiting.filter((p) => p.metadata.namespace === env.jobNamespace).map((p) => p.metadata.name ?? '');
+}
+
 const about = (name: string) => (m: SlackMessage) => m.text.includes(`${env.jobNamespace}/${name} `);
 const messagesAbout = (name: string): SlackMessage[] => accepted.filter(about(name));
 const notified = (p: KubeObject | undefined) =>
@@ -113,10 +125,9 @@ const settle = (ms = 1500) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('webhook notifications', () => {
   it('a REQUIRE_HUMAN proposal produces one message, recorded in its status; the pending gauge rises and falls with the approval', async () => {
-    const pendingBefore = await metric(controller.registry, 'm87_approvals_pending');
     await propose(env, 'casey', 'notify-1', caseySpec(env, { riskScore: 0.9, summary: 'Risky write <!channel>' }));
     const waiting = await waitForPhase(env, 'notify-1', ['AwaitingApproval']);
-    await waitFor(async () => (await metric(controller.registry, 'm87_approvals_pending')) === pendingBefore + 1, { what: 'm87_approvals_pending to rise' });
+    await waitFor(async () => (await pendingGaugeMatchesCluster())?.includes('notify-1') === true, { what: 'm87_approvals_pending to count notify-1' });
 
     const [message] = await waitFor(() => (messagesAbout('notify-1').length > 0 ? messagesAbout('notify-1') : undefined), { what: 'the notification of notify-1' });
     await waitForNotified('notify-1', 'AwaitingApproval');
@@ -136,7 +147,7 @@ describe('webhook notifications', () => {
 
     await approve(env, 'alice', 'notify-1-alice', waiting);
     expect(await waitForApprovalState(env, 'notify-1-alice')).toMatchObject({ state: 'Accepted' });
-    await waitFor(async () => (await metric(controller.registry, 'm87_approvals_pending')) === pendingBefore, { what: 'm87_approvals_pending to fall' });
+    await waitFor(async () => (await pendingGaugeMatchesCluster())?.includes('notify-1') === false, { what: 'm87_approvals_pending to fall' });
     expect(phaseOf(await get(PROPOSALS, env.jobNamespace, 'notify-1'))).not.toBe('AwaitingApproval');
   });
 

@@ -71,6 +71,7 @@ describe('RBAC roles: exactly the designed permissions', () => {
         `${M87}/governancepolicies/status: patch`,
         `${M87}/tools: get,list,watch`,
         'core/pods: create,delete,get,list,watch',
+        'core/pods/log: get', // a finished step Pod's framed outputs (src/controller/job-outputs.ts)
         'networking.k8s.io/networkpolicies: create,delete,get,list,watch',
         'core/configmaps: create,get,list,update,watch',
         'core/namespaces: get',
