@@ -4,6 +4,7 @@ import { Tool } from '../api/kinds.ts';
 import { toolHash } from '../tool-catalogue/tool-hash.ts';
 import { connect, CONNECTION_FLAGS } from './kube-context.ts';
 import { EXIT, outputFormat, render, table } from './output.ts';
+import { firstIssue } from '../api/issues.ts';
 
 const HELP = `Usage: m87 tools [--kubeconfig FILE] [--context NAME] [-o json|yaml]
 
@@ -32,9 +33,7 @@ export function listedTools(items: readonly unknown[]): ListedTool[] {
       const name = typeof rawName === 'string' ? rawName : '';
       const parsed = Tool.safeParse(item);
       if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        const field = (issue?.path ?? []).map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
-        return { name, valid: false, problem: `${field}: ${issue?.message ?? 'invalid'}`, spec: (item as { spec?: unknown } | null)?.spec };
+        return { name, valid: false, problem: firstIssue(parsed.error), spec: (item as { spec?: unknown } | null)?.spec };
       }
       return { name, valid: true, hash: toolHash(parsed.data.spec), spec: parsed.data.spec };
     })

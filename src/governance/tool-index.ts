@@ -3,6 +3,7 @@ import type { ToolCatalogue } from '../tool-catalogue/catalogue.ts';
 import { toolHash } from '../tool-catalogue/tool-hash.ts';
 import { maskOf, type EffectMask } from './effect-set.ts';
 import { writeScopeRank } from './policy.ts';
+import { firstIssue } from '../api/issues.ts';
 
 /** A catalogue tool prepared for evaluation. */
 export interface CompiledTool {
@@ -28,9 +29,7 @@ function compile(name: string, raw: unknown): ToolLookup {
   // The caller's cache should hold only valid specs; one that is not is never used (fail closed).
   const parsed = ToolSpec.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = (issue?.path ?? []).map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
-    return { found: false, problem: 'invalid', message: `spec${field}: ${issue?.message ?? 'invalid'}` };
+    return { found: false, problem: 'invalid', message: firstIssue(parsed.error, 'spec') };
   }
   const spec = parsed.data;
   const argNames = (test: (a: ToolSpec['args'][string]) => boolean) =>

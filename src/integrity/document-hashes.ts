@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { EffectiveEnvelope } from '../api/envelope.ts';
 import { ProposalSpec } from '../api/proposal.ts';
 import { CanonicalizationError, canonicalHash } from '../hash/canonical.ts';
+import { firstIssue } from '../api/issues.ts';
 
 // The hashes of the project's own documents. src/hash knows nothing of them (it sits below src/api); this
 // module is the one place a proposal hash or a DEH is computed.
@@ -13,9 +14,7 @@ import { CanonicalizationError, canonicalHash } from '../hash/canonical.ts';
 export function schemaHash<S extends z.ZodType>(schema: S, value: unknown, what: string): string {
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = (issue?.path ?? []).map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
-    throw new CanonicalizationError(`${what}${field}: ${issue?.message ?? 'invalid'}`);
+    throw new CanonicalizationError(firstIssue(parsed.error, what));
   }
   return canonicalHash(parsed.data);
 }

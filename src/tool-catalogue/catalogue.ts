@@ -1,4 +1,5 @@
 import { TOOL_NAME, TOOL_NAME_MAX, ToolSpec } from '../api/tool.ts';
+import { firstIssue } from '../api/issues.ts';
 
 /**
  * The tool catalogue as the engine sees it: tool name → Tool spec. The controller builds it from its cache
@@ -34,9 +35,7 @@ export function parseTool(name: string, spec: unknown, options: CatalogueOptions
   }
   const parsed = ToolSpec.safeParse(spec);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = (issue?.path ?? []).map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
-    throw new ToolCatalogueError(`tool ${name}: spec${field}: ${issue?.message ?? 'invalid'}`);
+    throw new ToolCatalogueError(`tool ${name}: ${firstIssue(parsed.error, 'spec')}`);
   }
   return deepFreeze(parsed.data);
 }
