@@ -44,6 +44,23 @@ export const Receipt = z
       16,
       'Artifacts produced, with digests.',
     ),
+    isolation: z
+      .object({
+        apiServer: z
+          .object({
+            result: z.enum(['blocked', 'no-route']).meta({
+              description:
+                'blocked: the connect to the API server was refused or timed out (its address is routed; the NetworkPolicy said no). no-route: the Pod has no route to it (addressing, not policy).',
+            }),
+            cause: z.string().max(32).regex(/^[A-Za-z0-9_-]*$/).meta({ description: 'What the connect saw: ECONNREFUSED, timeout, EHOSTUNREACH or ENETUNREACH.' }),
+            checks: z.int().min(1).max(64).meta({ description: 'Containers of the Pod that checked (each checks before it acts); result and cause are the weakest of them.' }),
+            attempts: z.int().min(1).max(1000).meta({ description: 'Connect attempts of the check that took longest (more than one: an early attempt got through before the policy was in place).' }),
+            waitedMs: z.int().min(0).max(600_000).meta({ description: 'Milliseconds that check waited for the API server to become unreachable.' }),
+          })
+          .meta({ description: "The runner's self-check that the API server is unreachable from the Pod." }),
+      })
+      .optional()
+      .meta({ description: 'Isolation self-check evidence (absent in receipts of runners that predate it, and when the check did not complete).' }),
     truncated: z
       .object({
         stepsOmitted: z.int().min(0).max(32).meta({ description: 'Steps left out to fit the 4096-byte limit.' }),

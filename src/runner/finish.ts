@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { ReasonCode } from './codes.ts';
 import { RunnerStop, stop } from './codes.ts';
-import { checkIsolation } from './isolation.ts';
+import { checkIsolation, type ApiServerCheck } from './isolation.ts';
 import { encodeFrame, outputArtifactPath, sha256Hex } from '../integrity/framed-output.ts';
 import { readPodinfo } from './podinfo.ts';
 import { buildReceipt, type ReceiptStep } from './receipt.ts';
@@ -27,6 +27,7 @@ export async function finishJob(renv: RunnerEnvironment): Promise<{ exitCode: nu
   let status: 'Succeeded' | 'Failed' | 'Refused' = 'Succeeded';
   let records: StepRecord[] = [];
   let startedAtMs: number | undefined;
+  let own: ApiServerCheck | undefined;
   try {
     const stateDir = env.M87_STATE_DIR;
     if (stateDir === undefined || stateDir === '') stop('CONFIG_MISSING', 'environment variable M87_STATE_DIR is not set');
@@ -42,7 +43,7 @@ export async function finishJob(renv: RunnerEnvironment): Promise<{ exitCode: nu
       stop('PUBLIC_KEY_UNREADABLE', `public key file ${keyFile}: ${(e as Error).message}`);
     }
     const job = verifyJob(annotations, loadPublicKey(pem), evidence);
-    await checkIsolation(renv.isolation);
+    own = (await checkIsolation(renv.isolation)).apiServer;
     const state = new StepState(stateDir);
     startedAtMs = state.readRun()?.startedAtMs;
     for (let i = 0; i < job.envelope.steps.length; i++) {
@@ -95,6 +96,8 @@ export async function finishJob(renv: RunnerEnvironment): Promise<{ exitCode: nu
       externalIO: records.reduce((n, r) => n + r.externalIO, 0),
     },
     artifacts,
+    // Every container checked before it acted; the receipt summarises the checks that completed.
+    apiServerChecks: [...records.flatMap((r) => (r.apiServer === undefined ? [] : [r.apiServer])), ...(own === undefined ? [] : [own])],
   });
   // An output the receipt could not list (more than it holds) must not be offered without its digest.
   if (receipt.truncated !== undefined && receipt.truncated.artifactsOmitted > 0) frames.length = 0;

@@ -2,6 +2,7 @@ import { Receipt, RECEIPT_MAX_BYTES } from '../api/receipt.ts';
 import type { BudgetUsage } from './budget.ts';
 import type { ReasonCode } from './codes.ts';
 import type { ArtifactDigest } from './builtin-tools/index.ts';
+import type { ApiServerCheck } from './isolation.ts';
 
 export interface ReceiptStep {
   tool: string;
@@ -17,6 +18,29 @@ export interface ReceiptInput {
   steps: readonly ReceiptStep[];
   usage: BudgetUsage;
   artifacts: readonly ArtifactDigest[];
+  /** The API-server self-check of every container that completed it (empty: the receipt has no `isolation`). */
+  apiServerChecks?: readonly ApiServerCheck[];
+}
+
+type ReceiptIsolation = NonNullable<Receipt['isolation']>;
+
+/**
+ * One summary of the Pod's API-server checks: the weakest result (no-route, addressing, is weaker evidence
+ * than blocked by policy) with its cause, and the attempts and wait of the check that waited longest.
+ */
+export function summariseApiServerChecks(checks: readonly ApiServerCheck[]): ReceiptIsolation | undefined {
+  if (checks.length === 0) return undefined;
+  const weakest = checks.find((c) => c.result === 'no-route') ?? checks[0]!;
+  const longest = checks.reduce((a, b) => (b.waitedMs > a.waitedMs ? b : a));
+  return {
+    apiServer: {
+      result: weakest.result,
+      cause: weakest.cause.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 32),
+      checks: Math.min(checks.length, 64),
+      attempts: Math.min(Math.max(1, Math.floor(longest.attempts)), 1000),
+      waitedMs: Math.min(Math.max(0, Math.floor(longest.waitedMs)), 600_000),
+    },
+  };
 }
 
 /**
@@ -70,6 +94,8 @@ export function buildReceipt(input: ReceiptInput): { receipt: RunnerReceipt; jso
     },
     artifacts: [],
   };
+  const isolation = summariseApiServerChecks(input.apiServerChecks ?? []);
+  if (isolation !== undefined) base.isolation = isolation;
 
   let keepSteps = Math.min(steps.length, MAX_STEPS);
   let keepArtifacts = Math.min(artifacts.length, MAX_ARTIFACTS);

@@ -4,7 +4,7 @@ import { BudgetTracker, enforcedBudget, type BudgetUsage } from './budget.ts';
 import { isRefusalCode, RunnerStop, stop, type ReasonCode } from './codes.ts';
 import { EgressGate, type EgressRecord } from './egress-gate.ts';
 import { checkReversibility, planStep, type PlannedStep } from './gates.ts';
-import { checkIsolation, DEFAULT_API_CONNECT_TIMEOUT_MS, DEFAULT_SERVICE_ACCOUNT_TOKEN_PATH, type IsolationEnvironment } from './isolation.ts';
+import { checkIsolation, DEFAULT_API_CONNECT_TIMEOUT_MS, DEFAULT_SERVICE_ACCOUNT_TOKEN_PATH, type ApiServerCheck, type IsolationEnvironment } from './isolation.ts';
 import { OutputCapture } from './output.ts';
 import { readPodinfo } from './podinfo.ts';
 import { buildReceipt, type ReceiptStep, type RunnerReceipt } from './receipt.ts';
@@ -113,6 +113,7 @@ class Run {
   tracker: BudgetTracker | undefined;
   gate: EgressGate | undefined;
   verifyMs: number | undefined;
+  apiServer: ApiServerCheck | undefined;
 
   constructor(renv: RunnerEnvironment) {
     this.renv = renv;
@@ -142,7 +143,7 @@ class Run {
     const job = verifyJob(annotations, loadPublicKey(publicKeyPem), this.evidence);
     this.verifyMs = this.renv.now() - t0;
 
-    await checkIsolation(this.renv.isolation);
+    this.apiServer = (await checkIsolation(this.renv.isolation)).apiServer;
 
     const budget = enforcedBudget(job.envelope);
     this.tracker = new BudgetTracker(budget, this.renv.now, this.startedAt);
@@ -277,6 +278,7 @@ export async function runJob(renv: RunnerEnvironment): Promise<RunOutcome> {
     steps: run.steps,
     usage: run.usage(),
     artifacts: [...run.artifacts].map(([path, sha256]) => ({ path, sha256 })),
+    apiServerChecks: run.apiServer === undefined ? [] : [run.apiServer],
   });
 
   let exitCode: number = EXIT_CODES[status];

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReasonCode } from './codes.ts';
+import type { ApiServerCheck } from './isolation.ts';
 
 /**
  * What one container of a step Pod leaves for the next: the job's start time (so the runtime budget spans
@@ -40,6 +41,8 @@ export interface StepRecord {
   outputs: OutputRecord[];
   /** The commit a git workspace source was checked out at. */
   commit?: string;
+  /** This container's API-server self-check (absent when it did not complete). */
+  apiServer?: ApiServerCheck;
 }
 
 const RUN_FILE = 'run.json';

@@ -202,7 +202,7 @@ export async function runToolStep(index: number, renv: RunnerEnvironment): Promi
     const job: VerifiedJob = verifyJob(annotations, loadPublicKey(pem), evidence);
     const step = job.envelope.steps[index];
     record.tool = step?.tool ?? '';
-    await checkIsolation(renv.isolation);
+    record.apiServer = (await checkIsolation(renv.isolation)).apiServer;
 
     // Steps run in order, one per container: an earlier step that did not succeed ends the job.
     for (let i = 0; i < index; i++) {

@@ -11,6 +11,7 @@ import { RunnerStop } from '../../../src/runner/codes.ts';
 import { StepState } from '../../../src/runner/step-state.ts';
 import { boundTool, checkStepGates, localiseArgv, runToolStep } from '../../../src/runner/tool-step.ts';
 import { finishJob } from '../../../src/runner/finish.ts';
+import { summariseApiServerChecks } from '../../../src/runner/receipt.ts';
 import { DEFAULT_CATALOGUE } from '../../../src/tool-catalogue/default-catalogue.ts';
 import { toolHash } from '../../../src/tool-catalogue/tool-hash.ts';
 import { envelope, fixture, type Fixture } from './fixture.ts';
@@ -105,6 +106,18 @@ describe('a step run and the receipt', () => {
     const receipt: unknown = JSON.parse(readFileSync(f!.terminationLog, 'utf8'));
     expect(exitCode).toBe(2);
     expect(receipt).toMatchObject({ status: 'Refused', reasonCode: 'TOOL_CHANGED', artifacts: [], deh: { verified: true } });
+    // Each of the three containers (two steps, the final one) checked the API server before acting.
+    expect(receipt).toMatchObject({ isolation: { apiServer: { result: 'blocked', cause: 'ECONNREFUSED', checks: 3, attempts: 1 } } });
+  });
+
+  it('the receipt summarises the API-server checks of the containers: the weakest result, the longest wait', () => {
+    const blocked = { result: 'blocked' as const, cause: 'ECONNREFUSED', attempts: 4, waitedMs: 612 };
+    const noRoute = { result: 'no-route' as const, cause: 'EHOSTUNREACH', attempts: 1, waitedMs: 0 };
+    expect(summariseApiServerChecks([])).toBeUndefined();
+    expect(summariseApiServerChecks([blocked, noRoute, { ...blocked, attempts: 1, waitedMs: 1 }])).toEqual({
+      apiServer: { result: 'no-route', cause: 'EHOSTUNREACH', checks: 3, attempts: 4, waitedMs: 612 },
+    });
+    expect(summariseApiServerChecks([{ ...blocked, cause: 'time out!' }])?.apiServer.cause).toBe('time_out_');
   });
 
   it('the final container refuses a job with a step that left no record', async () => {
