@@ -311,6 +311,17 @@ interface ImageStatus {
   name: string;
   image?: string;
   imageID?: string;
+  state?: { waiting?: unknown; running?: unknown; terminated?: unknown };
+  lastState?: { terminated?: unknown };
+}
+
+/**
+ * A container the kubelet lists but never started: still waiting (e.g. PodInitializing after an earlier init
+ * container failed), no image reported and no earlier run. The real kubelet reports these; nothing ran in them.
+ */
+function neverStarted(status: ImageStatus): boolean {
+  const present = (v: unknown): boolean => v !== undefined && v !== null;
+  return present(status.state?.waiting) && !present(status.state?.running) && !present(status.state?.terminated) && (status.imageID ?? '') === '' && !present(status.lastState?.terminated);
 }
 
 /**
@@ -319,7 +330,8 @@ interface ImageStatus {
  * cannot see its own image (M87_TOOL_IMAGE is what the Pod was created with), so the controller checks both
  * the spec and what the kubelet reports having run (`imageID`, `repository@sha256:…`, must carry the bound
  * digest) before it believes a step Pod's receipt. Fail closed: a step that ran with no reported imageID,
- * or an imageID without the bound digest, is a mismatch.
+ * or an imageID without the bound digest, is a mismatch; only a container still waiting that never ran
+ * (no imageID, no earlier termination) is skipped.
  */
 export function stepImageMismatch(
   pod: { spec?: { initContainers?: { name: string; image?: string }[] }; status?: { initContainerStatuses?: ImageStatus[] } },
@@ -332,7 +344,8 @@ export function stepImageMismatch(
     if (step.image === undefined) return `${name}: steps[${i}] binds no image`;
     if (specs.get(name) !== step.image) return `${name}: spec image ${String(specs.get(name))} is not the bound ${step.image}`;
     const status = statuses.get(name);
-    if (status === undefined) continue; // never started (an earlier step failed or was refused): nothing ran
+    // Never started (an earlier step failed or was refused): nothing ran — absent, or listed as waiting with no image.
+    if (status === undefined || neverStarted(status)) continue;
     const digest = step.image.slice(step.image.indexOf('@') + 1);
     const ran = status.imageID ?? '';
     if (!ran.endsWith(`@${digest}`) && ran !== step.image) return `${name}: ran image ${ran === '' ? '(none reported)' : ran}, not ${step.image}`;

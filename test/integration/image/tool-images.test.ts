@@ -6,10 +6,12 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, withImageCache } from '../../../dev/image/build.ts';
+import { buildAndImportToolImages } from '../../../dev/image/index.ts';
 import { buildToolImageLocked, readToolImagesJson, TOOL_IMAGE_NAMES, type ToolImageName } from '../../../dev/image/tool-images.ts';
 import { deliveredRunnerCommand } from '../../../src/api/step-pod.ts';
 import { SHIPPED_TOOLS } from '../../../src/tool-catalogue/default-catalogue.ts';
@@ -80,6 +82,21 @@ describe.skipIf(!runnable)('the shipped tool images (needs root, runc, umoci)', 
     for (const name of TOOL_IMAGE_NAMES) expect(`${name}@${built.get(name)!.digest}`).toBe(`${name}@${pinned[name]}`);
     const images = new Set(Object.values(SHIPPED_TOOLS).map((t) => t.image));
     for (const name of TOOL_IMAGE_NAMES) expect(images.has(`m87.local/${name}@${pinned[name]}`)).toBe(true);
+  });
+
+  it('importing them into a node refuses a build whose digest differs from the pin, before anything is imported', async () => {
+    // A socket that is not containerd: an import would fail with ctr's own error, so the drift refusal must come first.
+    const sock = join(work, 'not-containerd.sock');
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(sock, () => r()));
+    try {
+      const pinned = { ...readToolImagesJson(), 'tool-git': `sha256:${'0'.repeat(64)}` };
+      await expect(buildAndImportToolImages(sock, { imageDir: join(work, 'image'), pinned })).rejects.toThrow(
+        new RegExp(`tool image tool-git: this host builds ${built.get('tool-git')!.digest}, but the catalogue pins sha256:0{64}.*--write-catalogue`),
+      );
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 
   it('each image runs its tool as UID 65532 with a read-only root', () => {

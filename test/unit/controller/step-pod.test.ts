@@ -83,6 +83,19 @@ describe('stepImageMismatch', () => {
     expect(stepImageMismatch({ ...pod, status: { initContainerStatuses: [ran(0, env.steps[0]!.image!), ran(1, `other.registry/x${digest(1)}`)] } }, env)).toBeUndefined();
   });
 
+  it('skips a step the real kubelet lists as still waiting with no imageID (never started after an earlier step failed)', () => {
+    const waiting = { name: 'step-1', image: env.steps[1]!.image, imageID: '', state: { waiting: { reason: 'PodInitializing' } } };
+    expect(stepImageMismatch({ ...pod, status: { initContainerStatuses: [ran(0, `m87.local/tool-python-pytest${digest(0)}`), waiting] } }, env)).toBeUndefined();
+    // Waiting but an image was reported, or it terminated before: it ran, so the image is checked.
+    const reported = { ...waiting, imageID: `m87.local/evil@sha256:${'9'.repeat(64)}` };
+    expect(stepImageMismatch({ ...pod, status: { initContainerStatuses: [ran(0, env.steps[0]!.image!), reported] } }, env)).toMatch(/^step-1: ran image/);
+    const ranBefore = { ...waiting, lastState: { terminated: { exitCode: 0 } } };
+    expect(stepImageMismatch({ ...pod, status: { initContainerStatuses: [ran(0, env.steps[0]!.image!), ranBefore] } }, env)).toMatch(/^step-1: ran image \(none reported\)/);
+    // Terminated with no imageID: it ran, and what it ran is unknown.
+    const terminated = { name: 'step-1', image: env.steps[1]!.image, imageID: '', state: { terminated: { exitCode: 0 } } };
+    expect(stepImageMismatch({ ...pod, status: { initContainerStatuses: [ran(0, env.steps[0]!.image!), terminated] } }, env)).toMatch(/none reported/);
+  });
+
   it('refuses an image swapped in the spec, a different digest run, or none reported', () => {
     const swapped = { ...pod, spec: { ...pod.spec, initContainers: pod.spec.initContainers!.map((c) => (c.name === 'step-1' ? { ...c, image: `evil/x@sha256:${'9'.repeat(64)}` } : c)) } };
     expect(stepImageMismatch(swapped, env)).toMatch(/^step-1: spec image/);
