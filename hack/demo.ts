@@ -33,8 +33,13 @@ const USAGE = `usage: npm run demo [-- --keep | --down] [--network veth|isolated
   --network  job Pod networking of the process node: veth (NetworkPolicy egress via nftables; the default
              when the nft tool exists) or isolated (no network at all)
   --node     where job Pods run: process (the process node, default) or real (containerd, kubelet and
-             kube-router on this machine, the m87 image built offline, the controller in-cluster as the
-             chart's Deployment; falls back to the process node, saying why, where it cannot start)
+             kube-router on this machine, the m87 image and the shipped tools' images built offline, the
+             controller in-cluster as the chart's Deployment, step Pods of (f) in real containers; falls
+             back to the process node, saying why, where it cannot start)
+
+Scenarios: (a) allowed test run, (b) secrets denied, (c) deploy approved, (d) read then network,
+(e) tampering, (f) fix the failing test (checkout → patch → pytest, outputs via kubectl m87 artifacts;
+veth mode or the real node, where a Pod can reach the demo's git server).
 `;
 
 const JOB_NAMESPACE = 'm87-jobs';
@@ -268,7 +273,7 @@ async function main(): Promise<number> {
         stack.network === 'veth'
           ? ` (NetworkPolicy egress enforced with nftables; egress target ${target})`
           : stack.network === 'kube-router'
-            ? ` (NetworkPolicy enforced by kube-router; egress target ${target}, a network namespace on the node's bridge)`
+            ? ` (NetworkPolicy enforced by kube-router; egress target ${target} and the git server ${stack.repository ? `${stack.repository.destination.host}:${stack.repository.destination.port}` : '-'}, a network namespace on the node's bridge)`
             : ' (nft missing: Pods have no network at all)'
       }.`,
     );

@@ -27,6 +27,8 @@ export interface EgressTarget {
   url(path?: string): string;
   /** Requests received so far, oldest first. */
   readonly requests: readonly ReceivedRequest[];
+  /** The network namespace the server runs in (startBridgeEgressTarget only): other servers can join it. */
+  readonly netns?: string;
   stop(): Promise<void>;
 }
 
@@ -166,6 +168,7 @@ export async function startBridgeEgressTarget(opts: { bridge: string; address: s
       port,
       url: (path = '/') => `http://${opts.address}:${port}${path}`,
       requests,
+      netns: name,
       stop: () => {
         stopped ??= (async () => {
           if (c.exitCode === null && c.signalCode === null) {

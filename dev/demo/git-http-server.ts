@@ -1,12 +1,15 @@
 // A git smart-HTTP server for tests (git's own `git http-backend` behind a small CGI bridge), bound to an
 // address this code creates: the host end of a veth pair of its own whose peer is left unused (as
 // dev/demo/egress-target.ts does), so process-node Pods in veth mode reach it through their NetworkPolicy
-// and nothing ever leaves the machine. Or on 127.0.0.1 when `host` is not given.
-import { execFileSync, spawn } from 'node:child_process';
+// and nothing ever leaves the machine. Or on 127.0.0.1 when `host` is not given. On the real node it runs
+// inside the egress target's network namespace on the node's bridge (startGitHttpServerInNetns).
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { hostCommand } from '../process-node/host-exec.ts';
+import { onProcessExit } from './processes.ts';
 
 export interface GitHttpServer {
   readonly host: string;
@@ -112,6 +115,69 @@ export async function startGitHttpServer(projectRoot: string, opts: { host?: str
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await removeLink();
+    },
+  };
+}
+
+const SERVE_ENTRY = fileURLToPath(new URL('./git-http-serve.ts', import.meta.url));
+
+/**
+ * The same server as a process inside the network namespace `netns`, bound to `host` there (an address the
+ * namespace already has: the real node's egress target, a pod-network endpoint on the node's bridge), so
+ * real job Pods reach it across the bridge under their NetworkPolicy as kube-router enforces it, and nothing
+ * leaves the machine. The process is stopped by its PID with stop() (or this process's exit).
+ */
+export async function startGitHttpServerInNetns(projectRoot: string, opts: { netns: string; host: string }): Promise<GitHttpServer> {
+  const child: ChildProcess = spawn('ip', ['netns', 'exec', opts.netns, process.execPath, SERVE_ENTRY, projectRoot, opts.host], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const unregister = onProcessExit(() => child.kill('SIGKILL'));
+  const requests: string[] = [];
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-2000)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the git server in netns ${opts.netns} did not start within 30 s: ${stderr.trim()}`)), 30_000);
+      child.once('exit', (code, signal) => reject(new Error(`the git server in netns ${opts.netns} exited (${signal ?? `code ${String(code)}`}): ${stderr.trim()}`)));
+      let buffered = '';
+      child.stdout!.setEncoding('utf8');
+      child.stdout!.on('data', (chunk: string) => {
+        buffered += chunk;
+        let i;
+        while ((i = buffered.indexOf('\n')) >= 0) {
+          const line = JSON.parse(buffered.slice(0, i)) as { listening?: number; request?: string };
+          buffered = buffered.slice(i + 1);
+          if (line.listening !== undefined) {
+            clearTimeout(timer);
+            resolve(line.listening);
+          } else if (line.request !== undefined) requests.push(line.request);
+        }
+      });
+    });
+  } catch (err) {
+    child.kill('SIGKILL');
+    await exited;
+    unregister();
+    throw err;
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    host: opts.host,
+    port,
+    url: (repo) => `http://${opts.host}:${port}/${repo}`,
+    requests,
+    stop: () => {
+      stopping ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM');
+          const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+          await exited;
+          clearTimeout(killer);
+        }
+        unregister();
+      })();
+      return stopping;
     },
   };
 }

@@ -4,15 +4,23 @@
 // token, in-cluster config to the API server through the pod-network address, leader election, probes,
 // restricted security context). Job Pods are real containers of the same image. The egress target is an
 // HTTP server in a network namespace of our own attached to the node's bridge: a pod-network endpoint like a
-// Pod (nothing leaves the machine). For `npm run demo -- --node real` and the e2e-real tier.
+// Pod (nothing leaves the machine); the fix-the-failing-test repository is served over git smart HTTP from
+// the same namespace, and the shipped tools' images are built offline and imported next to the m87 image,
+// so step Pods run git, the patch and pytest in real containers. For `npm run demo -- --node real` and the
+// e2e-real tier.
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { withConnectionReuse, type PooledKubeConfig } from '../../src/controller/connection-pool.ts';
 import { kubeRequest } from '../../src/runtime/kube-http.ts';
 import type { RealNode } from '../cluster/real-node/real-node.ts';
 import { waitUntil } from '../cluster/probe.ts';
-import { buildAndImportImage, chartImageValues, type ImportedImage } from '../image/index.ts';
+import { buildAndImportImage, buildAndImportToolImages, chartImageValues, type ImportedImage } from '../image/index.ts';
+import type { ToolImageName } from '../image/tool-images.ts';
 import { startBridgeEgressTarget } from './egress-target.ts';
+import { makePythonRepo, startGitHttpServerInNetns } from './git-http-server.ts';
 import { BRIDGE, POD_PREFIX_LENGTH } from '../cluster/real-node/network.ts';
 import { helmUninstall, helmUpgradeInstall } from './helm.ts';
 import type { PodView } from './observe.ts';
@@ -26,6 +34,7 @@ import {
   RUNNER_CONTAINER,
   setUpAgents,
   step,
+  type DemoRepository,
   type Stack,
 } from './stack.ts';
 
@@ -47,6 +56,8 @@ export interface RealStackOptions {
 
 export interface RealStack extends Stack {
   readonly image: ImportedImage;
+  /** The shipped tools' images, imported into the node's containerd at the digests the catalogue pins. */
+  readonly toolImages: Readonly<Record<ToolImageName, ImportedImage>>;
   /** The controller Pods of the Deployment (not deleted ones), oldest first. */
   controllerPods(): Promise<PodView[]>;
   /** Waits until a controller Pod is Ready and holds the Lease; its metrics URL (pod IP, reached over the bridge). */
@@ -123,6 +134,9 @@ export async function startRealStack(opts: RealStackOptions): Promise<RealStack>
   const image = await step(progress, `m87 image built offline and imported into the node's containerd`, () =>
     buildAndImportImage(opts.node.containerdSocket, { progress: (line) => progress(`  ${line}`) }),
   );
+  const toolImages = await step(progress, `tool images (tool-git, tool-python-pytest, tool-curl) built offline at their pinned digests and imported`, () =>
+    buildAndImportToolImages(opts.node.containerdSocket, { progress: (line) => progress(`  ${line}`) }),
+  );
   const values = {
     ...chartValues(opts.jobNamespace),
     // The Deployment runs on the real node; no nodeSelector keeps it off (unlike the process-node stack).
@@ -135,8 +149,21 @@ export async function startRealStack(opts: RealStackOptions): Promise<RealStack>
   const egress = await step(progress, `egress target: HTTP server in a network namespace on the node's bridge at ${EGRESS_TARGET_ADDRESS}`, () =>
     startBridgeEgressTarget({ bridge: BRIDGE, address: EGRESS_TARGET_ADDRESS, prefixLength: POD_PREFIX_LENGTH }),
   );
+  let repository: DemoRepository | undefined;
+  const repoDir = mkdtempSync(join(tmpdir(), 'm87-real-git-'));
+  const stopRepository = async (): Promise<void> => {
+    await repository?.server.stop();
+    rmSync(repoDir, { recursive: true, force: true });
+  };
   try {
-    await step(progress, `policy default: allowedEgress ${egress.host}:${egress.port}`, () => allowEgressTo(admin, [{ host: egress.host, port: egress.port }]));
+    repository = await step(progress, `git repository: smart HTTP in the egress target's namespace at ${egress.host} (a Python project with one failing test)`, async () => {
+      mkdirSync(join(repoDir, 'calc'));
+      const { commit, fix } = makePythonRepo(join(repoDir, 'calc'));
+      const server = await startGitHttpServerInNetns(repoDir, { netns: egress.netns!, host: egress.host });
+      return { url: server.url('calc'), commit, fix, destination: { host: server.host, port: server.port }, server };
+    });
+    const allowed = [{ host: egress.host, port: egress.port }, repository.destination];
+    await step(progress, `policy default: allowedEgress ${allowed.map((d) => `${d.host}:${d.port}`).join(', ')}`, () => allowEgressTo(admin, allowed));
     const waitForLeader = (timeoutMs = 120_000, except?: string) =>
       waitUntil(() => leader(admin, except), {
         what: `the in-cluster controller (Deployment ${CONTROLLER_NAMESPACE}/${CONTROLLER_DEPLOYMENT}) to lead and be ready`,
@@ -155,7 +182,7 @@ export async function startRealStack(opts: RealStackOptions): Promise<RealStack>
     let stopping: Promise<void> | undefined;
     return {
       kubeconfigPath: opts.kubeconfigPath,
-      repository: undefined, // the fix-the-failing-test repository is served in veth mode only (process node)
+      repository,
       jobNamespace: opts.jobNamespace,
       nodeName: opts.node.nodeName,
       network: 'kube-router',
@@ -172,6 +199,7 @@ export async function startRealStack(opts: RealStackOptions): Promise<RealStack>
       nodeStateDir: '',
       nodeDescription: `real node ${opts.node.nodeName}: kubelet ${kubelet}, container runtime ${runtime}, NetworkPolicy by kube-router; job Pods in ${image.repository}@${image.digest.slice(0, 19)}…`,
       image,
+      toolImages,
       setFault() {
         throw new Error('the real node cannot play a compromised node (no fault injector between the kubelet and the runner)');
       },
@@ -182,6 +210,7 @@ export async function startRealStack(opts: RealStackOptions): Promise<RealStack>
       waitForLeader,
       stop() {
         stopping ??= (async () => {
+          await stopRepository();
           await egress.stop();
           await closePools();
         })();
@@ -192,6 +221,7 @@ export async function startRealStack(opts: RealStackOptions): Promise<RealStack>
       },
     };
   } catch (err) {
+    await stopRepository();
     await egress.stop();
     await closePools();
     throw err;

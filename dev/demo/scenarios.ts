@@ -376,7 +376,8 @@ export const tamperedFilesOnRealNode: Scenario = {
 };
 
 /**
- * (f) Real work: Casey fixes the failing test of a small repository the demo serves (veth mode) — checkout at
+ * (f) Real work: Casey fixes the failing test of a small repository the demo serves where Pods reach it (the
+ * process node in veth mode; on the real node from a network namespace on its bridge) — checkout at
  * the pinned commit → apply the patch → pytest in the Python image — and the patch and the test report are
  * fetched like `kubectl m87 artifacts` does, each digest checked against the receipt. A patch reaching outside
  * the workspace and a tool that is not in the catalogue are denied with their reasons.
@@ -387,7 +388,7 @@ export const fixFailingTest: Scenario = {
   run: async (ctx) => {
     const t0 = performance.now();
     const repo = ctx.stack.repository;
-    if (repo === undefined) throw new Error('no demo repository (veth network mode only: an isolated Pod reaches nothing)');
+    if (repo === undefined) throw new Error('no demo repository (the process node in veth mode or the real node only: an isolated Pod reaches nothing)');
     const casey = ctx.stack.agents.casey;
     const fix = await runProposal(ctx, { as: casey, submitter: 'casey', name: nameOf(ctx, 'fix-calc-add'), spec: fixFailingTestSpec(repo, repo.fix), timeoutMs: 150_000 });
     const escaping = await runProposal(ctx, { as: casey, submitter: 'casey', name: nameOf(ctx, 'fix-calc-escape'), spec: fixFailingTestSpec(repo, ESCAPING_PATCH) });
@@ -428,9 +429,9 @@ export const SCENARIOS: readonly Scenario[] = [allowedTestRun, secretsDenied, de
 export async function runScenarios(ctx: ScenarioContext, onResult?: (r: ScenarioResult) => void): Promise<ScenarioResult[]> {
   // The real node has no fault injector: (e) forges a copy of a minted job Pod instead.
   const tamper = ctx.stack.network === 'kube-router' ? tamperedFilesOnRealNode : tamperedAnnotation;
-  // (f) needs the demo's repository, served only where a Pod can reach it (veth mode); Casey's lane.
-  const real = ctx.stack.repository !== undefined;
-  const lanes: Scenario[][] = [[allowedTestRun, ...(real ? [fixFailingTest] : [])], [secretsDenied], [deployApproved, readThenNetwork], [tamper]];
+  // (f) needs the demo's repository, served only where a Pod can reach it (veth mode, the real node); Casey's lane.
+  const served = ctx.stack.repository !== undefined;
+  const lanes: Scenario[][] = [[allowedTestRun, ...(served ? [fixFailingTest] : [])], [secretsDenied], [deployApproved, readThenNetwork], [tamper]];
   const results = new Map<string, ScenarioResult>();
   const runSafely = async (s: Scenario): Promise<ScenarioResult> => {
     const t0 = performance.now();

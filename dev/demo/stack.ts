@@ -98,9 +98,9 @@ export interface Stack {
   /** The HTTP server at egressDestination (veth mode only: an isolated Pod has no route to anything). */
   readonly egress: EgressTarget | undefined;
   /**
-   * The small Python repository the fix-the-failing-test scenario checks out (veth mode only): served over git
-   * smart HTTP at the egress target's address (the one a Pod can reach), its commit with one failing test, and
-   * the patch that fixes it. The policy's allowedEgress lists it too.
+   * The small Python repository the fix-the-failing-test scenario checks out (veth mode and the real node):
+   * served over git smart HTTP at the egress target's address (the one a Pod can reach), its commit with one
+   * failing test, and the patch that fixes it. The policy's allowedEgress lists it too.
    */
   readonly repository: DemoRepository | undefined;
   /** The controller and the process node as local processes; absent on the real node (the controller runs in-cluster). */

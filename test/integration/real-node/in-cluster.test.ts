@@ -4,9 +4,11 @@
 // and mints; a job Pod runs the runner in the real image and ends Succeeded with EnvelopeVerified=True; a
 // tampered envelope is refused by the runner; the job's NetworkPolicy, enforced by kube-router, lets the
 // allowlisted pod-network target through and blocks another one and the API server (which the same address
-// plan lets an unrestricted Pod reach); deleting the controller Pod mid-burst loses and duplicates no
+// plan lets an unrestricted Pod reach), and the runner's receipt says so; Casey's fix-the-failing-test runs
+// as a step Pod in the shipped tools' images (git from the git server on the bridge, the patch, pytest) and
+// its outputs are fetched and re-hashed; deleting the controller Pod mid-burst loses and duplicates no
 // Decision. Every address contacted is on the node's bridge (10.239.0.0/24) or the Service IP routed to it.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { attachControlPlane } from '../../../dev/cluster/plane.ts';
@@ -16,11 +18,12 @@ import { serveRecording, type EgressTarget } from '../../../dev/demo/egress-targ
 import { EXPECTED_REFUSAL, forgeAnnotations } from '../../../dev/demo/faults.ts';
 import { runForgedCopy } from '../../../dev/demo/forged-pod.ts';
 import { condition, getPod, propose, waitForDecision, waitForProposalPhase, type PodView } from '../../../dev/demo/observe.ts';
-import { deploySpec, networkCallSpec, readRepoSpec, readSecretsSpec } from '../../../dev/demo/proposals.ts';
+import { deploySpec, fixFailingTestSpec, networkCallSpec, readRepoSpec, readSecretsSpec } from '../../../dev/demo/proposals.ts';
 import { CONTROLLER_NAMESPACE, CONTROLLER_SERVICE_ACCOUNT, ensureNamespace } from '../../../dev/demo/stack.ts';
 import { CONTROLLER_DEPLOYMENT, podLog, startRealStack, type RealStack } from '../../../dev/demo/real-stack.ts';
 import { runProposal } from '../../../dev/demo/scenarios.ts';
 import { API_VERSION } from '../../../src/api/group.ts';
+import { fetchJobOutputs, M87Client } from '../../../src/client/index.ts';
 import { buildNetworkPolicy } from '../../../src/controller/network-policy.ts';
 import { kubeRequest } from '../../../src/runtime/kube-http.ts';
 import { waitFor } from '../../support/kube.ts';
@@ -102,6 +105,9 @@ describe.skipIf(!tier.available)('the chart on the real node: controller in-clus
     // The runner's report, read from the container's log through the API server and the kubelet.
     expect(run.runner?.status).toBe('Succeeded');
     expect(typeof run.runner?.verifyMs).toBe('number');
+    // The runner's self-check: the API server (reachable from the pod network, see below) was refused by the
+    // job's NetworkPolicy as kube-router enforces it — blocked by policy, not unreachable by addressing.
+    expect(run.job?.status?.receipt?.isolation?.apiServer).toMatchObject({ result: 'blocked', cause: 'ECONNREFUSED' });
     succeededPod = pod!;
   });
 
@@ -150,6 +156,44 @@ describe.skipIf(!tier.available)('the chart on the real node: controller in-clus
     expect(arrived[0]?.remoteAddress).not.toBe(HOST_ADDRESS);
     expect(unlisted.requests).toEqual([]);
   });
+
+  it('real work in real containers: git-checkout → apply-patch → pytest as step Pods of the tool images, the outputs fetched with the artifacts client and re-hashed against the receipt', async () => {
+    const repo = stack.repository!;
+    expect(repo).toBeDefined();
+    const served = repo.server.requests.length;
+    const t0 = performance.now();
+    const run = await runProposal(ctx(), { as: stack.agents.casey, submitter: 'casey', name: `fix-calc-${suffix}`, spec: fixFailingTestSpec(repo, repo.fix), timeoutMs: 240_000 });
+    process.stderr.write(`m87 real stack: fix-the-failing-test proposal → ${run.job?.status?.phase ?? '?'} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    expect(run.decision.spec.outcome).toBe('ALLOW');
+    expect(run.job?.status?.phase, JSON.stringify(run.job?.status)).toBe('Succeeded');
+    expect(condition(run.job, 'EnvelopeVerified')).toMatchObject({ status: 'True' });
+    const receipt = run.job!.status!.receipt!;
+    expect(receipt.steps.map((st) => [st.tool, st.exitCode])).toEqual([['git-checkout', 0], ['apply-patch', 0], ['run-tests', 0]]);
+    // The checkout went through the runner's gate in the Pod to the git server on the bridge, and was counted.
+    expect(receipt.usage.externalIO).toBeGreaterThanOrEqual(1);
+    expect(repo.server.requests.slice(served)).toContain('GET /calc/info/refs');
+    // Every container (three steps, the final one) found the API server blocked by the policy.
+    expect(receipt.isolation?.apiServer).toMatchObject({ result: 'blocked', cause: 'ECONNREFUSED', checks: 4 });
+    // Each step ran in its tool's image, by digest, as the kubelet reports it.
+    const pod = (await kubeRequest<FullPod & { spec: { initContainers?: { name: string; image: string }[] }; status?: { initContainerStatuses?: { name: string; imageID?: string }[] } }>(stack.admin, {
+      method: 'GET',
+      path: `/api/v1/namespaces/${jobNamespace}/pods/${run.job?.status?.podName ?? ''}`,
+    }));
+    const images = Object.fromEntries((pod.spec.initContainers ?? []).map((c) => [c.name, c.image]));
+    expect(images).toMatchObject({ 'step-0': stack.toolImages['tool-git'].reference, 'step-1': stack.toolImages['tool-git'].reference, 'step-2': stack.toolImages['tool-python-pytest'].reference });
+    const ran = Object.fromEntries((pod.status?.initContainerStatuses ?? []).map((c) => [c.name, c.imageID ?? '']));
+    expect(ran['step-2']).toMatch(new RegExp(`@${stack.toolImages['tool-python-pytest'].digest}$`));
+    // The outputs, read back like `kubectl m87 artifacts` (the client checks them against the receipt), and
+    // re-hashed here against the receipt's artifact digests.
+    const { outputs } = await fetchJobOutputs(new M87Client(stack.admin), { namespace: jobNamespace, proposal: run.name });
+    expect(outputs.map((o) => o.name).sort()).toEqual(['patch', 'test-report']);
+    for (const o of outputs) {
+      const digest = createHash('sha256').update(o.bytes).digest('hex');
+      expect(receipt.artifacts.find((a) => a.path === `outputs/${o.step}/${o.name}`)?.sha256).toBe(digest);
+    }
+    expect(outputs.find((o) => o.name === 'patch')!.bytes.toString('utf8')).toContain('+    return a + b');
+    expect(outputs.find((o) => o.name === 'test-report')!.bytes.toString('utf8')).toMatch(/<testsuite [^>]*failures="0"/);
+  }, 300_000);
 
   describe("the job's NetworkPolicy as kube-router enforces it (the controller's own builder, on a probe Pod)", () => {
     const apiserverPort = () => attachControlPlane(tier.planeStateDir)?.ports.apiserver ?? 0;
