@@ -265,12 +265,16 @@ describe.skipIf(!tier.available)('the chart on the real node: controller in-clus
     });
   });
 
-  describe.skipIf(prometheusUnavailable() !== undefined)('real Prometheus: scrapes the controller behind the metrics Service, loads the chart alerts', () => {
+  // Not skipped when the binary is missing: the tier needs it (npm run binaries provides it), so every test
+  // here fails with what is missing and how to get it.
+  describe('real Prometheus: scrapes the controller behind the metrics Service, loads the chart alerts', () => {
     let prometheus: PrometheusServer;
     /** The chart's alerts as rendered, M87PolicyInvalid's `for:` shortened from its default to 2s (a rendered copy; the chart is unchanged). */
     const groups = renderedRuleGroups().map((g) => ({ ...g, rules: g.rules.map((r) => (r.alert === 'M87PolicyInvalid' ? { ...r, for: '2s' } : r)) }));
 
     beforeAll(async () => {
+      const missing = prometheusUnavailable();
+      if (missing !== undefined) throw new Error(`the e2e-real tier needs a Prometheus server: ${missing}`);
       prometheus = await startPrometheus({ admin: stack.admin, namespace: CONTROLLER_NAMESPACE, service: 'm87-controller-metrics', port: 'http-metrics', ruleGroups: groups });
       await waitFor(async () => ((await prometheus.targets()).some((t) => t.health === 'up') ? true : undefined), { what: 'Prometheus to scrape the controller', timeoutMs: 30_000 });
       // Activity after the first scrapes, so that increase() and rate() have something to show: a denial and
