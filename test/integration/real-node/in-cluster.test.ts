@@ -174,6 +174,7 @@ describe.skipIf(!tier.available)('the chart on the real node: controller in-clus
     expect(repo.server.requests.slice(served)).toContain('GET /calc/info/refs');
     // Every container (three steps, the final one) found the API server blocked by the policy.
     expect(receipt.isolation?.apiServer).toMatchObject({ result: 'blocked', cause: 'ECONNREFUSED', checks: 4 });
+    process.stderr.write(`m87 real stack: fix-the-failing-test receipt isolation ${JSON.stringify(receipt.isolation)}, usage ${JSON.stringify(receipt.usage)}\n`);
     // Each step ran in its tool's image, by digest, as the kubelet reports it.
     const pod = (await kubeRequest<FullPod & { spec: { initContainers?: { name: string; image: string }[] }; status?: { initContainerStatuses?: { name: string; imageID?: string }[] } }>(stack.admin, {
       method: 'GET',
