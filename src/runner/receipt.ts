@@ -1,7 +1,12 @@
 import { Receipt, RECEIPT_MAX_BYTES } from '../api/receipt.ts';
 import type { BudgetUsage } from './budget.ts';
 import type { ReasonCode } from './codes.ts';
-import type { ArtifactDigest } from './builtin-tools/index.ts';
+
+/** A reported output: its path in the receipt (outputs/<step>/<name>) and the SHA-256 of its bytes. */
+export interface ArtifactDigest {
+  path: string;
+  sha256: string;
+}
 
 export interface ReceiptStep {
   tool: string;

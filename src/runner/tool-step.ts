@@ -316,7 +316,12 @@ export async function runToolStep(index: number, renv: RunnerEnvironment): Promi
       state.writeOutput(index, out.name, bytes);
       record.outputs.push({ name: out.name, size: bytes.length, sha256: sha256Hex(bytes) } satisfies OutputRecord);
     }
-    if (failed) stop('STEP_FAILED', `steps[${index}] (${record.tool}) exited with ${result.exitCode}`);
+    if (failed) {
+      // A tool that failed after the gate turned a request away failed because of it: report the gate's reason.
+      const refused = gate?.records.find((r) => !r.allowed && r.code !== undefined);
+      if (refused?.code !== undefined) stop(refused.code, `steps[${index}] (${record.tool}) exited with ${result.exitCode} after the egress gate refused ${refused.method} ${refused.host}:${refused.port}`);
+      stop('STEP_FAILED', `steps[${index}] (${record.tool}) exited with ${result.exitCode}`);
+    }
     tracker.assertRuntime(`after steps[${index}] (${record.tool})`);
   } catch (e) {
     if (e instanceof RunnerStop) {
