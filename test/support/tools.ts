@@ -6,7 +6,7 @@ import { API_VERSION } from '../../src/api/group.ts';
 import { TOOLS } from '../../src/controller/resources.ts';
 import { isConflict, kubeRequest } from '../../src/runtime/kube-http.ts';
 import { resourcePath, type KubeObject } from '../../src/runtime/resource.ts';
-import { canonicalJson } from '../../src/hash/canonical.ts';
+import { toolHash } from '../../src/tool-catalogue/tool-hash.ts';
 import { TEST_CATALOGUE } from './tool-catalogue.ts';
 
 export async function installTestTools(kc: KubeConfig, names: readonly string[] = [...TEST_CATALOGUE.keys()]): Promise<void> {
@@ -18,7 +18,8 @@ export async function installTestTools(kc: KubeConfig, names: readonly string[] 
     } catch (err) {
       if (!isConflict(err)) throw err;
       const stored = await kubeRequest<KubeObject>(kc, { method: 'GET', path: resourcePath(TOOLS, { name }) });
-      if (canonicalJson(stored.spec) !== canonicalJson(spec)) throw new Error(`Tool ${name} exists with another spec than the test catalogue's`, { cause: err });
+      // Compared as the tool hash (the parsed spec): the API server's defaulting does not count as a difference.
+      if (toolHash(stored.spec) !== toolHash(spec)) throw new Error(`Tool ${name} exists with another spec than the test catalogue's`, { cause: err });
     }
   }
 }
