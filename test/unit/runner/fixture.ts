@@ -120,8 +120,11 @@ export interface Fixture {
   logs: string[];
   /** (Re)writes the podinfo volume. */
   writeAnnotations(annotations: Record<string, string>): void;
-  /** Runs the step Pod's containers in order; `tools` overrides a step's definition (default: the test catalogue's). */
-  run(tools?: Record<number, unknown>): Promise<RunOutcome>;
+  /**
+   * Runs the step Pod's containers in order; `tools` overrides a step's definition (default: the test
+   * catalogue's); `startedAtMs` is the job start the delivery recorded (default now).
+   */
+  run(tools?: Record<number, unknown>, startedAtMs?: number): Promise<RunOutcome>;
   terminationMessage(): string;
   cleanup(): void;
 }
@@ -165,10 +168,10 @@ export async function fixture(env: unknown = envelope(), opts: { key?: SigningKe
     renv,
     logs,
     writeAnnotations,
-    run: async (tools = {}) => {
+    run: async (tools = {}, startedAtMs = Date.now()) => {
       const state = new StepState(join(dir, 'state'));
       mkdirSync(state.dir, { recursive: true });
-      state.writeRun({ startedAtMs: Date.now() });
+      state.writeRun({ startedAtMs });
       const steps = ((env as { steps?: { tool?: string; image?: string }[] }).steps ?? []);
       for (const [i, step] of steps.entries()) {
         const spec = Object.hasOwn(tools, i) ? tools[i] : TEST_CATALOGUE.get(step.tool ?? '');
