@@ -15,7 +15,7 @@ import { evaluate } from '../src/governance/evaluate.ts';
 import type { EvaluationInput, HistoryEntry, SessionHistory } from '../src/governance/types.ts';
 import { canonicalHash } from '../src/hash/canonical.ts';
 import { proposalHash } from '../src/integrity/document-hashes.ts';
-import { toolManifestHash } from '../src/tool-catalogue/manifest.ts';
+import { DEFAULT_CATALOGUE } from '../src/tool-catalogue/default-catalogue.ts';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,7 +28,6 @@ const WARMUP = arg('warmup', 50_000);
 const NOW = Date.parse('2025-06-01T12:00:00Z');
 const sa = (n: string) => `system:serviceaccount:m87-agents:${n}`;
 const policy = { spec: DEFAULT_POLICY_SPEC, generation: 3, hash: canonicalHash(DEFAULT_POLICY_SPEC) };
-const manifestHash = toolManifestHash();
 const humanProfile: AgentProfileSpec = { ...(DEFAULT_AGENT_PROFILES.human as AgentProfileSpec), subjects: ['alice@example.com'] };
 
 const PYTHON = `import json\nimport sys\n\ndef main(path):\n    with open(path) as f:\n        data = json.load(f)\n    total = sum(item["value"] for item in data["items"])\n    print(f"total={total}")\n    return 0\n\nif __name__ == "__main__":\n    sys.exit(main(sys.argv[1]))\n`;
@@ -41,8 +40,8 @@ const base = (over: Partial<ProposalSpecInput>): ProposalSpecInput => ({
   intent: { id: 'i-1', goal: 'Fix the failing parser test', mode: 'fix' },
   effects: ['READ_REPO', 'WRITE_PATCH', 'RUN_TESTS'],
   steps: [
-    { tool: 'file_write', args: { path: 'src/parser.ts', content: 'export const x = 1;\n' } },
-    { tool: 'run_tests', args: { suite: 'unit' } },
+    { tool: 'apply-patch', args: { patch: '--- a/src/parser.ts\n+++ b/src/parser.ts\n@@ -1 +1 @@\n-export const x = 0;\n+export const x = 1;\n' } },
+    { tool: 'run-tests', args: { path: 'tests' } },
   ],
   artifacts: [
     { type: 'diff', path: 'src/parser.ts', content: '--- a\n+++ b\n@@\n-x\n+y\n' },
@@ -64,11 +63,11 @@ const hist = (effects: HistoryEntry['effect'][]): SessionHistory => ({ known: tr
 
 const CASES: Case[] = [
   { label: 'allow: patch + tests + code', spec: base({}), history: hist(['READ_REPO', 'RUN_TESTS']) },
-  { label: 'allow: read-only echo', spec: base({ effects: ['READ_REPO', 'COMPUTE'], agent: 'casey', steps: [{ tool: 'echo', args: { message: 'report' } }], artifacts: [{ type: 'shell_script', path: 'scripts/count.sh', content: SHELL }], reversibility: undefined }), profile: { ...(DEFAULT_AGENT_PROFILES.casey as AgentProfileSpec), allowedEffects: ['READ_REPO', 'COMPUTE', 'WRITE_PATCH', 'RUN_TESTS'] } },
+  { label: 'allow: tests only', spec: base({ effects: ['READ_REPO', 'RUN_TESTS'], agent: 'casey', steps: [{ tool: 'run-tests', args: { path: 'tests' } }], artifacts: [{ type: 'shell_script', path: 'scripts/count.sh', content: SHELL }] }), profile: { ...(DEFAULT_AGENT_PROFILES.casey as AgentProfileSpec), allowedEffects: ['READ_REPO', 'COMPUTE', 'WRITE_PATCH', 'RUN_TESTS'] } },
   { label: 'allow: envelope request', spec: base({ envelope: { autonomyBudget: { maxSteps: 20, maxToolCalls: 10, maxRuntimeSeconds: 120 }, safetyMode: 'governed' } }) },
   { label: 'deny: READ_SECRETS', spec: base({ effects: ['READ_REPO', 'WRITE_PATCH', 'RUN_TESTS', 'READ_SECRETS'] }) },
-  { label: 'deny: virtual FS', spec: base({ steps: [{ tool: 'file_write', args: { path: '/workspace/../dev/shm/x', content: 'x' } }] }) },
-  { label: 'deny: tool drift', spec: base({ effects: ['WRITE_PATCH'], steps: [{ tool: 'http_get', args: { url: 'https://example.com' } }] }) },
+  { label: 'deny: virtual FS', spec: base({ steps: [{ tool: 'run-tests', args: { path: '/workspace/../dev/shm/x' } }] }) },
+  { label: 'deny: tool drift', spec: base({ effects: ['WRITE_PATCH'], steps: [{ tool: 'http-get', args: { url: 'https://example.com' } }] }) },
   { label: 'deny: agent scope', spec: base({ effects: ['READ_REPO', 'WRITE_PATCH', 'RUN_TESTS', 'NETWORK_CALL'] }) },
   { label: 'deny: egress not allowed', spec: base({ envelope: { egress: [{ host: 'evil.example.com', port: 443 }] } }) },
   { label: 'escalate: salami topology', spec: base({ agent: 'jordan', submittedBy: sa('jordan'), effects: ['SEND_NOTIFICATION'], steps: [{ tool: 'notify', args: { url: 'https://hooks.example.com/x', message: 'done' } }], artifacts: [], reversibility: { class: 'IRREVERSIBLE', executionMode: 'commit' } }), history: hist(['READ_REPO', 'BUILD_ARTIFACT']) },
@@ -88,7 +87,7 @@ const inputs: EvaluationInput[] = CASES.map((c, i) => {
     now: NOW,
     challengeSecret: 'bench-secret',
     runnerImage: 'ghcr.io/m87/runner:bench',
-    toolManifestHash: manifestHash,
+    catalogue: DEFAULT_CATALOGUE,
   };
 });
 

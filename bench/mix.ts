@@ -34,8 +34,8 @@ export function proposalSpec(kind: ProposalKind, submittedBy: string, index: num
     intent: { id: `bench-${index}`, goal: 'Fix the failing parser test', mode: 'fix' },
     effects: ['READ_REPO', 'WRITE_PATCH', 'RUN_TESTS'],
     steps: [
-      { tool: 'file_write', args: { path: `src/parser-${index}.ts`, content: 'export const x = 1;\n' } },
-      { tool: 'run_tests', args: { suite: 'unit' } },
+      { tool: 'apply-patch', args: { patch: `--- a/src/parser-${index}.ts\n+++ b/src/parser-${index}.ts\n@@ -1 +1 @@\n-export const x = 0;\n+export const x = 1;\n` } },
+      { tool: 'run-tests', args: { path: 'tests' } },
     ],
     artifacts: [
       { type: 'diff', path: `src/parser-${index}.ts`, content: '--- a\n+++ b\n@@\n-x\n+y\n' },

@@ -22,7 +22,7 @@ import { HOST_ADDRESS } from '../dev/cluster/real-node/network.ts';
 import { startRealNode } from '../dev/cluster/real-node/real-node.ts';
 import { buildImage } from '../dev/image/index.ts';
 import { getJob, getPod, propose } from '../dev/demo/observe.ts';
-import { readRepoSpec, writeFileSpec } from '../dev/demo/proposals.ts';
+import { networkCallSpec } from '../dev/demo/proposals.ts';
 import { startRealStack } from '../dev/demo/real-stack.ts';
 import type { ProposalSpecInput } from '../src/api/proposal.ts';
 
@@ -105,9 +105,10 @@ async function main(): Promise<void> {
       try {
         const suffix = randomBytes(2).toString('hex');
         const submitters: { kc: KubeConfig; spec: (i: number) => ProposalSpecInput }[] = [
-          { kc: stack.agents.casey, spec: (i) => writeFileSpec(`notes/${i}.md`, `bench ${i}\n`) },
-          { kc: stack.bob, spec: () => readRepoSpec('bob') },
-          { kc: stack.alice, spec: () => readRepoSpec('alice') },
+          // The real node serves no repository (Stack.repository): every job fetches a status page from the
+          // egress target through the runner's gate (the shipped http-get Tool).
+          { kc: stack.bob, spec: (i) => networkCallSpec('bob', [`http://${stack.egressDestination.host}:${stack.egressDestination.port}/bench/${i}`], stack.egressDestination) },
+          { kc: stack.alice, spec: (i) => networkCallSpec('alice', [`http://${stack.egressDestination.host}:${stack.egressDestination.port}/bench/${i}`], stack.egressDestination) },
         ];
         const followers: Promise<Sample>[] = [];
         const start = performance.now();

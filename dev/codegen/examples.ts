@@ -7,11 +7,10 @@ import { DEFAULT_AGENT_PROFILES, DEFAULT_POLICY_SPEC } from '../../src/governanc
 import { canonicalHash, sha256Hex } from '../../src/hash/canonical.ts';
 import { proposalHash } from '../../src/integrity/document-hashes.ts';
 import { decisionSpecFrom, evaluate, type EvaluationInput } from '../../src/governance/index.ts';
-import { toolManifestHash } from '../../src/tool-catalogue/manifest.ts';
 import { keyIdOf, signDeh, type SigningKey } from '../../src/integrity/signing.ts';
 import { API_VERSION } from '../../src/api/group.ts';
 import { AgentProfile, Approval, Decision, GovernancePolicy, Job, Proposal, Tool } from '../../src/api/kinds.ts';
-import { SHIPPED_TOOLS } from '../../src/tool-catalogue/default-catalogue.ts';
+import { DEFAULT_CATALOGUE, SHIPPED_TOOLS } from '../../src/tool-catalogue/default-catalogue.ts';
 import { toYaml, type GeneratedFile } from './generate.ts';
 
 export const EXAMPLE_DIR = 'examples';
@@ -75,8 +74,8 @@ export function generatedExampleFiles(inputs: ExampleInputs): GeneratedFile[] {
   const baseProfile = DEFAULT_AGENT_PROFILES[spec.agent];
   if (!baseProfile) throw new Error(`examples/proposal-deploy.yaml names unknown agent ${spec.agent}`);
 
-  // The Decision is what the real engine decides for that proposal under the default policy, with the
-  // submitter added to the profile's subjects the way an admin would.
+  // The Decision is what the real engine decides for that proposal under the default policy and the shipped
+  // tool catalogue, with the submitter added to the profile's subjects the way an admin would.
   const input: EvaluationInput = {
     proposal: { namespace: 'default', name, uid: EXAMPLE_PROPOSAL_UID, spec, hash, createdAt: Date.parse(DECIDED_AT) },
     profile: { ...baseProfile, subjects: [...baseProfile.subjects, spec.submittedBy] },
@@ -85,7 +84,7 @@ export function generatedExampleFiles(inputs: ExampleInputs): GeneratedFile[] {
     now: Date.parse(DECIDED_AT),
     challengeSecret: 'example challenge secret',
     runnerImage: RUNNER_IMAGE,
-    toolManifestHash: toolManifestHash(),
+    catalogue: DEFAULT_CATALOGUE,
   };
   const result = evaluate(input);
   const decisionSpec = decisionSpecFrom(input, result);

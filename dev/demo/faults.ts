@@ -15,7 +15,7 @@ import { generateSigningKey, signDeh } from '../../src/integrity/signing.ts';
  * - `job-uid`: the job UID annotation names another incarnation. It is not signed (the Pod carries the Job's
  *   one signature, over the DEH): the runner runs the signed envelope and reports the UID it was given, and
  *   the controller refuses that report (ReceiptJobMismatch).
- * - `unknown-tool`: a step running a tool that is not in the manifest is appended (DEH recomputed).
+ * - `unknown-tool`: a step running a tool that is not in the catalogue is appended (DEH recomputed).
  */
 export const ANNOTATION_FAULTS = ['envelope', 'envelope-and-deh', 'deh', 'signature', 'job-uid', 'unknown-tool'] as const;
 export type AnnotationFault = (typeof ANNOTATION_FAULTS)[number];
@@ -44,7 +44,7 @@ export interface FaultSpec {
 /** The plan file the injector reads: `<namespace>/<job name>` → fault. Jobs not listed run untouched. */
 export type FaultPlan = Record<string, FaultSpec>;
 
-/** The tool an `unknown-tool` fault adds; not in src/tool-catalogue/manifest.json. */
+/** The tool an `unknown-tool` fault adds; no Tool of that name is installed. */
 export const UNKNOWN_TOOL = 'shell';
 
 function required(annotations: ReadonlyMap<string, string>, key: string): string {

@@ -182,12 +182,15 @@ export async function startGitHttpServerInNetns(projectRoot: string, opts: { net
   };
 }
 
-/** A tiny Python project with one failing test, committed; returns the commit id and a patch that fixes it. */
+/**
+ * A tiny Python project with one failing test (tests/test_calc.py) and one passing smoke test
+ * (tests/test_smoke.py), committed; returns the commit id and a patch that fixes the failing one.
+ */
 export function makePythonRepo(dir: string): { commit: string; fix: string } {
   const git = (...args: string[]): string =>
     execFileSync('git', ['-c', 'user.name=M87 Test', '-c', 'user.email=test@m87.invalid', '-c', 'init.defaultBranch=main', ...args], { cwd: dir, encoding: 'utf8', env: { PATH: '/usr/bin:/bin', GIT_CONFIG_NOSYSTEM: '1', HOME: dir } }).trim();
   git('init', '-q', '.');
-  execFileSync('sh', ['-c', `mkdir -p calc tests && printf 'def add(a, b):\\n    return a - b\\n' > calc/__init__.py && printf 'from calc import add\\n\\n\\ndef test_add():\\n    assert add(2, 3) == 5\\n' > tests/test_calc.py && touch tests/__init__.py`], { cwd: dir });
+  execFileSync('sh', ['-c', `mkdir -p calc tests && printf 'def add(a, b):\\n    return a - b\\n' > calc/__init__.py && printf 'from calc import add\\n\\n\\ndef test_add():\\n    assert add(2, 3) == 5\\n' > tests/test_calc.py && printf 'import calc\\n\\n\\ndef test_imports():\\n    assert callable(calc.add)\\n' > tests/test_smoke.py && touch tests/__init__.py`], { cwd: dir });
   git('add', '-A');
   git('commit', '-q', '-m', 'calc: add (broken)');
   const commit = git('rev-parse', 'HEAD');

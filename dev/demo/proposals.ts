@@ -1,7 +1,8 @@
-// Example Proposals of the demo and the e2e tier, written against the shipped AgentProfiles and tool manifest:
+// Example Proposals of the demo and the e2e tier, written against the shipped AgentProfiles and the shipped
+// tool catalogue (the Tools the chart installs: git-checkout, apply-patch, run-tests, http-get, notify):
 // Casey (READ_REPO, WRITE_PATCH, RUN_TESTS), Jordan, Riley, and Human (what no agent may propose: DEPLOY,
-// NETWORK_CALL, …; people listed as its subjects). The tools are echo (COMPUTE), file_write (WRITE_PATCH),
-// run_tests (RUN_TESTS), http_get (NETWORK_CALL) and notify (SEND_NOTIFICATION).
+// NETWORK_CALL, …; people listed as its subjects). Work on code needs the demo's repository (served over git
+// smart HTTP in veth mode, its host in the policy's allowedEgress); a status check needs the egress target.
 import type { ProposalSpecInput } from '../../src/api/proposal.ts';
 import { serviceAccountUsername } from '../cluster/service-account.ts';
 import { AGENT_NAMESPACE, type Agent } from './stack.ts';
@@ -19,19 +20,37 @@ function humanSpec(person: string, rest: Omit<ProposalSpecInput, 'agent' | 'subm
   return { agent: 'human', submittedBy: person, ...rest };
 }
 
-/** Casey runs the unit suite and writes a test report (an artifact with a digest). ALLOW. */
-export function runTestsSpec(): ProposalSpecInput {
-  return agentSpec('casey', {
-    summary: 'Run the unit tests after the cart rounding fix and write a test report',
-    intent: { id: 'fix-cart-rounding', goal: 'Confirm the rounding fix with the unit suite.', mode: 'fix' },
-    effects: ['RUN_TESTS', 'WRITE_PATCH'],
+/** Where the demo's repository is served and at which commit (Stack.repository). */
+export interface RepositoryRef {
+  readonly url: string;
+  readonly commit: string;
+  readonly destination: { readonly host: string; readonly port: number };
+}
+
+/** The repository's passing test file (the failing one is tests/test_calc.py). */
+export const SMOKE_TESTS = 'tests/test_smoke.py';
+
+/** Check the repository out at its pinned commit (through the runner's egress gate), then run `tests` with pytest. */
+function checkoutAndTest(repo: RepositoryRef, tests: string): Pick<ProposalSpecInput, 'steps' | 'envelope'> {
+  return {
     steps: [
-      { tool: 'run_tests', args: { suite: 'unit' } },
-      { tool: 'file_write', args: { path: 'reports/unit-tests.md', content: '# Unit tests\n\nsuite: unit\nresult: passed\n' } },
+      { tool: 'git-checkout', args: { repository: repo.url, commit: repo.commit } },
+      { tool: 'run-tests', args: { path: tests } },
     ],
+    envelope: { egress: [{ host: repo.destination.host, port: repo.destination.port }], autonomyBudget: { maxRuntimeSeconds: 120, maxExternalIO: 10 } },
+  };
+}
+
+/** Casey runs the repository's smoke tests; the JUnit report is an output with its digest in the receipt. ALLOW. */
+export function runTestsSpec(repo: RepositoryRef): ProposalSpecInput {
+  return agentSpec('casey', {
+    summary: 'Run the smoke tests of calc at the pinned commit and keep the test report',
+    intent: { id: 'calc-smoke', goal: 'Confirm the package still imports before the add() fix.', mode: 'fix' },
+    effects: ['READ_REPO', 'RUN_TESTS'],
+    ...checkoutAndTest(repo, SMOKE_TESTS),
     truthAccount: {
-      observations: ['CI run 4812 failed in test_total_rounding before the fix.'],
-      claims: [{ text: 'The failure came from float rounding in cart.total().', confidence: 0.8 }],
+      observations: ['CI run 4812 failed in tests/test_calc.py::test_add.'],
+      claims: [{ text: 'The package itself is importable; only add() is wrong.', confidence: 0.8 }],
     },
     riskScore: 0.2,
     reversibility: reversible('The run only writes to the job workspace, discarded with the Pod.'),
@@ -51,13 +70,17 @@ export function readSecretsSpec(notifyUrl: string): ProposalSpecInput {
   });
 }
 
-/** A person proposes a deploy (smoke test first): DEPLOY always needs a human approval. */
-export function deploySpec(person: string, environment = 'staging'): ProposalSpecInput {
+/**
+ * A person proposes a deploy, smoke-tested first by fetching the service's status page (/status on `egress`,
+ * the destination the policy allows) through the runner's egress gate: DEPLOY always needs a human approval.
+ */
+export function deploySpec(person: string, environment: string, egress: { readonly host: string; readonly port: number }): ProposalSpecInput {
   return humanSpec(person, {
     summary: `Smoke-test and deploy checkout v1.4.2 to ${environment}`,
     intent: { id: `release-checkout-1-4-2-${environment}`, goal: `Roll the tested checkout build v1.4.2 out to ${environment}.`, mode: 'ship' },
-    effects: ['DEPLOY', 'RUN_TESTS'],
-    steps: [{ tool: 'run_tests', args: { suite: 'unit' } }],
+    effects: ['DEPLOY', 'NETWORK_CALL'],
+    steps: [{ tool: 'http-get', args: { url: `http://${egress.host}:${egress.port}/status` } }],
+    envelope: { egress: [{ host: egress.host, port: egress.port }] },
     truthAccount: {
       observations: ['Build 1.4.2 passed the full test suite (run 4820).', `${environment} runs checkout v1.4.1.`],
       claims: [{ text: 'v1.4.2 changes only the cart total calculation.', confidence: 0.9 }],
@@ -67,14 +90,14 @@ export function deploySpec(person: string, environment = 'staging'): ProposalSpe
   });
 }
 
-/** The read half of a read-then-network pair: the person reads the repository (and runs the tests). ALLOW. */
-export function readRepoSpec(person: string): ProposalSpecInput {
+/** The read half of a read-then-network pair: the person checks the repository out and runs its smoke tests. ALLOW. */
+export function readRepoSpec(person: string, repo: RepositoryRef): ProposalSpecInput {
   return humanSpec(person, {
-    summary: 'Read the checkout repository and run its unit tests',
+    summary: 'Read the calc repository and run its smoke tests',
     intent: { id: 'checkout-status', goal: 'Know the state of the checkout service.', mode: 'report' },
     effects: ['READ_REPO', 'RUN_TESTS'],
-    steps: [{ tool: 'run_tests', args: { suite: 'unit' } }],
-    truthAccount: { observations: ['The checkout repository changed today.'], claims: [] },
+    ...checkoutAndTest(repo, SMOKE_TESTS),
+    truthAccount: { observations: ['The calc repository changed today.'], claims: [] },
     riskScore: 0.2,
     reversibility: reversible('Nothing leaves the job workspace.'),
   });
@@ -82,7 +105,7 @@ export function readRepoSpec(person: string): ProposalSpecInput {
 
 /** The network half: GET urls through the runner's egress gate, destination allowlisted in the envelope. */
 export function networkCallSpec(person: string, urls: readonly string[], egress: { host: string; port: number }, maxExternalIO?: number): ProposalSpecInput {
-  const steps: Step[] = urls.map((url) => ({ tool: 'http_get', args: { url } }));
+  const steps: Step[] = urls.map((url) => ({ tool: 'http-get', args: { url } }));
   return humanSpec(person, {
     summary: `Fetch ${urls.length === 1 ? 'the status page' : `${urls.length} status pages`} of the checkout service`,
     intent: { id: 'checkout-status', goal: 'Know the state of the checkout service.', mode: 'report' },
@@ -98,20 +121,7 @@ export function networkCallSpec(person: string, urls: readonly string[], egress:
   });
 }
 
-/** Casey writes one file in the workspace. ALLOW. */
-export function writeFileSpec(path: string, content: string, summary = 'Write the release notes'): ProposalSpecInput {
-  return agentSpec('casey', {
-    summary,
-    intent: { id: 'release-notes', goal: 'Write the release notes for checkout v1.4.2.', mode: 'build' },
-    effects: ['WRITE_PATCH'],
-    steps: [{ tool: 'file_write', args: { path, content } }],
-    truthAccount: { observations: [`${path} does not exist yet.`], claims: [] },
-    riskScore: 0.2,
-    reversibility: reversible(`Delete ${path}.`),
-  });
-}
-
-/** Casey asks for a tool the manifest does not have. */
+/** Casey asks for a tool the catalogue does not have. */
 export function unknownToolSpec(): ProposalSpecInput {
   return agentSpec('casey', {
     summary: 'Clean up the build directory with a shell command',
@@ -132,7 +142,7 @@ export const ESCAPING_PATCH = ['--- a/../../etc/cron.d/m87', '+++ b/../../etc/cr
  * the chart installs): git-checkout at the pinned commit (through the runner's egress gate) → apply-patch (the
  * fix; outputs the resulting patch) → run-tests (pytest; outputs the JUnit report). ALLOW.
  */
-export function fixFailingTestSpec(repo: { url: string; commit: string; destination: { host: string; port: number } }, patch: string): ProposalSpecInput {
+export function fixFailingTestSpec(repo: RepositoryRef, patch: string): ProposalSpecInput {
   return agentSpec('casey', {
     summary: 'Fix the failing test in calc: add() subtracts',
     intent: { id: 'fix-calc-add', goal: 'Make tests/test_calc.py::test_add pass.', mode: 'fix' },
@@ -153,7 +163,7 @@ export function fixFailingTestSpec(repo: { url: string; commit: string; destinat
 }
 
 /** The same job with a step naming a tool that is not in the catalogue: denied, naming steps[1].tool. */
-export function uncataloguedToolSpec(repo: { url: string; commit: string; destination: { host: string; port: number } }): ProposalSpecInput {
+export function uncataloguedToolSpec(repo: RepositoryRef): ProposalSpecInput {
   const spec = fixFailingTestSpec(repo, '');
   return { ...spec, summary: 'Fix the failing test with a tool nobody installed', steps: [spec.steps[0]!, { tool: 'git-push', args: { remote: 'origin' } }] };
 }

@@ -21,7 +21,7 @@ import {
   type ProposalView,
 } from './observe.ts';
 import { runForgedCopy, type JobPodCopy } from './forged-pod.ts';
-import { deploySpec, ESCAPING_PATCH, fixFailingTestSpec, networkCallSpec, readRepoSpec, readSecretsSpec, runTestsSpec, uncataloguedToolSpec, writeFileSpec } from './proposals.ts';
+import { deploySpec, ESCAPING_PATCH, fixFailingTestSpec, networkCallSpec, readRepoSpec, readSecretsSpec, runTestsSpec, uncataloguedToolSpec, type RepositoryRef } from './proposals.ts';
 import { fetchJobOutputs, M87Client } from '../../src/client/index.ts';
 import type { ProposalSpecInput } from '../../src/api/proposal.ts';
 import type { RunnerReport, Stack } from './stack.ts';
@@ -192,21 +192,35 @@ function finish(
 // ---------------------------------------------------------------------------------------------------------
 // The scenarios.
 
-export const REPORT_PATH = 'reports/unit-tests.md';
+/** The test report of scenario (a): run-tests is its step 1, its declared output test-report. */
+export const REPORT_PATH = 'outputs/1/test-report';
+
+/** The demo's repository, served in veth mode only (an isolated Pod reaches nothing, so no step Pod can run). */
+function repositoryOf(ctx: ScenarioContext): RepositoryRef {
+  const repo = ctx.stack.repository;
+  if (repo === undefined) throw new Error('no demo repository (veth network mode only: an isolated Pod reaches nothing)');
+  return repo;
+}
 
 export const allowedTestRun: Scenario = {
   id: 'a',
   title: 'allowed test run with an artifact',
   run: async (ctx) => {
     const t0 = performance.now();
-    const spec = runTestsSpec();
-    const run = await runProposal(ctx, { as: ctx.stack.agents.casey, submitter: 'casey', name: nameOf(ctx, 'run-unit-tests'), spec });
+    const spec = runTestsSpec(repositoryOf(ctx));
+    const run = await runProposal(ctx, { as: ctx.stack.agents.casey, submitter: 'casey', name: nameOf(ctx, 'run-unit-tests'), spec, timeoutMs: 150_000 });
     const c = new Checks();
     checkDecision(c, run, 'ALLOW');
     checkSucceeded(c, run);
-    const content = spec.steps[1]?.args?.content ?? '';
     const artifact = run.job?.status?.receipt?.artifacts.find((a) => a.path === REPORT_PATH);
-    c.expect(artifact?.sha256 === sha256Hex(content), `${run.name}: the receipt lists no artifact ${REPORT_PATH} with the content's digest`);
+    try {
+      const { outputs } = await fetchJobOutputs(new M87Client(ctx.stack.admin), { namespace: ctx.stack.jobNamespace, proposal: run.name });
+      const report = outputs.find((o) => o.path === REPORT_PATH);
+      c.expect(report !== undefined && report.sha256 === artifact?.sha256 && report.sha256 === sha256Hex(report.bytes), `${run.name}: the stored report does not match the receipt's ${REPORT_PATH} digest`);
+      c.expect(/<testsuite [^>]*failures="0"/.test(report?.bytes.toString('utf8') ?? ''), `${run.name}: the test report does not say 0 failures`);
+    } catch (err) {
+      c.expect(false, `${run.name}: the test report is not retrievable: ${(err as Error).message}`);
+    }
     return finish('a', allowedTestRun.title, 'casey (SA)', t0, [run], {
       decision: decisionText(run.decision),
       human: '-',
@@ -242,7 +256,7 @@ export const deployApproved: Scenario = {
   title: 'DEPLOY approved by a human',
   run: async (ctx) => {
     const t0 = performance.now();
-    const run = await runProposal(ctx, { as: ctx.stack.bob, submitter: 'bob', name: nameOf(ctx, 'deploy-checkout-staging'), spec: deploySpec('bob'), approver: 'alice' });
+    const run = await runProposal(ctx, { as: ctx.stack.bob, submitter: 'bob', name: nameOf(ctx, 'deploy-checkout-staging'), spec: deploySpec('bob', 'staging', ctx.stack.egressDestination), approver: 'alice' });
     const c = new Checks();
     checkDecision(c, run, 'REQUIRE_HUMAN', 'DEPLOY_REQUIRES_HUMAN');
     checkApproved(c, run, 'alice');
@@ -262,7 +276,7 @@ export const readThenNetwork: Scenario = {
   run: async (ctx) => {
     const t0 = performance.now();
     const { stack } = ctx;
-    const read = await runProposal(ctx, { as: stack.bob, submitter: 'bob', name: nameOf(ctx, 'read-checkout-repo'), spec: readRepoSpec('bob') });
+    const read = await runProposal(ctx, { as: stack.bob, submitter: 'bob', name: nameOf(ctx, 'read-checkout-repo'), spec: readRepoSpec('bob', repositoryOf(ctx)), timeoutMs: 150_000 });
     const dest = egressDestination(stack);
     const before = stack.egress?.requests.length ?? 0;
     const call = await runProposal(ctx, {
@@ -315,8 +329,8 @@ export const tamperedAnnotation: Scenario = {
     const run = await runProposal(ctx, {
       as: ctx.stack.agents.casey,
       submitter: 'casey',
-      name: nameOf(ctx, 'write-release-notes'),
-      spec: writeFileSpec('RELEASE-NOTES.md', 'checkout v1.4.2: fixes cart rounding (#812)\n'),
+      name: nameOf(ctx, 'smoke-tests-tampered'),
+      spec: runTestsSpec(repositoryOf(ctx)),
       fault: { annotations: 'envelope' },
     });
     const c = new Checks();
@@ -348,10 +362,11 @@ export const tamperedFilesOnRealNode: Scenario = {
     const t0 = performance.now();
     const { stack } = ctx;
     const run = await runProposal(ctx, {
-      as: stack.agents.casey,
-      submitter: 'casey',
-      name: nameOf(ctx, 'write-release-notes'),
-      spec: writeFileSpec('RELEASE-NOTES.md', 'checkout v1.4.2: fixes cart rounding (#812)\n'),
+      // The real node serves no repository: the genuine job fetches a status page through the egress gate.
+      as: stack.bob,
+      submitter: 'bob',
+      name: nameOf(ctx, 'fetch-status'),
+      spec: networkCallSpec('bob', [`http://${stack.egressDestination.host}:${stack.egressDestination.port}/tamper`], stack.egressDestination),
     });
     const c = new Checks();
     checkDecision(c, run, 'ALLOW');

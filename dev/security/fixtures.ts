@@ -13,6 +13,7 @@ import { controllerRef } from '../../src/controller/owner.ts';
 import { REPO_ROOT } from '../cluster/binaries.ts';
 import { proposalHash } from '../../src/integrity/document-hashes.ts';
 import { generateSigningKey, signDeh, type SigningKey } from '../../src/integrity/signing.ts';
+import { DEFAULT_CATALOGUE } from '../../src/tool-catalogue/default-catalogue.ts';
 
 export interface KubeObjectJson {
   apiVersion: string;
@@ -197,6 +198,8 @@ export function jobPodObject(input: JobPodInput): KubeObjectJson {
       keyId: key.keyId,
     },
     publicKeyConfigMap: input.publicKeyConfigMap ?? 'm87-public-key',
+    // The envelope's steps name shipped tools (examples/job.yaml); the Pod runs each in its tool's image.
+    tools: Object.fromEntries(envelope.steps.map((s) => [s.tool, DEFAULT_CATALOGUE.get(s.tool)!])),
   }) as unknown as KubeObjectJson;
   if (input.job.uid === '') delete pod.metadata.ownerReferences;
   return pod;

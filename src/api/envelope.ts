@@ -130,7 +130,6 @@ export const EffectiveEnvelope = z
     steps: boundedList(EnvelopeStep, 32, 'The tool steps the runner executes, in order, each bound to the exact tool definition.').min(1),
     image: nonEmptyText(512, 'Runner container image.'),
     egress: boundedList(EgressRule, 16, 'Allowed egress destinations (host allowlist of the runner egress gate and the NetworkPolicy).'),
-    toolManifestHash: sha256Hex('SHA-256 of the canonical tool manifest the runner must carry.'),
     effectSchemaVersion: z.literal(EFFECT_SCHEMA_VERSION).meta({ description: 'Effect taxonomy version the decision used.' }),
     effects: effectSet('The allowed effects of the job.'),
     reversibility: z

@@ -9,8 +9,9 @@ export function fieldPath(path: readonly PropertyKey[], root = ''): string {
   return out === '' ? '(root)' : out;
 }
 
-/** One issue as "field: message". */
-export function formatIssue(issue: Pick<z.core.$ZodIssue, 'path' | 'message'>, root = ''): string {
+/** One issue as "field: message"; an unknown key is named as a field of its own ("a.b.extra: unknown field"). */
+export function formatIssue(issue: Pick<z.core.$ZodIssue, 'path' | 'message'> & { code?: string; keys?: readonly string[] }, root = ''): string {
+  if (issue.code === 'unrecognized_keys' && issue.keys !== undefined && issue.keys.length > 0) return `${fieldPath([...issue.path, issue.keys[0]!], root)}: unknown field`;
   return `${fieldPath(issue.path, root)}: ${issue.message}`;
 }
 

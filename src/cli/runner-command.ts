@@ -1,16 +1,17 @@
 import { finishJob } from '../runner/finish.ts';
 import { installRunner } from '../runner/install.ts';
-import { defaultRunnerEnvironment, runJob } from '../runner/runner.ts';
+import { defaultRunnerEnvironment } from '../runner/runner.ts';
 import { runToolStep } from '../runner/tool-step.ts';
 
 const USAGE = `Usage: m87 runner
 
-Runs the governance job of this Pod (only inside a job Pod created by the m87 controller). Reads
-$M87_PODINFO_DIR (one downward-API file per annotation: envelope, envelope-hash, signature, key-id,
-job-uid), $M87_PUBLIC_KEY_FILE and $M87_WORKSPACE, verifies the signed envelope and the
-Pod's isolation, runs the steps, and writes the receipt to $M87_TERMINATION_LOG (default
-/dev/termination-log). Exit code 0 when every step succeeded, 1 when a step failed, 2 when the job was
-refused, 3 when the receipt could not be written.
+The final container of a job's step Pod (only inside a Pod created by the m87 controller; the steps ran
+before it, each with \`m87 step <i>\` in its tool's image). Reads $M87_PODINFO_DIR (one downward-API file
+per annotation: envelope, envelope-hash, signature, key-id, job-uid), $M87_PUBLIC_KEY_FILE and
+$M87_STATE_DIR (the steps' records and outputs), verifies the signed envelope and the Pod's isolation,
+writes the receipt to $M87_TERMINATION_LOG (default /dev/termination-log) and prints the declared outputs
+as framed blocks. Exit code 0 when every step succeeded, 1 when a step failed, 2 when the job was refused,
+3 when the receipt could not be written.
 `;
 
 /** `m87 runner`: takes no arguments; everything comes from the Pod. */
@@ -23,11 +24,7 @@ export async function runRunner(argv: readonly string[]): Promise<number> {
     process.stderr.write(`m87 runner: unexpected argument ${JSON.stringify(argv[0])}\n\n${USAGE}`);
     return 2;
   }
-  const renv = defaultRunnerEnvironment();
-  // A step Pod's final container composes the receipt from the steps' records; a single-container Pod runs the built-ins.
-  if (process.env.M87_STATE_DIR !== undefined && process.env.M87_STATE_DIR !== '') return (await finishJob(renv)).exitCode;
-  const outcome = await runJob(renv);
-  return outcome.exitCode;
+  return (await finishJob(defaultRunnerEnvironment())).exitCode;
 }
 
 /** `m87 step <i>`: step i of a step Pod, in its tool's container. */

@@ -1,10 +1,9 @@
 import { parseArgs } from 'node:util';
 import { imageDigest, isPlaceholderImage } from '../api/image.ts';
 import { Tool } from '../api/kinds.ts';
-import { toolHash } from '../tool-catalogue/tool-hash.ts';
 import { connect, CONNECTION_FLAGS } from './kube-context.ts';
 import { EXIT, outputFormat, render, table } from './output.ts';
-import { firstIssue } from '../api/issues.ts';
+import { listTools } from '../client/tools.ts';
 
 const HELP = `Usage: m87 tools [--kubeconfig FILE] [--context NAME] [-o json|yaml]
 
@@ -13,32 +12,6 @@ each tool has, the least write scope it needs, whether it needs the network, how
 image digest and its tool hash (what a Decision binds). -o json|yaml prints every tool in full.
 A Tool the controller would refuse is listed as INVALID with the field at fault.
 `;
-
-/** One catalogue entry as listed: its hash when valid, the reason when not. */
-export interface ListedTool {
-  name: string;
-  valid: boolean;
-  /** toolHash(spec) for a valid tool. */
-  hash?: string;
-  /** Why the tool is not usable (the field at fault). */
-  problem?: string;
-  spec: unknown;
-}
-
-/** Validates each listed object on its own, so one bad Tool is shown as such instead of hiding the rest. */
-export function listedTools(items: readonly unknown[]): ListedTool[] {
-  return items
-    .map((item): ListedTool => {
-      const rawName = (item as { metadata?: { name?: unknown } } | null)?.metadata?.name;
-      const name = typeof rawName === 'string' ? rawName : '';
-      const parsed = Tool.safeParse(item);
-      if (!parsed.success) {
-        return { name, valid: false, problem: firstIssue(parsed.error), spec: (item as { spec?: unknown } | null)?.spec };
-      }
-      return { name, valid: true, hash: toolHash(parsed.data.spec), spec: parsed.data.spec };
-    })
-    .sort((a, b) => a.name.localeCompare(b.name));
-}
 
 function shortImage(image: string): string {
   if (isPlaceholderImage(image)) return 'placeholder (not built yet)';
@@ -56,7 +29,7 @@ export async function runTools(argv: string[]): Promise<number> {
   }
   const format = outputFormat(values.output);
   const conn = connect(values);
-  const tools = listedTools((await conn.client.listRaw('Tool')).items);
+  const tools = await listTools(conn.client);
   if (format !== 'table') {
     process.stdout.write(render(tools, format));
     return EXIT.ok;

@@ -4,10 +4,10 @@
 import { evaluate, REASON_CODES, sessionHistoryFor, type EvaluationResult, type SessionRecord } from '../governance/index.ts';
 import { canonicalHash } from '../hash/canonical.ts';
 import { proposalHash } from '../integrity/document-hashes.ts';
-import { toolManifestHash } from '../tool-catalogue/manifest.ts';
 import type { M87Client } from './client.ts';
 import { M87ClientError } from './errors.ts';
 import type { ObjectOf } from './resources.ts';
+import { catalogueOfListed, listTools } from './tools.ts';
 
 type Decision = ObjectOf<'Decision'>;
 
@@ -16,7 +16,7 @@ export interface ExplainedReason {
   rule: string;
   outcome: string;
   message: string;
-  /** The GovernancePolicy / AgentProfile / manifest field that configures the rule ('-' when fixed). */
+  /** The GovernancePolicy / AgentProfile / Tool field that configures the rule ('-' when fixed). */
   configuredBy: string;
 }
 
@@ -91,9 +91,10 @@ async function sessionRecords(client: M87Client, submitter: string, excludeUID: 
 const VERDICT_ASPECTS = new Set(['proposal hash', 'outcome', 'reason codes', 'approvals required', 'challenge', 'envelope hash']);
 
 /**
- * Re-runs the decision procedure for a decided proposal with today's GovernancePolicy and AgentProfile, at
- * the recorded decision time and with the submitter's session history as the cluster records it. Needs read
- * access to the policy, the profile and Decisions/Jobs in all namespaces (approvers and viewers have it).
+ * Re-runs the decision procedure for a decided proposal with today's GovernancePolicy, AgentProfile and Tool
+ * catalogue, at the recorded decision time and with the submitter's session history as the cluster records
+ * it. Needs read access to the policy, the profile, the Tools and Decisions/Jobs in all namespaces (approvers
+ * and viewers have it).
  */
 export async function replayDecision(client: M87Client, namespace: string, name: string): Promise<{ decision: Decision; replay: Replay }> {
   const proposal = await client.get('Proposal', { namespace, name });
@@ -116,7 +117,8 @@ export async function replayDecision(client: M87Client, namespace: string, name:
     // The challenge id needs the cluster's secret, which approvers cannot read; it is not compared.
     challengeSecret: 'm87-explain',
     runnerImage: decision.spec.effectiveEnvelope?.image ?? 'unknown',
-    toolManifestHash: toolManifestHash(),
+    // Today's catalogue, like today's policy: a tool edited since shows up as a different envelope hash.
+    catalogue: catalogueOfListed(await listTools(client)),
   });
 
   const comparisons = [

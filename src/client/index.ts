@@ -8,3 +8,4 @@ export { DECIDED_PHASES, FINAL_PHASES, proposalState, readProposalState, waitFor
 export { assertSubmitter, checkDraft, defaultProposalName, MAX_PROPOSAL_BYTES, ProposalDraft, submitProposal, type SubmitOptions } from './proposals.ts';
 export { CLIENT_KINDS, type ClientKindName, type ClusterKind, type NamespacedKind, type ObjectOf } from './resources.ts';
 export { fetchJobOutputs, type JobOutputs } from './artifacts.ts';
+export { catalogueOfListed, listedTools, listTools, type ListedTool } from './tools.ts';

@@ -19,7 +19,6 @@ import type { EvaluationInput } from '../governance/types.ts';
 import type { ObjectKey, ReconcileContext, ReconcileResult } from '../runtime/controller.ts';
 import type { KubeObject } from '../runtime/resource.ts';
 import { createIfAbsent } from '../runtime/status.ts';
-import { toolManifestHash } from '../tool-catalogue/manifest.ts';
 import type { ControllerConfig } from './config.ts';
 import type { EventRecorder } from './events.ts';
 import type { FreshWrites } from './fresh-objects.ts';
@@ -61,7 +60,7 @@ export interface DeciderDeps {
   enqueueSubmitter(submitter: string): void;
   barrier: LeaderBarrier;
   /** The tool catalogue the steps are decided against (the controller's Tool cache). */
-  toolCache: Pick<ToolCache, 'catalogue' | 'hasSynced'>;
+  toolCache: Pick<ToolCache, 'tools' | 'hasSynced'>;
 }
 
 export interface Candidate {
@@ -183,8 +182,7 @@ export class Decider {
         now,
         challengeSecret,
         runnerImage: this.#s.config.runnerImage,
-        toolManifestHash: toolManifestHash(),
-        catalogue: this.#s.toolCache.catalogue(),
+        catalogue: this.#s.toolCache.tools(),
       };
       let evaluation;
       try {

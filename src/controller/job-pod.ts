@@ -47,10 +47,9 @@ export interface JobPodInput {
   resources?: ResourceRequirements;
   /**
    * The tool definitions of the envelope's steps (name → Tool spec, from the catalogue the controller checked
-   * with checkToolBindings at mint). Given: a step Pod (each step in its tool's image, see buildJobPod).
-   * Absent: the single-container Pod of the runner's built-in tools.
+   * with checkToolBindings just before): each step runs in its tool's image (see buildJobPod).
    */
-  tools?: Readonly<Record<string, ToolSpec>>;
+  tools: Readonly<Record<string, ToolSpec>>;
 }
 
 export const STATE_DIR = '/m87-state';
@@ -177,7 +176,7 @@ const VERIFY_MOUNTS = [
  */
 function stepPodParts(input: JobPodInput, resources: ResourceRequirements): Pick<JobPodSpec, 'initContainers' | 'containers' | 'volumes'> {
   const { job } = input;
-  const tools = input.tools!;
+  const tools = input.tools;
   const stateMount = { name: 'state', mountPath: STATE_DIR };
   const container = (name: string, image: string, command: string[], env: { name: string; value: string }[], volumeMounts: JobPodContainer['volumeMounts']): JobPodContainer => ({
     name,
@@ -250,60 +249,8 @@ export function buildJobPod(input: JobPodInput): JobPod {
         fsGroup: RUNNER_UID,
         seccompProfile: { type: 'RuntimeDefault' },
       },
-      ...(input.tools !== undefined ? stepPodParts(input, resources) : legacyParts(input, resources)),
+      ...stepPodParts(input, resources),
     },
-  };
-}
-
-function legacyParts(input: JobPodInput, resources: ResourceRequirements): Pick<JobPodSpec, 'containers' | 'volumes'> {
-  const { job } = input;
-  return {
-      containers: [
-        {
-          name: RUNNER_CONTAINER,
-          image: job.envelope.image,
-          imagePullPolicy: 'IfNotPresent',
-          command: ['m87', 'runner'],
-          env: [
-            { name: 'M87_PODINFO_DIR', value: PODINFO_DIR },
-            { name: 'M87_PUBLIC_KEY_FILE', value: `${KEYS_DIR}/${PUBLIC_KEY_FILE_KEY}` },
-            { name: 'M87_WORKSPACE', value: WORKSPACE_DIR },
-            { name: 'M87_TERMINATION_LOG', value: TERMINATION_LOG },
-          ],
-          securityContext: {
-            allowPrivilegeEscalation: false,
-            readOnlyRootFilesystem: true,
-            runAsNonRoot: true,
-            capabilities: { drop: ['ALL'] },
-          },
-          terminationMessagePath: TERMINATION_LOG,
-          terminationMessagePolicy: 'File',
-          resources,
-          volumeMounts: [
-            { name: 'podinfo', mountPath: PODINFO_DIR, readOnly: true },
-            { name: 'signing-key', mountPath: KEYS_DIR, readOnly: true },
-            { name: 'workspace', mountPath: WORKSPACE_DIR },
-            { name: 'tmp', mountPath: '/tmp' },
-          ],
-        },
-      ],
-      volumes: [
-        {
-          name: 'podinfo',
-          downwardAPI: {
-            items: (Object.keys(PODINFO_FILES) as (keyof typeof PODINFO_FILES)[]).map((k) => ({
-              path: PODINFO_FILES[k],
-              fieldRef: { fieldPath: `metadata.annotations['${ANNOTATIONS[k]}']` },
-            })),
-          },
-        },
-        {
-          name: 'signing-key',
-          configMap: { name: input.publicKeyConfigMap, items: [{ key: PUBLIC_KEY_FILE_KEY, path: PUBLIC_KEY_FILE_KEY }] },
-        },
-        { name: 'workspace', emptyDir: {} },
-        { name: 'tmp', emptyDir: {} },
-      ],
   };
 }
 

@@ -21,7 +21,7 @@ import type { PublicKeyPublisher } from './keys.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import type { NamespaceGuard } from './namespace-guard.ts';
 import { buildJobPod, stepImageMismatch } from './job-pod.ts';
-import { builtinOnly, type ToolCache } from './tool-cache.ts';
+import type { ToolCache } from './tool-cache.ts';
 import { checkToolBindings } from '../tool-catalogue/binding.ts';
 import type { ToolSpec } from '../api/tool.ts';
 import { FIELD_MANAGER, jobNetworkPolicyName, jobPodName } from './names.ts';
@@ -131,18 +131,15 @@ export class JobReconciler {
     const ref = { namespace, name, uid, proposalName: job.spec.proposalRef.name };
 
     // Each step runs the Tool it was decided against, or nothing runs (no NetworkPolicy, no Pod).
-    let tools: Record<string, ToolSpec> | undefined;
-    if (!builtinOnly(job.spec.envelope.steps)) {
-      const catalogue = this.#s.toolCache.tools();
-      const problems = checkToolBindings(job.spec.envelope.steps, catalogue);
-      if (problems.length > 0) {
-        const message = `${problems.map((p) => p.message).join('; ')}; no Pod is started.`;
-        log.warn({ reason: problems[0]!.reason }, message);
-        await this.#fail(obj, problems[0]!.reason, message, ctx);
-        return;
-      }
-      tools = Object.fromEntries(job.spec.envelope.steps.map((s) => [s.tool, catalogue.get(s.tool)!]));
+    const catalogue = this.#s.toolCache.tools();
+    const problems = checkToolBindings(job.spec.envelope.steps, catalogue);
+    if (problems.length > 0) {
+      const message = `${problems.map((p) => p.message).join('; ')}; no Pod is started.`;
+      log.warn({ reason: problems[0]!.reason }, message);
+      await this.#fail(obj, problems[0]!.reason, message, ctx);
+      return;
     }
+    const tools: Record<string, ToolSpec> = Object.fromEntries(job.spec.envelope.steps.map((s) => [s.tool, catalogue.get(s.tool)!]));
 
     let desiredNp;
     try {
@@ -195,7 +192,7 @@ export class JobReconciler {
     const desiredPod = buildJobPod({
       job: { ...jobFacts(job), namespace, name, proposalName: job.spec.proposalRef.name },
       publicKeyConfigMap: this.#s.publicKeys.configMapName,
-      ...(tools ? { tools } : {}),
+      tools,
       ...(this.#s.config.runnerResources ? { resources: this.#s.config.runnerResources } : {}),
     });
     const { object: pod, created } = await createIfAbsent<KubeObject>(this.#s.kc, PODS, desiredPod as unknown as KubeObject, {
@@ -252,7 +249,7 @@ export class JobReconciler {
       case 'finished': {
         // A step Pod's receipt counts only if every step ran the image its envelope step binds.
         const envelope = facts.envelope;
-        const mismatch = builtinOnly(envelope.steps) ? undefined : stepImageMismatch(pod as Parameters<typeof stepImageMismatch>[0], envelope);
+        const mismatch = stepImageMismatch(pod as Parameters<typeof stepImageMismatch>[0], envelope);
         if (mismatch !== undefined && progress.result.verification !== 'mismatch') {
           const { receipt: _unbelieved, ...rest } = progress.result;
           await this.#finish(
@@ -265,7 +262,7 @@ export class JobReconciler {
           return;
         }
         let result = progress.result;
-        if (!builtinOnly(envelope.steps) && result.verification !== 'mismatch' && receiptHasOutputs(result.receipt)) {
+        if (result.verification !== 'mismatch' && receiptHasOutputs(result.receipt)) {
           // Before the status is final (and anything may delete the Pod): the declared outputs, all or none.
           const { namespace = '', name = '', uid = '' } = obj.metadata;
           const finishedAt = Date.parse(result.completionTime ?? '');

@@ -57,7 +57,7 @@ export interface ProposalReconcilerDeps {
   enqueueSubmitter(submitter: string): void;
   barrier: LeaderBarrier;
   /** The Tool cache: a decision whose tools were deleted or changed since is not minted. */
-  toolCache: Pick<ToolCache, 'catalogue'>;
+  toolCache: Pick<ToolCache, 'tools'>;
   /** In: webhook notifications delivered, recorded here as the Notified condition (absent: notifications off). */
   notified?: Pick<NotificationRecords, 'apply'>;
 }
@@ -195,7 +195,7 @@ export class ProposalReconciler {
     });
     let mintRefused: string | undefined;
     let mintRefusedReason: string | undefined;
-    const toolProblems = jobPlan.action === 'mint' ? checkToolBindings(decision.spec.effectiveEnvelope?.steps ?? [], d.toolCache.catalogue()) : [];
+    const toolProblems = jobPlan.action === 'mint' ? checkToolBindings(decision.spec.effectiveEnvelope?.steps ?? [], d.toolCache.tools()) : [];
     if (toolProblems.length > 0) {
       // The tool the decision bound is gone or is not the one decided any more: no Job (and so no Pod).
       mintRefusedReason = toolProblems[0]!.reason;

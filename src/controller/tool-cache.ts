@@ -5,18 +5,8 @@
 import type { ToolSpec } from '../api/tool.ts';
 import type { Informer } from '../runtime/informer.ts';
 import type { KubeObject } from '../runtime/resource.ts';
-import { BUILTIN_CATALOGUE } from '../tool-catalogue/builtin-catalogue.ts';
-import { checkToolBinding } from '../tool-catalogue/binding.ts';
 import type { ToolCatalogue } from '../tool-catalogue/catalogue.ts';
-import type { EnvelopeStep } from '../api/envelope.ts';
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object') {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
-}
+import { deepFreeze } from '../hash/freeze.ts';
 
 export class ToolCache {
   readonly #informer: Informer<KubeObject>;
@@ -35,7 +25,8 @@ export class ToolCache {
   }
 
   /**
-   * The Tool objects, name → spec exactly as stored (deeply frozen copies, rebuilt when the cache changes).
+   * The Tool objects, name → spec exactly as stored (deeply frozen copies, rebuilt when the cache changes):
+   * the whole catalogue, the only one the engine decides against (there are no built-in tools).
    * A spec the schema refuses stays in: the engine reports it as an invalid tool (naming the field) rather
    * than as an unknown one, and a binding check finds it changed.
    */
@@ -51,24 +42,4 @@ export class ToolCache {
     }
     return this.#cluster;
   }
-
-  /**
-   * What the engine decides against. TRANSITIONAL (issue 15): the runner's built-in tools (builtin-catalogue.ts)
-   * stay decidable until the toy built-ins are removed, and keep their name: the one they share with a shipped
-   * Tool (`notify`) still means the built-in, so proposals written for it run as before. Every other name is
-   * the Tool object's.
-   */
-  catalogue(): ToolCatalogue {
-    const merged = new Map<string, ToolSpec>(this.tools());
-    for (const [name, spec] of BUILTIN_CATALOGUE) merged.set(name, spec);
-    return merged;
-  }
-}
-
-/** Whether every step of an envelope was decided against a runner built-in (then the Pod is the single-container one). */
-export function builtinOnly(steps: readonly EnvelopeStep[]): boolean {
-  return steps.every((s, i) => {
-    const builtin = BUILTIN_CATALOGUE.get(s.tool);
-    return builtin !== undefined && checkToolBinding(s, i, builtin) === undefined;
-  });
 }

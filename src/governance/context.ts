@@ -1,7 +1,6 @@
 import { EFFECT_TAGS } from '../api/effects.ts';
 import type { ExecutionMode } from '../api/envelope.ts';
 import type { ProposalSpec } from '../api/proposal.ts';
-import { BUILTIN_CATALOGUE } from '../tool-catalogue/builtin-catalogue.ts';
 import type { ToolCatalogue } from '../tool-catalogue/catalogue.ts';
 import { effectBit, isReadOnly, type EffectMask } from './effect-set.ts';
 import { resolveEnvelope, type ResolvedEnvelope } from './envelope.ts';
@@ -36,7 +35,7 @@ const TAGS: ReadonlySet<string> = new Set(EFFECT_TAGS);
 
 export function buildContext(input: EvaluationInput, policy: CompiledPolicy): RuleContext {
   const spec = input.proposal.spec;
-  const catalogue = input.catalogue ?? BUILTIN_CATALOGUE;
+  const catalogue = input.catalogue;
   let effects = 0;
   const unknownEffects: string[] = [];
   for (const e of spec.effects as readonly string[]) {

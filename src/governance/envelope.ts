@@ -187,7 +187,6 @@ export interface EnvelopeFacts {
   /** The proposal's steps, each with the hash and image of the tool it was decided against. */
   steps: readonly EnvelopeStep[];
   image: string;
-  toolManifestHash: string;
   effects: EffectTag[];
   reversibility: { class?: EffectiveEnvelope['reversibility']['class']; executionMode: ExecutionMode; cleanupCost?: EffectiveEnvelope['reversibility']['cleanupCost']; hasRollbackProof: boolean };
   humanApproved: boolean;
@@ -241,7 +240,6 @@ export function buildEffectiveEnvelope(r: ResolvedEnvelope, f: EnvelopeFacts): E
     if (s.toolHash === undefined) delete step.toolHash;
     return step;
   });
-  e.toolManifestHash = f.toolManifestHash;
   if (r.model.weightsHash !== undefined) e.weightsHash = r.model.weightsHash;
   return e;
 }

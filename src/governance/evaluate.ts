@@ -53,9 +53,8 @@ export class EvaluationInputError extends Error {
 const HEX64 = /^[0-9a-f]{64}$/;
 const OBJECT_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
-// Policy and manifest hashes rarely change: remember the last values that passed.
+// Policy hashes rarely change: remember the last value that passed.
 let lastPolicyHash = '';
-let lastManifestHash = '';
 
 function checkInput(input: EvaluationInput): void {
   const fail = (field: string, what: string) => {
@@ -68,10 +67,6 @@ function checkInput(input: EvaluationInput): void {
     lastPolicyHash = input.policy.hash;
   }
   if (!Number.isSafeInteger(input.policy.generation) || input.policy.generation < 0) fail('policy.generation', 'must be a non-negative integer');
-  if (input.toolManifestHash !== lastManifestHash) {
-    if (!HEX64.test(input.toolManifestHash)) fail('toolManifestHash', 'must be a lowercase hex SHA-256');
-    lastManifestHash = input.toolManifestHash;
-  }
   if (typeof input.runnerImage !== 'string' || input.runnerImage.length === 0 || input.runnerImage.length > 512) fail('runnerImage', 'must be 1..512 characters');
   if (input.challengeSecret.length === 0) fail('challengeSecret', 'must not be empty');
   if (!input.runnerImage.isWellFormed()) fail('runnerImage', 'must be a well-formed string');
@@ -82,7 +77,7 @@ function checkInput(input: EvaluationInput): void {
 }
 
 /**
- * The decision procedure: pure and deterministic (time, history, secret, image and manifest hash are
+ * The decision procedure: pure and deterministic (time, history, secret, image and tool catalogue are
  * inputs). All rules run; the outcome is the most severe finding and every finding is listed. Throws
  * PolicyError / EvaluationInputError when it cannot decide at all.
  */
@@ -130,7 +125,6 @@ export function evaluate(input: EvaluationInput): EvaluationResult {
         return { tool: step.tool, args: step.args, toolHash: lookup.tool.hash, image: lookup.tool.spec.image };
       }),
       image: input.runnerImage,
-      toolManifestHash: input.toolManifestHash,
       effects: result.allowedEffects,
       reversibility: {
         ...(rev?.class !== undefined ? { class: rev.class } : {}),

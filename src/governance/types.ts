@@ -50,15 +50,12 @@ export interface EvaluationInput {
   challengeSecret: string | Uint8Array;
   /** Runner container image written into the effective envelope. */
   runnerImage: string;
-  /** Hash of the built-in tool manifest the runner carries (toolManifestHash()); goes with the built-ins in part B. */
-  toolManifestHash: string;
   /**
    * The tool catalogue (name → Tool spec) the steps are decided against: effect drift, write scope,
    * arguments, and the tool hash and image each envelope step binds. The caller supplies it from its cache
-   * of Tool objects. TRANSITIONAL (issue 15 part A): when absent the engine uses the runner's built-in tools
-   * (BUILTIN_CATALOGUE), because the controller does not pass its cache yet; part B makes it required.
+   * of Tool objects; there is no default: a step naming a tool that is not in it is denied (TOOL_UNKNOWN).
    */
-  catalogue?: ToolCatalogue;
+  catalogue: ToolCatalogue;
 }
 
 export interface EvaluationResult {

@@ -88,7 +88,7 @@ export function createMcpServer(session: AgentSession): McpServer {
       guarded(async () => {
         const identity = await session.whoAmI();
         const catalogue = await loadCatalogue(session.client(), agent ?? session.defaultAgent);
-        return ok(`${catalogue.tools.length} tools (${catalogue.source}, hash ${catalogue.hash}); you are ${identity.username}`, { you: identity.username, ...catalogue });
+        return ok(`${catalogue.tools.length} tools (${catalogue.source}); you are ${identity.username}`, { you: identity.username, ...catalogue });
       }),
   );
 

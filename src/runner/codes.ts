@@ -19,8 +19,8 @@ export const REFUSAL_CODES = [
   'KEY_ID_MISMATCH',
   'SIGNATURE_INVALID',
   // Retired, never to be reused: JOB_NAME_MISMATCH and JOB_BINDING_INVALID (the Pod no longer carries a
-  // second, job-binding signature: docs/security.md, "Job identity").
-  'MANIFEST_HASH_MISMATCH',
+  // second, job-binding signature: docs/security.md, "Job identity"); MANIFEST_HASH_MISMATCH (there is no
+  // built-in tool manifest: each envelope step binds its Tool's hash and image instead).
   'EFFECT_SCHEMA_VERSION_MISMATCH',
   // Isolation self-checks.
   'ISOLATION_SA_TOKEN_MOUNTED',
@@ -34,9 +34,8 @@ export const REFUSAL_CODES = [
   'ROLLBACK_PROOF_MISSING',
   'HUMAN_APPROVAL_MISSING',
   'WORKSPACE_UNAVAILABLE',
-  // Step gates (checked for every step before the first one runs, path checks again right before a step).
-  'TOOL_NOT_IN_MANIFEST',
-  'TOOL_NOT_IMPLEMENTED',
+  // Step gates (checked in the step's container before its tool runs). Retired: TOOL_NOT_IN_MANIFEST and
+  // TOOL_NOT_IMPLEMENTED (the runner's built-in tools; a step's tool is now the bound Tool definition).
   'TOOL_ARGS_INVALID',
   'TOOL_EFFECT_NOT_ALLOWED',
   'WRITE_SCOPE_EXCEEDED',

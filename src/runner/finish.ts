@@ -9,6 +9,17 @@ import { DEFAULT_TERMINATION_LOG, EXIT_CODES, type RunnerEnvironment } from './r
 import { StepState, type StepRecord } from './step-state.ts';
 import { loadPublicKey, verifyJob, type DehEvidence } from './verify.ts';
 
+/** The steps' egress gates together (null when no step had one). */
+function egressOf(records: readonly StepRecord[]): StepRecord['egress'] | null {
+  const gated = records.filter((r) => r.egress !== undefined);
+  if (gated.length === 0) return null;
+  return {
+    allowed: gated.reduce((n, r) => n + r.egress!.allowed, 0),
+    refused: gated.reduce((n, r) => n + r.egress!.refused, 0),
+    records: gated.flatMap((r) => r.egress!.records),
+  };
+}
+
 /**
  * The final container of a step Pod (`m87 runner` with M87_STATE_DIR): verifies the envelope once more,
  * reads every step's record, re-hashes every declared output it will report, writes the receipt (status,
@@ -28,6 +39,8 @@ export async function finishJob(renv: RunnerEnvironment): Promise<{ exitCode: nu
   let records: StepRecord[] = [];
   let startedAtMs: number | undefined;
   let own: ApiServerCheck | undefined;
+  /** How long this container's envelope verification took (null when it did not pass). */
+  let verifyMs: number | null = null;
   try {
     const stateDir = env.M87_STATE_DIR;
     if (stateDir === undefined || stateDir === '') stop('CONFIG_MISSING', 'environment variable M87_STATE_DIR is not set');
@@ -42,7 +55,9 @@ export async function finishJob(renv: RunnerEnvironment): Promise<{ exitCode: nu
     } catch (e) {
       stop('PUBLIC_KEY_UNREADABLE', `public key file ${keyFile}: ${(e as Error).message}`);
     }
+    const t0 = renv.now();
     const job = verifyJob(annotations, loadPublicKey(pem), evidence);
+    verifyMs = Math.round((renv.now() - t0) * 1000) / 1000;
     own = (await checkIsolation(renv.isolation)).apiServer;
     const state = new StepState(stateDir);
     startedAtMs = state.readRun()?.startedAtMs;
@@ -118,6 +133,8 @@ export async function finishJob(renv: RunnerEnvironment): Promise<{ exitCode: nu
       status: receipt.status,
       reasonCode: receipt.reasonCode,
       detail: message,
+      verifyMs,
+      egress: egressOf(records),
       steps: records,
       receipt,
     }),

@@ -1,6 +1,6 @@
 /** Public API of the in-pod runner (`m87 runner`). */
-export { runJob, defaultRunnerEnvironment, childEnvironment, EXIT_CODES, DEFAULT_TERMINATION_LOG } from './runner.ts';
-export type { RunnerEnvironment, RunOutcome, StepDiagnostics } from './runner.ts';
+export { defaultRunnerEnvironment, childEnvironment, EXIT_CODES, DEFAULT_TERMINATION_LOG } from './runner.ts';
+export type { RunnerEnvironment } from './runner.ts';
 export { REASON_CODES, REFUSAL_CODES, FAILURE_CODES, isRefusalCode, RunnerStop } from './codes.ts';
 export type { ReasonCode, RefusalCode, FailureCode } from './codes.ts';
 export { readPodinfo, MAX_ANNOTATION_BYTES } from './podinfo.ts';

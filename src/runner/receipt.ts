@@ -1,8 +1,13 @@
 import { Receipt, RECEIPT_MAX_BYTES } from '../api/receipt.ts';
 import type { BudgetUsage } from './budget.ts';
 import type { ReasonCode } from './codes.ts';
-import type { ArtifactDigest } from './builtin-tools/index.ts';
 import type { ApiServerCheck } from './isolation.ts';
+
+/** A reported output: its path in the receipt (outputs/<step>/<name>) and the SHA-256 of its bytes. */
+export interface ArtifactDigest {
+  path: string;
+  sha256: string;
+}
 
 export interface ReceiptStep {
   tool: string;

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReasonCode } from './codes.ts';
 import type { ApiServerCheck } from './isolation.ts';
+import type { EgressRecord } from './egress-gate.ts';
 
 /**
  * What one container of a step Pod leaves for the next: the job's start time (so the runtime budget spans
@@ -43,7 +44,12 @@ export interface StepRecord {
   commit?: string;
   /** This container's API-server self-check (absent when it did not complete). */
   apiServer?: ApiServerCheck;
+  /** What the step's egress gate admitted and refused (at most MAX_EGRESS_RECORDS; absent when it had no gate). */
+  egress?: { allowed: number; refused: number; records: EgressRecord[] };
 }
+
+/** Egress records kept per step (the counts are always complete). */
+export const MAX_EGRESS_RECORDS = 64;
 
 const RUN_FILE = 'run.json';
 const stepFile = (i: number): string => `step-${String(i).padStart(2, '0')}.json`;

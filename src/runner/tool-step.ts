@@ -14,7 +14,7 @@ import { OutputCapture } from './output.ts';
 import { readPodinfo } from './podinfo.ts';
 import { runProcess } from './process.ts';
 import { childEnvironment, type RunnerEnvironment } from './runner.ts';
-import { StepState, type OutputRecord, type StepRecord } from './step-state.ts';
+import { MAX_EGRESS_RECORDS, StepState, type OutputRecord, type StepRecord } from './step-state.ts';
 import { sha256Hex } from '../integrity/framed-output.ts';
 import { loadPublicKey, verifyJob, type DehEvidence, type VerifiedJob } from './verify.ts';
 import { CANONICAL_WORKSPACE, Workspace } from './workspace.ts';
@@ -316,7 +316,12 @@ export async function runToolStep(index: number, renv: RunnerEnvironment): Promi
       state.writeOutput(index, out.name, bytes);
       record.outputs.push({ name: out.name, size: bytes.length, sha256: sha256Hex(bytes) } satisfies OutputRecord);
     }
-    if (failed) stop('STEP_FAILED', `steps[${index}] (${record.tool}) exited with ${result.exitCode}`);
+    if (failed) {
+      // A tool that failed after the gate turned a request away failed because of it: report the gate's reason.
+      const refused = gate?.records.find((r) => !r.allowed && r.code !== undefined);
+      if (refused?.code !== undefined) stop(refused.code, `steps[${index}] (${record.tool}) exited with ${result.exitCode} after the egress gate refused ${refused.method} ${refused.host}:${refused.port}`);
+      stop('STEP_FAILED', `steps[${index}] (${record.tool}) exited with ${result.exitCode}`);
+    }
     tracker.assertRuntime(`after steps[${index}] (${record.tool})`);
   } catch (e) {
     if (e instanceof RunnerStop) {
@@ -337,6 +342,7 @@ export async function runToolStep(index: number, renv: RunnerEnvironment): Promi
 
   function finish(): number {
     record.externalIO = gate?.stats.allowed ?? 0;
+    if (gate !== undefined) record.egress = { ...gate.stats, records: gate.records.slice(0, MAX_EGRESS_RECORDS) };
     record.durationMs = wall() - t0;
     renv.log(JSON.stringify({ level: record.status === 'Succeeded' ? 'info' : 'error', time: new Date().toISOString(), msg: `m87 step ${index} (${record.tool}) ${record.status}${record.reasonCode === '' ? '' : ` ${record.reasonCode}`}: ${record.message || 'ok'}`, step: record }));
     try {

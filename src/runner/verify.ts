@@ -3,9 +3,9 @@ import { z } from 'zod';
 import { EFFECT_SCHEMA_VERSION } from '../api/effects.ts';
 import { EffectiveEnvelope } from '../api/envelope.ts';
 import { ANNOTATIONS } from '../api/group.ts';
+import { firstIssue } from '../api/issues.ts';
 import { canonicalHash, CanonicalizationError } from '../hash/canonical.ts';
 import { keyIdOf, verifyDeh } from '../integrity/signing.ts';
-import { toolManifestHash } from '../tool-catalogue/manifest.ts';
 import { stop } from './codes.ts';
 import { strictDeep } from './strict-schema.ts';
 
@@ -13,8 +13,8 @@ import { strictDeep } from './strict-schema.ts';
  * Envelope verification, failing closed at the first problem, in this order: the envelope annotation parses
  * and passes the strict schema (no unknown fields anywhere); the DEH recomputed from it equals the
  * envelope-hash annotation; the key id is the mounted public key's; the Ed25519 signature over the DEH (the
- * Job's own signature, made when it was minted) verifies; the envelope's tool-manifest hash is the runner's
- * own; the effect schema version is the runner's.
+ * Job's own signature, made when it was minted) verifies; the effect schema version is the runner's. Each
+ * step's tool definition is then checked against the envelope step's toolHash and image (tool-step.ts).
  *
  * The job UID annotation is not signed: the runner only reports it (receipt, tool context). What binds the
  * work to the approval is the signed envelope, which names the proposal's namespace, name, UID and hash;
@@ -80,13 +80,7 @@ function parseEnvelope(text: string): EffectiveEnvelope {
     stop('ENVELOPE_MALFORMED', `annotation ${ANNOTATIONS.envelope}: not JSON (${(e as Error).message})`);
   }
   const parsed = EnvelopeForVerification.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const at = ['envelope', ...(issue?.path ?? []).map(String)];
-    // An unknown key is named as a field of its own, e.g. envelope.reversibility.extra: unknown field.
-    if (issue?.code === 'unrecognized_keys') stop('ENVELOPE_SCHEMA_INVALID', `${[...at, issue.keys[0] ?? ''].join('.')}: unknown field`);
-    stop('ENVELOPE_SCHEMA_INVALID', `${at.join('.')}: ${issue?.message ?? 'invalid'}`);
-  }
+  if (!parsed.success) stop('ENVELOPE_SCHEMA_INVALID', firstIssue(parsed.error, 'envelope'));
   // The version is checked last (see above); until then it is carried as a string.
   return parsed.data as EffectiveEnvelope;
 }
@@ -95,7 +89,6 @@ export function verifyJob(
   annotations: ReadonlyMap<string, string>,
   publicKeyPem: string,
   evidence: DehEvidence,
-  expectedManifestHash: string = toolManifestHash(),
 ): VerifiedJob {
   evidence.jobUID = annotations.get(ANNOTATIONS.jobUID) ?? '';
   evidence.claimed = annotations.get(ANNOTATIONS.envelopeHash) ?? '';
@@ -124,9 +117,6 @@ export function verifyJob(
   if (keyId !== ourKeyId) stop('KEY_ID_MISMATCH', `annotation ${ANNOTATIONS.keyId} ${keyId.slice(0, 32)} is not the mounted key ${ourKeyId}`);
   if (!verifyDeh(publicKeyPem, deh, signature)) stop('SIGNATURE_INVALID', `annotation ${ANNOTATIONS.signature}: the Ed25519 signature over the DEH does not verify`);
 
-  if (!sameHex(envelope.toolManifestHash, expectedManifestHash)) {
-    stop('MANIFEST_HASH_MISMATCH', `envelope.toolManifestHash ${envelope.toolManifestHash.slice(0, 16)}… is not the runner's manifest ${expectedManifestHash.slice(0, 16)}…`);
-  }
   if ((envelope.effectSchemaVersion as string) !== EFFECT_SCHEMA_VERSION) {
     stop('EFFECT_SCHEMA_VERSION_MISMATCH', `envelope.effectSchemaVersion ${String(envelope.effectSchemaVersion)} is not the runner's ${EFFECT_SCHEMA_VERSION}`);
   }

@@ -1,11 +1,10 @@
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, realpathSync, statSync, writeSync } from 'node:fs';
+import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
-import { createHash } from 'node:crypto';
 import { stop } from './codes.ts';
 
 /** The workspace mount path in the Pod contract; absolute arguments below it mean the same as relative ones. */
 export const CANONICAL_WORKSPACE = '/workspace';
-/** Where the runner keeps its own outputs (saved step outputs, HTTP bodies); tools may not write here. */
+/** Where the runner and tools keep declared outputs (e.g. .m87/test-report.xml); no path argument may name it. */
 export const RESERVED_DIR = '.m87';
 /** The receipt's artifact paths are at most this long. */
 export const MAX_RELATIVE_PATH = 512;
@@ -113,65 +112,5 @@ export class Workspace {
     const p = this.resolveLexically(arg, argName, allowReserved);
     this.revalidate(p, argName);
     return p;
-  }
-
-  /**
-   * Writes a file below the workspace without following symlinks: directories are created one component at
-   * a time and checked with lstat, the file is opened with O_NOFOLLOW, and the bytes are read back and
-   * hashed. Returns the SHA-256 of what is on disk.
-   */
-  writeFile(p: ResolvedPath, data: Buffer, argName: string): string {
-    this.revalidate(p, argName);
-    const parts = p.relative.split('/');
-    let dir = this.root;
-    for (const part of parts.slice(0, -1)) {
-      dir = posix.join(dir, part);
-      try {
-        mkdirSync(dir, { mode: 0o755 });
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
-      const st = lstatSync(dir);
-      if (st.isSymbolicLink()) {
-        const real = realpathSync(dir);
-        if (!within(this.root, real) || !statSync(real).isDirectory()) stop('PATH_SYMLINK_ESCAPE', `${argName}: ${posix.relative(this.root, dir)} leads outside the workspace`);
-        dir = real;
-      } else if (!st.isDirectory()) {
-        stop('PATH_INVALID', `${argName}: ${posix.relative(this.root, dir)} is not a directory`);
-      }
-    }
-    const target = posix.join(dir, parts[parts.length - 1]!);
-    let fd: number;
-    try {
-      fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ELOOP') stop('PATH_SYMLINK_ESCAPE', `${argName}: ${p.relative} is a symlink`);
-      throw e;
-    }
-    try {
-      if (!fstatSync(fd).isFile()) stop('PATH_INVALID', `${argName}: ${p.relative} is not a regular file`);
-      let off = 0;
-      while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    } finally {
-      closeSync(fd);
-    }
-    return this.hashFile(target);
-  }
-
-  /** SHA-256 of a file's current bytes, read without following a symlink. */
-  hashFile(absolute: string): string {
-    const fd = openSync(absolute, constants.O_RDONLY | constants.O_NOFOLLOW);
-    try {
-      const h = createHash('sha256');
-      const buf = Buffer.alloc(64 * 1024);
-      for (;;) {
-        const n = readSync(fd, buf, 0, buf.length, null);
-        if (n === 0) break;
-        h.update(buf.subarray(0, n));
-      }
-      return h.digest('hex');
-    } finally {
-      closeSync(fd);
-    }
   }
 }

@@ -1,5 +1,6 @@
 import { TOOL_NAME, TOOL_NAME_MAX, ToolSpec } from '../api/tool.ts';
 import { firstIssue } from '../api/issues.ts';
+import { deepFreeze } from '../hash/freeze.ts';
 
 /**
  * The tool catalogue as the engine sees it: tool name → Tool spec. The controller builds it from its cache
@@ -12,25 +13,9 @@ export class ToolCatalogueError extends Error {
   override name = 'ToolCatalogueError';
 }
 
-export interface CatalogueOptions {
-  /** Transitional: accept the runner built-ins' underscore names (builtin-catalogue.ts), which no object can have. */
-  allowBuiltinNames?: boolean;
-}
-
-const BUILTIN_NAME = /^[a-z][a-z0-9_]*$/;
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object') {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
-}
-
 /** Parses one tool (name and spec); the error names the offending field. The result is deeply frozen. */
-export function parseTool(name: string, spec: unknown, options: CatalogueOptions = {}): ToolSpec {
-  const nameOk = options.allowBuiltinNames === true ? BUILTIN_NAME.test(name) : TOOL_NAME.test(name);
-  if (name.length > TOOL_NAME_MAX || !nameOk) {
+export function parseTool(name: string, spec: unknown): ToolSpec {
+  if (name.length > TOOL_NAME_MAX || !TOOL_NAME.test(name)) {
     throw new ToolCatalogueError(`tool ${JSON.stringify(name)}: metadata.name must be a DNS label of at most ${TOOL_NAME_MAX} characters`);
   }
   const parsed = ToolSpec.safeParse(spec);
@@ -41,11 +26,11 @@ export function parseTool(name: string, spec: unknown, options: CatalogueOptions
 }
 
 /** A catalogue from name → spec entries (e.g. Tool objects); throws on an invalid entry or a repeated name. */
-export function catalogueOf(entries: Iterable<readonly [string, unknown]>, options: CatalogueOptions = {}): ToolCatalogue {
+export function catalogueOf(entries: Iterable<readonly [string, unknown]>): ToolCatalogue {
   const out = new Map<string, ToolSpec>();
   for (const [name, spec] of entries) {
     if (out.has(name)) throw new ToolCatalogueError(`tool ${name}: listed twice`);
-    out.set(name, parseTool(name, spec, options));
+    out.set(name, parseTool(name, spec));
   }
   return out;
 }

@@ -56,7 +56,7 @@ async function startUi(context: string): Promise<{ url: string; stderr: () => st
 }
 
 async function proposeDeploy(n: string, environment: string, extra: Record<string, unknown> = {}): Promise<void> {
-  await propose(stack.bob, ns, n, { ...deploySpec('bob', environment), ...extra });
+  await propose(stack.bob, ns, n, { ...deploySpec('bob', environment, stack.egressDestination), ...extra });
   await waitForProposalPhase(stack.admin, ns, n, ['AwaitingApproval']);
 }
 
@@ -186,7 +186,7 @@ describe('m87 ui in headless Chromium', () => {
     expect(await page.locator(`#pending-list button[data-key="${ns}/${n}"]`).count()).toBe(0);
     const receipt = (await page.locator('#job-status').textContent()) ?? '';
     expect(receipt).toContain('Envelope verifiedyes');
-    expect(receipt).toContain('run_tests');
+    expect(receipt).toContain('http-get');
     expect(await page.locator('#detail').textContent()).toContain('Approve by alice — Accepted');
     await page.locator('#job-status').scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(SHOTS, '02-approved-receipt.png') });

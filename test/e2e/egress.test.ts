@@ -4,7 +4,7 @@
 // NetworkPolicy with nftables. Servers used here: one on the host's loopback (started by this test) and the
 // stack's egress target (an address this run created, see dev/demo/egress-target.ts).
 //
-// Not covered here: a tool that bypasses the gate cannot be written with the shipped manifest, so the
+// Not covered here: the shipped Tools reach the network only through the gate (http(s)_proxy), so the
 // kernel backstop against a direct connection is only checked as far as the NetworkPolicy the controller
 // writes; that the node enforces such a policy with nftables is test/integration/node/egress.test.ts.
 import { createServer, type Server } from 'node:http';
@@ -74,7 +74,8 @@ describe('egress from a job Pod', () => {
     const run = await fetchAs('loopback-not-allowed', [`http://127.0.0.1:${loopbackPort}/not-allowed`], stack.egressDestination);
     expectMinted(run);
     expect(run.job?.status?.phase).toBe('Failed');
-    expect(run.job?.status?.receipt).toMatchObject({ status: 'Refused', reasonCode: 'EGRESS_HOST_NOT_ALLOWED', steps: [], usage: { externalIO: 0 } });
+    // The step is listed as refused before its tool ran (exit code -1); nothing went out.
+    expect(run.job?.status?.receipt).toMatchObject({ status: 'Refused', reasonCode: 'EGRESS_HOST_NOT_ALLOWED', steps: [{ tool: 'http-get', exitCode: -1 }], usage: { steps: 0, externalIO: 0 } });
     expect(loopbackHits).toEqual([]);
   });
 
@@ -102,7 +103,9 @@ describe('egress from a job Pod', () => {
       const got = target.requests.slice(before);
       const pod = await getPod(stack.admin, ns, run.job!.status!.podName!);
       expect(got).toHaveLength(1);
-      expect(got[0]).toMatchObject({ method: 'GET', path: '/counted', remoteAddress: pod?.status?.podIP, headers: { 'user-agent': 'm87-runner' } });
+      expect(got[0]).toMatchObject({ method: 'GET', path: '/counted', remoteAddress: pod?.status?.podIP, });
+      // The shipped http-get Tool is curl, in its own image; the gate forwards its request as sent.
+      expect(got[0]?.headers['user-agent']).toMatch(/^curl\//);
       expect(got[0]?.headers['proxy-authorization']).toBeUndefined();
       // The kernel backstop the controller wrote: deny everything but the allowlisted address and port.
       const np = await kubeRequest<{ spec: { policyTypes: string[]; ingress?: unknown[]; egress?: unknown[] } }>(stack.admin, {

@@ -69,7 +69,9 @@ function textOf(result: CallToolResult): string {
 
 /** The proposal an agent writes (no submittedBy, no agent: the server has --agent casey). */
 function draft(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  const { submittedBy: _s, agent: _a, ...spec } = runTestsSpec();
+  const repo = stack.repository;
+  if (repo === undefined) throw new Error('the e2e stack serves no repository (veth network mode only)');
+  const { submittedBy: _s, agent: _a, ...spec } = runTestsSpec(repo);
   return { ...spec, ...overrides };
 }
 
@@ -84,7 +86,8 @@ describe('m87 mcp over stdio with the agent\'s ServiceAccount token', () => {
     expect(r.isError).toBeFalsy();
     const catalogue = r.structuredContent as { you: string; tools: { name: string; effects: string[] }[]; agent: { name: string; readable: boolean } };
     expect(catalogue.you).toBe(CASEY);
-    expect(catalogue.tools.map((t) => t.name)).toContain('run_tests');
+    // The cluster's Tool objects: the shipped ones (and the test-only ones the e2e stack adds).
+    expect(catalogue.tools.map((t) => t.name)).toEqual(expect.arrayContaining(['git-checkout', 'apply-patch', 'run-tests', 'http-get', 'notify']));
     // Agents may not read AgentProfiles (RBAC): the catalogue says so instead of guessing.
     expect(catalogue.agent).toMatchObject({ name: 'casey', readable: false });
   });
@@ -101,7 +104,7 @@ describe('m87 mcp over stdio with the agent\'s ServiceAccount token', () => {
     expect(state.decision?.outcome).toBe('ALLOW');
     expect(state.decision?.reasons.length).toBeGreaterThan(0);
     expect(state.job?.receipt).toMatchObject({ status: 'Succeeded', deh: { verified: true } });
-    expect(state.job?.receipt?.steps.map((s) => s.tool)).toEqual(['run_tests', 'file_write']);
+    expect(state.job?.receipt?.steps.map((s) => s.tool)).toEqual(['git-checkout', 'run-tests']);
     expect(state.job?.receipt?.artifacts.length).toBeGreaterThan(0);
     // A notification for every phase seen, each a one-line state.
     expect(progress.length).toBeGreaterThan(0);

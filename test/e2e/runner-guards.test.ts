@@ -1,13 +1,14 @@
 // The runner's own guards on a real job Pod: a workspace path that escapes through a symlink (planted in the
 // Pod's workspace by the compromised node of dev/demo/node-fault-injector.ts) or through `..` is refused
-// before the step writes anything; a tool that is not in the manifest is denied by the policy and never gets
+// before the step writes anything; a tool that is not in the catalogue is denied by the policy and never gets
 // a Job or a Pod (a forged envelope that smuggles one in is covered by tampering.test.ts).
 import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { condition, eventsFor, getJob, getPod } from '../../dev/demo/observe.ts';
-import { unknownToolSpec, writeFileSpec } from '../../dev/demo/proposals.ts';
+import { unknownToolSpec } from '../../dev/demo/proposals.ts';
+import { writeFileSpec } from './specs.ts';
 import { runProposal } from '../../dev/demo/scenarios.ts';
 import { e2eStack } from './stack.ts';
 
@@ -32,7 +33,7 @@ describe('runner guards', () => {
     const job = run.job!;
     expect(job.status?.phase).toBe('Failed');
     // The envelope itself verified; the path gate refused.
-    expect(job.status?.receipt).toMatchObject({ status: 'Refused', reasonCode: 'PATH_SYMLINK_ESCAPE', steps: [], deh: { verified: true } });
+    expect(job.status?.receipt).toMatchObject({ status: 'Refused', reasonCode: 'PATH_SYMLINK_ESCAPE', steps: [{ tool: 'write-file', exitCode: -1 }], usage: { steps: 0 }, deh: { verified: true } });
     expect(job.status?.reason).toBe('PATH_SYMLINK_ESCAPE');
     expect(condition(job, 'Succeeded')).toMatchObject({ status: 'False' });
     expect(run.runner?.verifyMs).toBeGreaterThan(0);
@@ -52,7 +53,7 @@ describe('runner guards', () => {
     expect(await getJob(stack.admin, ns, run.name)).toBeUndefined();
   });
 
-  it('a tool that is not in the manifest is denied: no Job, no Pod, nothing runs', async () => {
+  it('a tool that is not in the catalogue is denied: no Job, no Pod, nothing runs', async () => {
     const run = await runProposal(ctx, { as: stack.agents.casey, submitter: 'casey', name: `unknown-tool-${ctx.suffix}`, spec: unknownToolSpec() });
     expect(run.decision.spec.outcome).toBe('DENY');
     expect(run.decision.spec.reasons.find((r) => r.code === 'TOOL_UNKNOWN')?.message).toContain('shell');

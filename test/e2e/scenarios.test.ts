@@ -9,6 +9,7 @@ import type { MetricsSnapshot } from '../../dev/demo/metrics.ts';
 import { condition, eventsFor, getJob, getPod } from '../../dev/demo/observe.ts';
 import { REPORT_PATH, runScenarios, type ProposalRun, type ScenarioResult } from '../../dev/demo/scenarios.ts';
 import { kubeRequest } from '../../src/runtime/kube-http.ts';
+import { fetchJobOutputs, M87Client } from '../../src/client/index.ts';
 import { e2eStack } from './stack.ts';
 
 const { stack, ctx, metrics } = await e2eStack('scenarios');
@@ -64,10 +65,16 @@ describe('demo scenarios', () => {
     expect(condition(job, 'Succeeded')).toMatchObject({ status: 'True', reason: 'ReportedByRunner' });
     expectReceiptOfJob(run);
     const receipt = job.status!.receipt!;
-    expect(receipt).toMatchObject({ status: 'Succeeded', reasonCode: '', usage: { steps: 2, toolCalls: 2, externalIO: 0 } });
-    expect(receipt.steps.map((s) => s.exitCode)).toEqual([0, 0]);
-    const content = run.proposal.spec.steps[1]?.args?.content ?? '';
-    expect(receipt.artifacts).toContainEqual({ path: REPORT_PATH, sha256: sha256Hex(content) });
+    // git-checkout fetched through the egress gate (counted), run-tests ran pytest in its own image.
+    expect(receipt).toMatchObject({ status: 'Succeeded', reasonCode: '', usage: { steps: 2, toolCalls: 2 } });
+    expect(receipt.usage.externalIO).toBeGreaterThan(0);
+    expect(receipt.steps.map((s) => [s.tool, s.exitCode])).toEqual([['git-checkout', 0], ['run-tests', 0]]);
+    // The test report is a declared output: its digest in the receipt, its bytes retrievable and checked against it.
+    const { outputs } = await fetchJobOutputs(new M87Client(stack.admin), { namespace: ns, proposal: run.name });
+    const report = outputs.find((o) => o.path === REPORT_PATH);
+    expect(report).toBeDefined();
+    expect(receipt.artifacts).toContainEqual({ path: REPORT_PATH, sha256: sha256Hex(report!.bytes) });
+    expect(report!.bytes.toString('utf8')).toMatch(/<testsuite [^>]*failures="0"/);
     expect(job.spec.envelopeHash).toBe(run.decision.spec.envelopeHash);
     // The Pod the runner ran in carries the signed envelope; the runner timed its verification.
     const pod = await getPod(stack.admin, ns, job.status!.podName!);

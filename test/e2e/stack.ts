@@ -10,6 +10,8 @@ import { scrapeMetrics, type MetricsSnapshot } from '../../dev/demo/metrics.ts';
 import type { ScenarioContext } from '../../dev/demo/scenarios.ts';
 import { startStack, type Stack } from '../../dev/demo/stack.ts';
 import { clusterInfo } from '../support/kube.ts';
+import { TEST_ONLY_TOOLS } from '../support/tool-catalogue.ts';
+import { installTestTools } from '../support/tools.ts';
 
 export const E2E_JOB_NAMESPACE = 'm87-e2e-jobs';
 
@@ -36,6 +38,8 @@ export async function e2eStack(file: string): Promise<{ stack: Stack; ctx: Scena
     log(`${file}: the stack did not start; logs kept in ${workDir}`);
     throw err;
   }
+  // The chart installed the shipped Tools; tests that only need a harmless step add the test-only ones.
+  await installTestTools(stack.admin, Object.keys(TEST_ONLY_TOOLS));
   let failed = false;
   afterEach(({ task }) => {
     if (task.result?.state === 'fail') failed = true;

@@ -10,7 +10,7 @@ import { ANNOTATIONS } from '../../src/api/group.ts';
 import { ANNOTATION_FAULTS, EXPECTED_REFUSAL, UNKNOWN_TOOL, type AnnotationFault } from '../../dev/demo/faults.ts';
 import type { MetricsSnapshot } from '../../dev/demo/metrics.ts';
 import { condition, eventsFor, getPod } from '../../dev/demo/observe.ts';
-import { writeFileSpec } from '../../dev/demo/proposals.ts';
+import { writeFileSpec } from './specs.ts';
 import { runProposal, type ProposalRun } from '../../dev/demo/scenarios.ts';
 import { e2eStack } from './stack.ts';
 
@@ -107,7 +107,7 @@ describe('tampered job Pod annotations', () => {
     expect(deh.job!.status!.receipt!.deh.recomputed).toBe(deh.job!.spec.envelopeHash);
   });
 
-  it(`a step with a tool outside the manifest (${UNKNOWN_TOOL}) smuggled into the envelope never runs`, () => {
+  it(`a step with a tool outside the catalogue (${UNKNOWN_TOOL}) smuggled into the envelope never runs`, () => {
     const run = runs.get('unknown-tool')!;
     expect(run.job!.status!.receipt!.steps).toEqual([]);
     expect(run.job!.spec.envelope.steps.map((s) => s.tool)).not.toContain(UNKNOWN_TOOL);

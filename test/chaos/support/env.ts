@@ -21,6 +21,7 @@ import type { KubeObject } from '../../../src/runtime/resource.ts';
 import { resourcePath } from '../../../src/runtime/resource.ts';
 import { clusterInfo, clusterKubeConfig, serviceAccountKubeConfig, testNamespace } from '../../support/kube.ts';
 import { TEST_RUN_LABEL } from '../../support/namespaces.ts';
+import { installTestTools } from '../../support/tools.ts';
 
 export const RUNNER_IMAGE = 'ghcr.io/m87/m87:chaos';
 
@@ -102,6 +103,7 @@ async function earlierScenariosGone(): Promise<void> {
 
 export async function setupChaosEnv(prefix: string, opts: ChaosEnvOptions = {}): Promise<ChaosEnv> {
   await installCrds(admin);
+  await installTestTools(admin);
   await earlierScenariosGone();
   const suffix = randomBytes(3).toString('hex');
   const controllerNamespace = await testNamespace(`${prefix}-ctl`);

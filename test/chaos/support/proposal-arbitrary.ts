@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { EFFECT_TAGS } from '../../../src/api/effects.ts';
 import { BUDGET_BOUNDS } from '../../../src/api/envelope.ts';
 import { ARTIFACT_TYPES, INTENT_MODES } from '../../../src/api/proposal.ts';
-import { TOOL_MANIFEST } from '../../../src/tool-catalogue/manifest.ts';
+import { TEST_CATALOGUE } from '../../support/tool-catalogue.ts';
 
 export type Path = readonly (string | number)[];
 
@@ -113,18 +113,18 @@ function text(max: number, minLength = 0): fc.Arbitrary<string> {
 const pathArb = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...PATH_TRICKS) }, { weight: 1, arbitrary: text(200) });
 
 function argsFor(tool: string): fc.Arbitrary<Record<string, string>> {
-  const spec = TOOL_MANIFEST.tools.find((t) => t.name === tool);
+  const spec = TEST_CATALOGUE.get(tool);
   const names = Object.keys(spec?.args ?? { value: {} });
   const model: Record<string, fc.Arbitrary<string>> = {};
   for (const name of names) {
     const arg = spec?.args[name];
-    model[name] = arg?.pathLike === true ? pathArb : arg?.enum !== undefined ? fc.constantFrom(...arg.enum, 'no-such-suite') : arg?.format === 'url' ? fc.constantFrom('https://hooks.example.com/x', 'http://127.0.0.1:6443/api', 'file:///etc/passwd', 'not a url') : text(200);
+    model[name] = arg?.pathLike === true ? pathArb : arg?.enum !== undefined ? fc.constantFrom(...arg.enum, 'no-such-value') : arg?.format === 'url' ? fc.constantFrom('https://hooks.example.com/x', 'http://127.0.0.1:6443/api', 'file:///etc/passwd', 'not a url') : text(200);
   }
   return fc.record(model, { requiredKeys: [] }).map((args) => Object.fromEntries(Object.entries(args).filter((e): e is [string, string] => e[1] !== undefined)));
 }
 
 const stepArb = fc
-  .oneof({ weight: 6, arbitrary: fc.constantFrom(...TOOL_MANIFEST.tools.map((t) => t.name)) }, { weight: 1, arbitrary: fc.constantFrom('rm_rf', 'shell', 'kubectl') })
+  .oneof({ weight: 6, arbitrary: fc.constantFrom(...TEST_CATALOGUE.keys()) }, { weight: 1, arbitrary: fc.constantFrom('rm-rf', 'shell', 'kubectl', 'file_write') })
   .chain((tool) => argsFor(tool).map((args) => ({ tool, args })));
 
 const artifactArb = fc.record(
@@ -211,9 +211,9 @@ export function baseSpecArb(agentName: string, submitters: readonly string[]): f
 export function plausibleSpecArb(agentName: string, submitters: readonly string[]): fc.Arbitrary<Record<string, unknown>> {
   const benignPath = fc.oneof({ weight: 3, arbitrary: fc.constantFrom('notes/a.md', 'src/x.ts', 'README.md') }, { weight: 1, arbitrary: fc.constantFrom(...PATH_TRICKS) });
   const step = fc.oneof(
-    fc.record({ tool: fc.constant('file_write'), args: fc.record({ path: benignPath, content: text(200) }) }),
+    fc.record({ tool: fc.constant('write-file'), args: fc.record({ path: benignPath, content: text(200) }) }),
     fc.record({ tool: fc.constant('echo'), args: fc.record({ message: text(200) }) }),
-    fc.record({ tool: fc.constant('run_tests'), args: fc.record({ suite: fc.constantFrom(...(TOOL_MANIFEST.tools.find((t) => t.name === 'run_tests')?.args.suite?.enum ?? ['unit'])) }) }),
+    fc.record({ tool: fc.constant('run-tests'), args: fc.record({ path: fc.constantFrom('tests', 'tests/test_cart.py', '.') }) }),
   );
   return fc
     .record({
@@ -228,7 +228,7 @@ export function plausibleSpecArb(agentName: string, submitters: readonly string[
     })
     .map((r) => {
       const effects = new Set<string>(r.extraEffects);
-      for (const s of r.steps) for (const e of TOOL_MANIFEST.tools.find((t) => t.name === s.tool)?.effects ?? []) effects.add(e);
+      for (const s of r.steps) for (const e of TEST_CATALOGUE.get(s.tool)?.effects ?? []) effects.add(e);
       return {
         agent: agentName,
         submittedBy: r.submittedBy,

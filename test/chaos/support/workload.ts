@@ -14,7 +14,7 @@ import type { EvaluationResult } from '../../../src/governance/types.ts';
 import { errorCode, errorReason, getObject, kubeRequest } from '../../../src/runtime/kube-http.ts';
 import type { KubeObject } from '../../../src/runtime/resource.ts';
 import { resourcePath } from '../../../src/runtime/resource.ts';
-import { toolManifestHash } from '../../../src/tool-catalogue/manifest.ts';
+import { TEST_CATALOGUE } from '../../support/tool-catalogue.ts';
 import { admin, RUNNER_IMAGE, type Agent, type ChaosEnv } from './env.ts';
 
 export type Template = 'allow' | 'deny' | 'human' | 'evidence';
@@ -33,7 +33,7 @@ export function burstSpec(env: ChaosEnv, agent: Agent, template: Template, label
     summary: `Write ${label}`,
     intent: { id: label, goal: `Write ${label}`, mode: 'build' },
     effects: ['WRITE_PATCH'],
-    steps: [{ tool: 'file_write', args: { path: `notes/${label}.md`, content: label } }],
+    steps: [{ tool: 'write-file', args: { path: `notes/${label}.md`, content: label } }],
     artifacts: [],
     truthAccount: { observations: [`notes/${label}.md does not exist yet`], claims: [{ text: 'the note is missing', confidence: 0.9 }] },
     riskScore: 0.2,
@@ -189,7 +189,7 @@ export async function localVerdict(env: ChaosEnv, stored: KubeObject, policy?: A
       now: Date.now(),
       challengeSecret: 'chaos-test',
       runnerImage: RUNNER_IMAGE,
-      toolManifestHash: toolManifestHash(),
+      catalogue: TEST_CATALOGUE,
     });
     return { kind: 'decided', outcome: result.outcome, hash, result };
   } catch (err) {

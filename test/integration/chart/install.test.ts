@@ -19,7 +19,7 @@ import { canonicalHash } from '../../../src/hash/canonical.ts';
 import { proposalHash } from '../../../src/integrity/document-hashes.ts';
 import { kubeRequest } from '../../../src/runtime/kube-http.ts';
 import { waitForAdmissionPolicies, waitForAdmissionPoliciesRemoved } from '../../../dev/security/admission-ready.ts';
-import { toolManifestHash } from '../../../src/tool-catalogue/manifest.ts';
+import { catalogueOf } from '../../../src/tool-catalogue/catalogue.ts';
 import { clusterInfo, clusterKubeConfig, serviceAccountKubeConfig, testNamespace, waitFor } from '../../support/kube.ts';
 import { CHART_DIR, CI_VALUES_DIR, findObject, helm, kubectl, parseRendered, withValuesFile, type Rendered } from '../../unit/chart/helm.ts';
 import { alertExpressions, dashboardExpressions } from '../../unit/chart/monitoring.ts';
@@ -57,7 +57,8 @@ function engineDecision(spec: ProposalSpec, rendered: Rendered[], controllerConf
     now: Date.now(),
     challengeSecret: 'unused: only the challenge text depends on it',
     runnerImage: controllerConfig.runnerImage ?? '',
-    toolManifestHash: toolManifestHash(),
+    // The catalogue the chart installs (its Tool objects), as the controller's cache would hold it.
+    catalogue: catalogueOf(rendered.filter((r) => r.object.kind === 'Tool').map((r) => [r.object.metadata.name, r.object.spec] as const)),
   });
 }
 

@@ -15,6 +15,7 @@ import { isNotFound, kubeRequest } from '../../../src/runtime/kube-http.ts';
 import { resourcePath, type KubeObject, type ResourceType } from '../../../src/runtime/resource.ts';
 import { AGENT_PROFILES, APPROVALS, DECISIONS, GOVERNANCE_POLICIES, JOBS, PROPOSALS } from '../../../src/controller/resources.ts';
 import { clusterKubeConfig, serviceAccountKubeConfig, testNamespace, waitFor } from '../../support/kube.ts';
+import { installTestTools } from '../../support/tools.ts';
 
 export const admin = clusterKubeConfig('admin');
 export const RUNNER_IMAGE = 'ghcr.io/m87/m87:test';
@@ -53,6 +54,7 @@ export async function list(resource: ResourceType, namespace: string): Promise<K
 /** Creates the namespaces, RBAC, profiles and (unless `withPolicy: false`) the policy. Cleans up afterAll. */
 export async function setupEnv(prefix: string, opts: { withPolicy?: boolean } = {}): Promise<Env> {
   await installCrds(admin);
+  await installTestTools(admin);
   const suffix = randomBytes(3).toString('hex');
   const controllerNamespace = await testNamespace(`${prefix}-ctl`);
   const jobNamespace = await testNamespace(`${prefix}-jobs`);
@@ -193,7 +195,7 @@ export function caseySpec(env: Env, overrides: Partial<ProposalSpecInput> = {}):
     summary: 'Write the release notes',
     intent: { id: 'notes', goal: 'Write the release notes', mode: 'build' },
     effects: ['WRITE_PATCH'],
-    steps: [{ tool: 'file_write', args: { path: 'NOTES.md', content: 'v1' } }],
+    steps: [{ tool: 'write-file', args: { path: 'NOTES.md', content: 'v1' } }],
     artifacts: [],
     truthAccount: { observations: ['NOTES.md does not exist yet'], claims: [{ text: 'notes are missing', confidence: 0.9 }] },
     riskScore: 0.2,

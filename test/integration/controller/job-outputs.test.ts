@@ -19,7 +19,9 @@ import { clusterInfo, waitFor } from '../../support/kube.ts';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fetchJobOutputs, M87Client } from '../../../src/client/index.ts';
+import { fetchJobOutputs, isClientError, M87Client } from '../../../src/client/index.ts';
+import { renderSecurityManifests } from '../../../dev/security/chart.ts';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { runArtifacts } from '../../../src/cli/artifacts-command.ts';
 import { admin, caseySpec, get, JOBS, propose, setupEnv, startTestController } from './harness.ts';
 
@@ -41,10 +43,13 @@ if (caData === undefined) throw new Error('admin kubeconfig has no CA data');
 const logServer = await startLogServer({ clientCaPem: Buffer.from(caData, 'base64').toString('utf8'), readLog: (ns, pod, container) => logs.get(`${ns}/${pod}/${container}`) });
 const nodeName = `m87-outputs-${env.suffix}`;
 const node = await registerNode({ kc: admin, kubeletPort: logServer.port, nodeName, resources: defaultResources(), log: pino({ level: 'silent' }) });
+/** ClusterRoles this file created (copies of the chart's, under names of its own). */
+const createdRoles: string[] = [];
 afterAll(async () => {
   await node.stop({ deleteNode: true });
   await logServer.close();
   await kubeRequest(admin, { method: 'DELETE', path: resourcePath(TOOLS, { name: toolName }) }).catch(() => undefined);
+  for (const name of createdRoles) await kubeRequest(admin, { method: 'DELETE', path: `/apis/rbac.authorization.k8s.io/v1/clusterroles/${name}` }).catch(() => undefined);
 });
 
 const PATCH = ['--- a/calc.py', '+++ b/calc.py', '@@ -1,2 +1,2 @@', ' def add(a, b):', '-    return a - b', '+    return a + b', ''].join('\n');
@@ -136,6 +141,48 @@ describe('declared outputs', () => {
       body: { ...cm, metadata, binaryData: { '0.patch': Buffer.from(PATCH.replace('a + b', 'a * b')).toString('base64') } },
     });
     await expect(fetchJobOutputs(new M87Client(admin), { namespace: env.jobNamespace, proposal: 'out-ok' })).rejects.toThrow(/outputs\/0\/patch: content hashes .* the receipt says/);
+  });
+
+  it("who may fetch them is the chart's RBAC: an agent (m87-agent) and a viewer (m87-outputs-viewer) in the namespace; anyone else gets 403", async () => {
+    const { status } = await runJob('out-rbac', { log: (patch) => encodeFrame(0, 'patch', patch) });
+    expect(status).toMatchObject({ phase: 'Succeeded' });
+    const fetchAs = (kc: KubeConfig) => fetchJobOutputs(new M87Client(kc), { namespace: env.jobNamespace, proposal: 'out-rbac' });
+    const forbidden = async (kc: KubeConfig): Promise<boolean> => {
+      try {
+        await fetchAs(kc);
+        return false;
+      } catch (err) {
+        if (isClientError(err, 'Forbidden')) return true;
+        throw err;
+      }
+    };
+    // Casey's ServiceAccount (a real token) may read its Proposal and Job here, but not ConfigMaps: refused.
+    expect(await forbidden(env.kube.casey)).toBe(true);
+    // The chart's roles, exactly as rendered (copied under names of this file: ClusterRoles are cluster-wide).
+    const rendered = renderSecurityManifests({ namespace: env.controllerNamespace, values: {} });
+    const rbac = '/apis/rbac.authorization.k8s.io/v1';
+    for (const [role, subject] of [
+      ['m87-agent', { kind: 'ServiceAccount', name: 'casey', namespace: env.jobNamespace }],
+      ['m87-outputs-viewer', { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'bob' }],
+    ] as const) {
+      const chartRole = rendered.find((o) => o.kind === 'ClusterRole' && o.metadata.name === role);
+      if (chartRole === undefined) throw new Error(`the chart renders no ClusterRole ${role}`);
+      const name = `${role}-${env.suffix}`;
+      await kubeRequest(admin, { method: 'POST', path: `${rbac}/clusterroles`, body: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name }, rules: chartRole.rules } });
+      createdRoles.push(name);
+      await kubeRequest(admin, {
+        method: 'POST',
+        path: `${rbac}/namespaces/${env.jobNamespace}/rolebindings`,
+        body: { metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects: [subject] },
+      });
+    }
+    // The agent fetches its proposal's outputs, checked against the receipt; so does the viewer.
+    const asAgent = await waitFor(async () => ((await forbidden(env.kube.casey)) ? undefined : fetchAs(env.kube.casey)), { what: 'the agent role to take effect' });
+    expect(asAgent.outputs.map((o) => [o.path, o.bytes.toString('utf8')])).toEqual([['outputs/0/patch', PATCH]]);
+    const asViewer = await waitFor(async () => ((await forbidden(env.kube.bob)) ? undefined : fetchAs(env.kube.bob)), { what: 'the viewer role to take effect' });
+    expect(asViewer.outputs).toHaveLength(1);
+    // Alice (an approver here, who reads Proposals and Jobs) holds neither role: 403.
+    expect(await forbidden(env.kube.alice)).toBe(true);
   });
 
   it('a digest that differs from the receipt fails the Job; nothing is stored', async () => {

@@ -18,7 +18,7 @@ import { serveRecording, type EgressTarget } from '../../../dev/demo/egress-targ
 import { EXPECTED_REFUSAL, forgeAnnotations } from '../../../dev/demo/faults.ts';
 import { runForgedCopy } from '../../../dev/demo/forged-pod.ts';
 import { condition, getPod, propose, waitForDecision, waitForProposalPhase, type PodView } from '../../../dev/demo/observe.ts';
-import { deploySpec, fixFailingTestSpec, networkCallSpec, readRepoSpec, readSecretsSpec } from '../../../dev/demo/proposals.ts';
+import { deploySpec, fixFailingTestSpec, networkCallSpec, readSecretsSpec } from '../../../dev/demo/proposals.ts';
 import { CONTROLLER_NAMESPACE, CONTROLLER_SERVICE_ACCOUNT, ensureNamespace } from '../../../dev/demo/stack.ts';
 import { CONTROLLER_DEPLOYMENT, podLog, startRealStack, type RealStack } from '../../../dev/demo/real-stack.ts';
 import { runProposal } from '../../../dev/demo/scenarios.ts';
@@ -94,7 +94,7 @@ describe.skipIf(!tier.available)('the chart on the real node: controller in-clus
   });
 
   it('decides and mints in-cluster: a job Pod runs the runner in the real image and ends Succeeded with EnvelopeVerified=True', async () => {
-    const run = await runProposal(ctx(), { as: stack.bob, submitter: 'bob', name: `read-repo-${suffix}`, spec: readRepoSpec('bob'), timeoutMs: 120_000 });
+    const run = await runProposal(ctx(), { as: stack.bob, submitter: 'bob', name: `read-repo-${suffix}`, spec: networkCallSpec('bob', [stack.egress!.url('/in-cluster')], stack.egressDestination), timeoutMs: 120_000 });
     expect(run.decision.spec.outcome).toBe('ALLOW');
     expect(run.job?.status?.phase, JSON.stringify(run.job?.status)).toBe('Succeeded');
     expect(condition(run.job, 'EnvelopeVerified')).toMatchObject({ status: 'True' });
@@ -282,7 +282,7 @@ describe.skipIf(!tier.available)('the chart on the real node: controller in-clus
       // a proposal that needs a human, approved by alice.
       await new Promise((r) => setTimeout(r, 2000));
       await runProposal(ctx(), { as: stack.agents.riley, submitter: 'riley', name: `prom-deny-${suffix}`, spec: readSecretsSpec(stack.egress!.url('/report')) });
-      await runProposal(ctx(), { as: stack.bob, submitter: 'bob', name: `prom-deploy-${suffix}`, spec: deploySpec('bob'), approver: 'alice', timeoutMs: 120_000 });
+      await runProposal(ctx(), { as: stack.bob, submitter: 'bob', name: `prom-deploy-${suffix}`, spec: deploySpec('bob', 'staging', stack.egressDestination), approver: 'alice', timeoutMs: 120_000 });
       await new Promise((r) => setTimeout(r, 3000));
     }, 300_000);
     afterAll(async () => {

@@ -31,7 +31,7 @@ describe('RBAC roles: exactly the designed permissions', () => {
 
   it('m87-agent: propose and read; never update, delete, approve or write status', () => {
     expect(permissions(find(objects, 'ClusterRole', 'm87-agent'))).toEqual(
-      [`${M87}/proposals: create,get,list,watch`, `${M87}/decisions: get,list,watch`, `${M87}/jobs: get,list,watch`].sort(),
+      [`${M87}/proposals: create,get,list,watch`, `${M87}/decisions: get,list,watch`, `${M87}/jobs: get,list,watch`, 'core/configmaps: get'].sort(),
     );
   });
 
@@ -53,6 +53,17 @@ describe('RBAC roles: exactly the designed permissions', () => {
   it('m87-viewer: read every m87 kind, nothing else', () => {
     const kinds = ['proposals', 'decisions', 'approvals', 'jobs', 'agentprofiles', 'governancepolicies', 'tools'];
     expect(permissions(find(objects, 'ClusterRole', 'm87-viewer'))).toEqual(kinds.map((k) => `${M87}/${k}: get,list,watch`).sort());
+  });
+
+  it('m87-outputs-viewer: get ConfigMaps (job outputs by name), nothing else; bound per job namespace, never cluster-wide', () => {
+    expect(permissions(find(objects, 'ClusterRole', 'm87-outputs-viewer'))).toEqual(['core/configmaps: get']);
+    expect(objects.filter((o) => o.kind === 'ClusterRoleBinding' && (o.roleRef as { name?: string } | undefined)?.name === 'm87-outputs-viewer')).toEqual([]);
+    const bound = render({ agents: { namespaces: ['team-a', { namespace: 'team-b', serviceAccounts: ['casey'] }] }, jobNamespaces: ['team-b', 'team-c'] });
+    const bindings = bound.filter((o) => o.kind === 'RoleBinding' && o.metadata.name === 'm87-outputs-viewer');
+    expect(bindings.map((b) => b.metadata.namespace).sort()).toEqual(['team-a', 'team-b', 'team-c']);
+    expect(bindings[0]?.subjects).toEqual([{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'm87:viewers' }]);
+    const none = render({ agents: { namespaces: ['team-a'] }, rbac: { viewers: { groups: [], users: [] } } });
+    expect(none.filter((o) => o.metadata.name === 'm87-outputs-viewer' && o.kind === 'RoleBinding')).toEqual([]);
   });
 
   it('m87-controller (ClusterRole): what the controller needs and no more', () => {

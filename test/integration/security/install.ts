@@ -13,6 +13,7 @@ import { objectPath } from '../../../dev/security/resources.ts';
 import { TEST_RUN_LABEL } from '../../support/namespaces.ts';
 import { clusterInfo, clusterKubeConfig, testNamespace, waitFor } from '../../support/kube.ts';
 import { AGENT_SA } from './identities.ts';
+import { installTestTools } from '../../support/tools.ts';
 
 export const CONTROLLER_SA = 'm87-controller';
 
@@ -40,6 +41,7 @@ export interface InstallOptions {
 export async function installSecurity(prefix: string, options: InstallOptions = {}): Promise<InstalledSecurity> {
   const admin = clusterKubeConfig('admin');
   await installCrds(admin);
+  await installTestTools(admin);
   const controllerNamespace = await testNamespace(`${prefix}-ctl`);
   const otherNamespace = await testNamespace(`${prefix}-other`);
   const suffix = randomBytes(3).toString('hex');

@@ -6,7 +6,7 @@ import { evaluate } from '../../../src/governance/evaluate.ts';
 import type { HistoryEntry } from '../../../src/governance/types.ts';
 import { canonicalHash } from '../../../src/hash/canonical.ts';
 import { proposalHash } from '../../../src/integrity/document-hashes.ts';
-import { toolManifestHash } from '../../../src/tool-catalogue/manifest.ts';
+import { DEFAULT_CATALOGUE } from '../../../src/tool-catalogue/default-catalogue.ts';
 import { BENCH_AGENT, EXPECTED_OUTCOME, kindOf, proposalSpec, type ProposalKind } from '../../../bench/mix.ts';
 import { benchPolicySpec, benchProfiles } from '../../../bench/cluster-setup.ts';
 
@@ -40,7 +40,7 @@ describe('bench proposal mix', () => {
         now,
         challengeSecret: 'bench-secret',
         runnerImage: 'ghcr.io/m87/m87:bench',
-        toolManifestHash: toolManifestHash(),
+        catalogue: DEFAULT_CATALOGUE,
       });
       expect({ i, kind, outcome: result.outcome }).toEqual({ i, kind, outcome: EXPECTED_OUTCOME[kind] });
       if (result.outcome === 'ALLOW') for (const effect of result.allowedEffects) entries.push({ effect, at: now });

@@ -7,7 +7,7 @@ import { parse } from 'yaml';
 import { proposalHash } from '../../../src/integrity/document-hashes.ts';
 import { approvalName } from '../../../src/cli/approve-command.ts';
 import { age, outputFormat, table } from '../../../src/cli/output.ts';
-import { listedTools } from '../../../src/cli/tools-command.ts';
+import { listedTools } from '../../../src/client/tools.ts';
 import { SHIPPED_TOOLS } from '../../../src/tool-catalogue/default-catalogue.ts';
 import { toolHash } from '../../../src/tool-catalogue/tool-hash.ts';
 
@@ -28,7 +28,7 @@ describe('m87 CLI', () => {
 
   it('hash -f refuses a float where an integer is meant, naming the field', () => {
     const dir = mkdtempSync(join(tmpdir(), 'm87-cli-'));
-    const text = readFileSync('examples/proposal-allow.yaml', 'utf8') + '  envelope:\n    autonomyBudget:\n      maxSteps: 2.5\n';
+    const text = readFileSync('examples/proposal-allow.yaml', 'utf8').replace('  envelope:\n', '  envelope:\n    autonomyBudget:\n      maxSteps: 2.5\n');
     writeFileSync(join(dir, 'p.yaml'), text);
     const r = m87(['hash', '-f', join(dir, 'p.yaml')]);
     expect(r.status).toBe(1);

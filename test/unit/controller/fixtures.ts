@@ -10,7 +10,7 @@ import type { EvaluationInput } from '../../../src/governance/types.ts';
 import { canonicalHash } from '../../../src/hash/canonical.ts';
 import { proposalHash } from '../../../src/integrity/document-hashes.ts';
 import { generateSigningKey, type SigningKey } from '../../../src/integrity/signing.ts';
-import { toolManifestHash } from '../../../src/tool-catalogue/manifest.ts';
+import { TEST_CATALOGUE } from '../../support/tool-catalogue.ts';
 
 export const NOW = Date.parse('2025-06-01T12:00:00Z');
 export const CASEY = 'system:serviceaccount:m87-agents:casey';
@@ -33,7 +33,7 @@ export function spec(overrides: Partial<ProposalSpecInput> = {}): ProposalSpecIn
     summary: 'Write a file',
     intent: { id: 'i-1', goal: 'Write a file', mode: 'fix' },
     effects: ['WRITE_PATCH'],
-    steps: [{ tool: 'file_write', args: { path: 'out.txt', content: 'hello' } }],
+    steps: [{ tool: 'write-file', args: { path: 'out.txt', content: 'hello' } }],
     artifacts: [],
     truthAccount: { observations: ['the file is missing'], claims: [] },
     riskScore: 0.2,
@@ -52,7 +52,7 @@ export function evaluationInput(s: ProposalSpecInput = spec(), name = 'write-fil
     now: NOW,
     challengeSecret: SECRET,
     runnerImage: IMAGE,
-    toolManifestHash: toolManifestHash(),
+    catalogue: TEST_CATALOGUE,
   };
 }
 

@@ -6,6 +6,7 @@ import type { EffectiveEnvelope } from '../../../src/api/envelope.ts';
 import { canonicalJson } from '../../../src/hash/canonical.ts';
 import { envelopeHash } from '../../../src/integrity/document-hashes.ts';
 import { verifyDeh } from '../../../src/integrity/signing.ts';
+import { TEST_CATALOGUE } from '../../support/tool-catalogue.ts';
 import { decisionFor, JOB_UID, proposalRef, signingKey } from './fixtures.ts';
 
 /** The Pod input as the jobs controller passes it: the minted Job's envelope, DEH, signature and key id. */
@@ -15,6 +16,7 @@ function podInput() {
   return {
     job: { namespace: 'team-a', name: 'write-file', uid: JOB_UID, proposalName: 'write-file', envelope, envelopeHash: deh, signature, keyId },
     publicKeyConfigMap: 'm87-signing-public-key',
+    tools: Object.fromEntries(envelope.steps.map((s) => [s.tool, TEST_CATALOGUE.get(s.tool)!])),
   };
 }
 
@@ -61,12 +63,15 @@ describe('job Pod', () => {
     expect(c.terminationMessagePath).toBe('/dev/termination-log');
     expect(c.terminationMessagePolicy).toBe('File');
     expect(c.resources.limits).toBeDefined();
+    // The final container composes the receipt from the steps' records; it never sees the workspace.
     expect(c.env).toEqual([
       { name: 'M87_PODINFO_DIR', value: '/etc/m87/podinfo' },
       { name: 'M87_PUBLIC_KEY_FILE', value: '/etc/m87/keys/public.pem' },
-      { name: 'M87_WORKSPACE', value: '/workspace' },
+      { name: 'M87_STATE_DIR', value: '/m87-state' },
       { name: 'M87_TERMINATION_LOG', value: '/dev/termination-log' },
     ]);
+    expect(c.volumeMounts.map((m) => m.name)).not.toContain('workspace');
+    expect(spec.initContainers?.map((i) => i.name)).toEqual(['install-runner', ...input.job.envelope.steps.map((_, i) => `step-${i}`)]);
     const volumes = Object.fromEntries(spec.volumes.map((v) => [v.name, v]));
     // One file per annotation, each a single-key fieldRef, which the kubelet writes as the raw value.
     expect(volumes.podinfo).toEqual({

@@ -7,6 +7,7 @@ import { buildJobPod, podAnnotationMismatch } from '../../../src/controller/job-
 import { podProgress, REPORTED_BY_RUNNER, VERIFIED_BY_CONTROLLER, type JobFacts, type JobResult } from '../../../src/controller/receipt-check.ts';
 import { sha256Hex } from '../../../src/hash/canonical.ts';
 import { signDeh } from '../../../src/integrity/signing.ts';
+import { TEST_CATALOGUE } from '../../support/tool-catalogue.ts';
 import { decisionFor, JOB_UID, signingKey } from './fixtures.ts';
 
 const decision = decisionFor();
@@ -16,7 +17,7 @@ const job: JobFacts = { uid: JOB_UID, envelopeHash: deh, envelope, signature: si
 
 /** The job Pod exactly as the controller creates it, with the given status. */
 function jobPod(status: unknown, annotations: (a: Record<string, string>) => Record<string, string> = (a) => a) {
-  const pod = buildJobPod({ job: { ...job, namespace: 'team-a', name: 'write-file', proposalName: 'write-file' }, publicKeyConfigMap: 'm87-public-key' });
+  const pod = buildJobPod({ job: { ...job, namespace: 'team-a', name: 'write-file', proposalName: 'write-file' }, publicKeyConfigMap: 'm87-public-key', tools: Object.fromEntries(envelope.steps.map((s) => [s.tool, TEST_CATALOGUE.get(s.tool)!])) });
   return { ...pod, metadata: { ...pod.metadata, annotations: annotations({ ...pod.metadata.annotations }) }, status };
 }
 

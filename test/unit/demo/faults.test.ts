@@ -26,7 +26,7 @@ function refusal(annotations: ReadonlyMap<string, string>): string {
 }
 
 describe('forgeAnnotations', () => {
-  const genuine = new Map(Object.entries(signedAnnotations(key, envelope({ steps: [{ tool: 'file_write', args: { content: 'v1', path: 'NOTES.md' } }] }))));
+  const genuine = new Map(Object.entries(signedAnnotations(key, envelope({ steps: [{ tool: 'write-file', args: { content: 'v1', path: 'NOTES.md' } }] }))));
 
   it('the genuine annotations verify', () => {
     expect(refusal(genuine)).toBe('VERIFIED');
@@ -41,7 +41,7 @@ describe('forgeAnnotations', () => {
   it('unknown-tool appends a step outside the manifest with a consistent DEH', () => {
     const forged = forgeAnnotations(genuine, 'unknown-tool');
     const env = JSON.parse(forged.get(ANNOTATIONS.envelope) ?? '{}') as { steps: { tool: string }[] };
-    expect(env.steps.map((s) => s.tool)).toEqual(['file_write', UNKNOWN_TOOL]);
+    expect(env.steps.map((s) => s.tool)).toEqual(['write-file', UNKNOWN_TOOL]);
   });
 });
 

@@ -11,7 +11,7 @@ const ALICE = 'alice@example.com';
 /** A REQUIRE_HUMAN decision with a topology challenge (answer: repo_read_then_network). */
 function escalated() {
   const i = input({
-    spec: baseSpec({ effects: ['NETWORK_CALL'], steps: [{ tool: 'http_get', args: { url: 'https://example.com/' } }], reversibility: { class: 'REVERSIBLE', rollbackProof: { description: 'n/a' } } }),
+    spec: baseSpec({ effects: ['NETWORK_CALL'], steps: [{ tool: 'http-get', args: { url: 'https://example.com/' } }], reversibility: { class: 'REVERSIBLE', rollbackProof: { description: 'n/a' } } }),
     profile: customProfile(['NETWORK_CALL']),
     history: entries(['READ_REPO']),
   });

@@ -142,7 +142,7 @@ describe('the engine decides against the catalogue it is given', () => {
   it('TRANSITIONAL: without a catalogue the engine decides against the runner built-ins (the controller passes none yet)', () => {
     const r = evaluate(input());
     expect(r.outcome).toBe('ALLOW');
-    expect(r.effectiveEnvelope?.steps[0]).toMatchObject({ tool: 'file_write', toolHash: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown, image: expect.stringContaining('@sha256:') as unknown });
+    expect(r.effectiveEnvelope?.steps[0]).toMatchObject({ tool: 'write-file', toolHash: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown, image: expect.stringContaining('@sha256:') as unknown });
   });
 });
 

@@ -63,7 +63,7 @@ describe('envelope bounds', () => {
   });
 
   it('denies a budget too small for the steps', () => {
-    const r = evaluate(input({ spec: baseSpec({ steps: [{ tool: 'file_write', args: { path: 'a', content: 'x' } }, { tool: 'file_write', args: { path: 'b', content: 'y' } }], envelope: { autonomyBudget: { maxToolCalls: 1 } } }) }));
+    const r = evaluate(input({ spec: baseSpec({ steps: [{ tool: 'write-file', args: { path: 'a', content: 'x' } }, { tool: 'write-file', args: { path: 'b', content: 'y' } }], envelope: { autonomyBudget: { maxToolCalls: 1 } } }) }));
     expect(findings(r)).toEqual(['BUDGET_BELOW_STEP_COUNT']);
   });
 
@@ -90,10 +90,9 @@ describe('effective envelope', () => {
     const e = evaluate(i).effectiveEnvelope;
     expect(e).toMatchObject({
       image: IMAGE,
-      toolManifestHash: i.toolManifestHash,
       effectSchemaVersion: '1.0.0',
       effects: ['WRITE_PATCH'],
-      steps: [{ tool: 'file_write', args: { content: 'hello', path: 'README.md' } }],
+      steps: [{ tool: 'write-file', args: { content: 'hello', path: 'README.md' } }],
       reversibility: { class: 'REVERSIBLE', executionMode: 'commit', cleanupCost: 'LOW', hasRollbackProof: true },
       proposal: { namespace: 'team-a', name: 'fix-typo', uid: 'uid-1', hash: i.proposal.hash },
     });

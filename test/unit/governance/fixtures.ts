@@ -6,7 +6,7 @@ import { canonicalHash } from '../../../src/hash/canonical.ts';
 import { proposalHash } from '../../../src/integrity/document-hashes.ts';
 import { DEFAULT_AGENT_PROFILES, DEFAULT_POLICY_SPEC } from '../../../src/governance/defaults.ts';
 import type { EvaluationInput, HistoryEntry, SessionHistory } from '../../../src/governance/types.ts';
-import { toolManifestHash } from '../../../src/tool-catalogue/manifest.ts';
+import { TEST_CATALOGUE } from '../../support/tool-catalogue.ts';
 
 /** Shared builders for the engine tests: a valid baseline that each test bends in one direction. */
 export const NOW = Date.parse('2025-06-01T12:00:00Z');
@@ -30,7 +30,7 @@ export function baseSpec(overrides: Partial<ProposalSpecInput> = {}): ProposalSp
     summary: 'Fix a typo in the README',
     intent: { id: 'intent-1', goal: 'Fix the typo', mode: 'fix' },
     effects: ['WRITE_PATCH'],
-    steps: [{ tool: 'file_write', args: { path: 'README.md', content: 'hello' } }],
+    steps: [{ tool: 'write-file', args: { path: 'README.md', content: 'hello' } }],
     artifacts: [],
     truthAccount: { observations: ['README.md line 3 says "teh"'], claims: [{ text: 'typo', confidence: 0.9 }] },
     riskScore: 0.2,
@@ -70,7 +70,7 @@ export function input(o: InputOptions = {}): EvaluationInput {
     now: o.now ?? NOW,
     challengeSecret: SECRET,
     runnerImage: IMAGE,
-    toolManifestHash: toolManifestHash(),
+    catalogue: TEST_CATALOGUE,
   };
 }
 

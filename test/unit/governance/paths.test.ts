@@ -75,7 +75,7 @@ describe('virtual-filesystem rules after normalisation', () => {
   it('catches every trick in the engine, in artifacts and step arguments alike', () => {
     for (const trick of ['//sys/x', '/dev/./shm', '/workspace/../dev/shm', '../../sys/x']) {
       const viaArtifact = evaluate(input({ spec: baseSpec({ artifacts: [{ type: 'file', target: trick }] }) }));
-      const viaStep = evaluate(input({ spec: baseSpec({ steps: [{ tool: 'file_write', args: { path: trick, content: 'x' } }] }) }));
+      const viaStep = evaluate(input({ spec: baseSpec({ steps: [{ tool: 'write-file', args: { path: trick, content: 'x' } }] }) }));
       expect(viaArtifact.outcome, trick).toBe('DENY');
       expect(viaStep.outcome, trick).toBe('DENY');
     }

@@ -38,7 +38,6 @@ describe('policy preconditions', () => {
       ['now', (i) => (i.now = Number.NaN)],
       ['proposal.hash', (i) => (i.proposal.hash = 'nope')],
       ['policy.hash', (i) => (i.policy.hash = 'X'.repeat(64))],
-      ['toolManifestHash', (i) => (i.toolManifestHash = '')],
       ['runnerImage', (i) => (i.runnerImage = '')],
       ['challengeSecret', (i) => (i.challengeSecret = '')],
       ['proposal.name', (i) => (i.proposal.name = 'Not_A_Name')],

@@ -20,9 +20,9 @@ const RUNS = { numRuns: 300 };
 
 /** Tools and the effect each needs; steps are only generated for declared effects (no drift by construction). */
 const TOOL_STEPS: [EffectTag, { tool: string; args: Record<string, string> }][] = [
-  ['WRITE_PATCH', { tool: 'file_write', args: { path: 'src/a.ts', content: 'x' } }],
-  ['RUN_TESTS', { tool: 'run_tests', args: { suite: 'unit' } }],
-  ['NETWORK_CALL', { tool: 'http_get', args: { url: 'https://example.com/' } }],
+  ['WRITE_PATCH', { tool: 'write-file', args: { path: 'src/a.ts', content: 'x' } }],
+  ['RUN_TESTS', { tool: 'run-tests', args: { path: 'tests' } }],
+  ['NETWORK_CALL', { tool: 'http-get', args: { url: 'https://example.com/' } }],
   ['SEND_NOTIFICATION', { tool: 'notify', args: { url: 'https://hooks.example.com/', message: 'hi' } }],
 ];
 

@@ -30,9 +30,9 @@ describe('reversibility gate', () => {
 
   it('validates what a rollback proof names', () => {
     expect(findings(rev({ class: 'REVERSIBLE', rollbackProof: { description: 'undo', rollbackTool: 'git_reset' } }))).toEqual(['ROLLBACK_PROOF_INVALID']);
-    expect(findings(rev({ class: 'REVERSIBLE', rollbackProof: { description: 'undo', rollbackTool: 'file_write', rollbackArgs: { path: 'a' } } }))).toEqual(['ROLLBACK_PROOF_INVALID']);
+    expect(findings(rev({ class: 'REVERSIBLE', rollbackProof: { description: 'undo', rollbackTool: 'write-file', rollbackArgs: { path: 'a' } } }))).toEqual(['ROLLBACK_PROOF_INVALID']);
     expect(findings(rev({ class: 'REVERSIBLE', rollbackProof: { description: '   ' } }))).toEqual(['ROLLBACK_PROOF_INVALID']);
-    expect(rev({ class: 'REVERSIBLE', rollbackProof: { description: 'undo', rollbackTool: 'file_write', rollbackArgs: { path: 'a', content: 'old' } } }).outcome).toBe('ALLOW');
+    expect(rev({ class: 'REVERSIBLE', rollbackProof: { description: 'undo', rollbackTool: 'write-file', rollbackArgs: { path: 'a', content: 'old' } } }).outcome).toBe('ALLOW');
   });
 
   it('is bypassed by read-only proposals', () => {

@@ -87,7 +87,7 @@ describe('virtual filesystem', () => {
   });
 
   it('checks path-like step arguments, and not free text', () => {
-    const r = evaluate(input({ spec: baseSpec({ steps: [{ tool: 'file_write', args: { path: '/dev/shm/drop', content: 'x' } }] }) }));
+    const r = evaluate(input({ spec: baseSpec({ steps: [{ tool: 'write-file', args: { path: '/dev/shm/drop', content: 'x' } }] }) }));
     expect(findings(r)).toEqual(['PATH_OUTSIDE_WORKSPACE', 'VIRTUAL_FS_DENIED']);
     expect(r.reasons.find((x) => x.code === 'VIRTUAL_FS_DENIED')?.message).toContain('steps[0].args.path');
     const text = evaluate(input({ spec: readOnlyEcho({ steps: [{ tool: 'echo', args: { message: '/sys is mounted read-only' } }] }), profile: READER }));
@@ -107,12 +107,12 @@ describe('virtual filesystem', () => {
   it('denies a tool path argument that resolves outside the workspace, and allows one inside', () => {
     // Any .. segment is refused, even one that would stay inside: the runner never has to resolve one.
     for (const path of ['../../etc/cron.d/job', '/etc/passwd', 'reports/../../../x', '/workspace/a/../b.md']) {
-      const r = evaluate(input({ spec: baseSpec({ steps: [{ tool: 'file_write', args: { path, content: 'x' } }] }) }));
+      const r = evaluate(input({ spec: baseSpec({ steps: [{ tool: 'write-file', args: { path, content: 'x' } }] }) }));
       expect(r.outcome, path).toBe('DENY');
       expect(findings(r), path).toEqual(['PATH_OUTSIDE_WORKSPACE']);
     }
     for (const path of ['reports/out.md', '/workspace/a/b.md', './notes.txt']) {
-      const r = evaluate(input({ spec: baseSpec({ steps: [{ tool: 'file_write', args: { path, content: 'x' } }] }) }));
+      const r = evaluate(input({ spec: baseSpec({ steps: [{ tool: 'write-file', args: { path, content: 'x' } }] }) }));
       expect(findings(r), path).not.toContain('PATH_OUTSIDE_WORKSPACE');
     }
   });
@@ -129,14 +129,14 @@ describe('effect drift', () => {
   });
 
   it('denies a tool that needs an effect the proposal does not declare', () => {
-    const r = evaluate(input({ spec: baseSpec({ steps: [{ tool: 'file_write', args: { path: 'README.md', content: 'hello' } }, { tool: 'http_get', args: { url: 'https://example.com/' } }] }) }));
+    const r = evaluate(input({ spec: baseSpec({ steps: [{ tool: 'write-file', args: { path: 'README.md', content: 'hello' } }, { tool: 'http-get', args: { url: 'https://example.com/' } }] }) }));
     expect(r.outcome).toBe('DENY');
     expect(findings(r)).toEqual(['TOOL_EFFECT_UNDECLARED']);
-    expect(r.reasons[0]?.message).toMatch(/steps\[1\]\.tool http_get needs NETWORK_CALL/);
+    expect(r.reasons[0]?.message).toMatch(/steps\[1\]\.tool http-get needs NETWORK_CALL/);
   });
 
   it('denies bad arguments and names the argument', () => {
-    const r = evaluate(input({ spec: baseSpec({ steps: [{ tool: 'file_write', args: { path: 'a.txt', contents: 'x' } }] }) }));
+    const r = evaluate(input({ spec: baseSpec({ steps: [{ tool: 'write-file', args: { path: 'a.txt', contents: 'x' } }] }) }));
     expect(findings(r)).toEqual(['TOOL_ARGS_INVALID', 'TOOL_ARGS_INVALID']);
     expect(r.reasons.map((x) => x.message)).toEqual([
       'steps[0].args.contents is not an argument of the tool (ARG_UNKNOWN).',
@@ -207,7 +207,7 @@ describe('risk', () => {
 
 describe('DEPLOY and OTHER', () => {
   const tests = (effects: ProposalSpecInput['effects']) =>
-    baseSpec({ effects, steps: [{ tool: 'run_tests', args: { suite: 'unit' } }] });
+    baseSpec({ effects, steps: [{ tool: 'run-tests', args: { path: 'tests' } }] });
 
   it('DEPLOY always needs a human', () => {
     const r = evaluate(input({ spec: tests(['RUN_TESTS', 'DEPLOY']), profile: customProfile(['RUN_TESTS', 'DEPLOY']) }));

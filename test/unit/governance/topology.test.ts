@@ -10,11 +10,11 @@ const AGENT = 'system:serviceaccount:m87-agents:multi';
 const everything = customProfile(['READ_REPO', 'READ_SECRETS', 'READ_CONFIG', 'COMPUTE', 'WRITE_PATCH', 'RUN_TESTS', 'BUILD_ARTIFACT', 'CREATE_PR', 'NETWORK_CALL', 'SEND_NOTIFICATION'], [AGENT], 1);
 
 const STEP: Partial<Record<EffectTag, { tool: string; args: Record<string, string> }>> = {
-  NETWORK_CALL: { tool: 'http_get', args: { url: 'https://example.com/' } },
+  NETWORK_CALL: { tool: 'http-get', args: { url: 'https://example.com/' } },
   SEND_NOTIFICATION: { tool: 'notify', args: { url: 'https://hooks.example.com/', message: 'done' } },
-  WRITE_PATCH: { tool: 'file_write', args: { path: 'a.txt', content: 'x' } },
+  WRITE_PATCH: { tool: 'write-file', args: { path: 'a.txt', content: 'x' } },
   COMPUTE: { tool: 'echo', args: { message: 'x' } },
-  RUN_TESTS: { tool: 'run_tests', args: { suite: 'unit' } },
+  RUN_TESTS: { tool: 'run-tests', args: { path: 'tests' } },
 };
 
 /** A proposal declaring `effects`, with a step for each effect that has a tool. */

@@ -69,8 +69,10 @@ describe('container image', () => {
     expect(closure.packages.filter((p) => !(p in pkg.dependencies))).toEqual([]);
   });
 
-  it('keeps the pod contract: job Pods run `m87 runner`', () => {
-    expect(readFileSync(join(REPO_ROOT, 'src', 'controller', 'job-pod.ts'), 'utf8')).toContain("command: ['m87', 'runner']");
+  it('keeps the pod contract: step Pods run `m87 install-runner` and `m87 runner` from this image', () => {
+    const source = readFileSync(join(REPO_ROOT, 'src', 'controller', 'job-pod.ts'), 'utf8');
+    expect(source).toContain("container(INSTALL_CONTAINER, job.envelope.image, ['m87', 'install-runner'");
+    expect(source).toContain("container(RUNNER_CONTAINER, job.envelope.image, ['m87', 'runner']");
   });
 });
 

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runRunner } from '../../../src/cli/runner-command.ts';
@@ -20,6 +20,8 @@ describe('m87 runner (CLI entry)', () => {
   it('with the real isolation checks, a host process is refused (not a Pod) and the receipt says why', async () => {
     const f = await fixture();
     open.push(f);
+    const state = join(f.dir, 'state');
+    mkdirSync(state);
     const r = spawnSync(
       process.execPath,
       ['--disable-warning=ExperimentalWarning', '-e', `import(${JSON.stringify(join(ROOT, 'src/cli/runner-command.ts'))}).then((m) => m.runRunner([])).then((c) => process.exit(c))`],
@@ -28,7 +30,7 @@ describe('m87 runner (CLI entry)', () => {
           PATH: process.env.PATH,
           M87_PODINFO_DIR: f.podinfo,
           M87_PUBLIC_KEY_FILE: f.keyFile,
-          M87_WORKSPACE: f.workspace,
+          M87_STATE_DIR: state,
           M87_TERMINATION_LOG: f.terminationLog,
         },
         encoding: 'utf8',

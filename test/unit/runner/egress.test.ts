@@ -1,14 +1,12 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createServer as createTcpServer, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BudgetTracker } from '../../../src/runner/budget.ts';
 import { EgressGate, GATE_HEADER, isForbiddenAddress, type EgressLease } from '../../../src/runner/egress-gate.ts';
 import { OutputCapture } from '../../../src/runner/output.ts';
 import { runProcess } from '../../../src/runner/process.ts';
-import { envelope, fixture, type Fixture } from './fixture.ts';
+import { boundStep, envelope, fixture, type Fixture } from './fixture.ts';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -226,28 +224,26 @@ describe('runner network tools through the gate', () => {
     for (const f of open.splice(0)) f.cleanup();
   });
 
-  it('http_get reaches an allowlisted loopback server through the gate; the body is hashed and saved; the request is counted', async () => {
+  it('http-get (curl) reaches an allowlisted loopback server through the gate; the output is hashed; the request is counted', async () => {
     const up = await upstream('{"ok":true}');
     const f = await fixture(
-      envelope({ steps: [{ tool: 'http_get', args: { url: `http://127.0.0.1:${up.port}/status` } }], egress: [{ host: '127.0.0.1', port: up.port }], effects: ['NETWORK_CALL'] }),
+      envelope({ steps: [boundStep('http-get', { url: `http://127.0.0.1:${up.port}/status` })], egress: [{ host: '127.0.0.1', port: up.port }], effects: ['NETWORK_CALL'] }),
     );
     open.push(f);
     const outcome = await f.run();
     expect(outcome.receipt).toMatchObject({ status: 'Succeeded', reasonCode: '' });
     expect(outcome.receipt.usage.externalIO).toBe(1);
     const sha = createHash('sha256').update('{"ok":true}').digest('hex');
-    expect(outcome.receipt.steps).toEqual([{ tool: 'http_get', exitCode: 0, outputHash: sha }]);
-    expect(outcome.receipt.artifacts).toEqual([{ path: '.m87/steps/01-http_get.out', sha256: sha }]);
-    expect(readFileSync(join(f.workspace, '.m87/steps/01-http_get.out'), 'utf8')).toBe('{"ok":true}');
+    expect(outcome.receipt.steps).toEqual([{ tool: 'http-get', exitCode: 0, outputHash: sha }]);
     expect(up.hits.map((h) => `${h.method} ${h.url}`)).toEqual(['GET /status']);
-    expect(outcome.egress).toMatchObject({ allowed: 1, refused: 0 });
+    expect(outcome.records[0]).toMatchObject({ status: 'Succeeded', externalIO: 1 });
   });
 
-  it('notify POSTs a JSON message naming the job', async () => {
+  it('notify POSTs the message as text/plain', async () => {
     const up = await upstream('thanks');
     const f = await fixture(
       envelope({
-        steps: [{ tool: 'notify', args: { url: `http://127.0.0.1:${up.port}/hook`, message: 'tests passed' } }],
+        steps: [boundStep('notify', { url: `http://127.0.0.1:${up.port}/hook`, message: '-tests passed' })],
         egress: [{ host: '127.0.0.1', port: up.port }],
       }),
     );
@@ -256,33 +252,34 @@ describe('runner network tools through the gate', () => {
     expect(outcome.receipt.status).toBe('Succeeded');
     expect(up.hits).toHaveLength(1);
     expect(up.hits[0]!.method).toBe('POST');
-    expect(JSON.parse(up.hits[0]!.body)).toMatchObject({ message: 'tests passed', job: 'team-a/fix-ci', deh: outcome.receipt.deh.recomputed });
+    expect(up.hits[0]!.headers['content-type']).toBe('text/plain; charset=utf-8');
+    // A leading dash is data for --data-raw, never an option.
+    expect(up.hits[0]!.body).toBe('-tests passed');
   });
 
-  it('http_get to a loopback server outside the allowlist is refused before anything runs', async () => {
+  it('http-get to a loopback server outside the allowlist is refused before the tool runs', async () => {
     const allowed = await upstream();
     const other = await upstream();
     const f = await fixture(
       envelope({
-        steps: [
-          { tool: 'http_get', args: { url: `http://127.0.0.1:${allowed.port}/` } },
-          { tool: 'http_get', args: { url: `http://127.0.0.1:${other.port}/` } },
-        ],
+        steps: [boundStep('http-get', { url: `http://127.0.0.1:${other.port}/` }), boundStep('http-get', { url: `http://127.0.0.1:${allowed.port}/` })],
         egress: [{ host: '127.0.0.1', port: allowed.port }],
       }),
     );
     open.push(f);
     const outcome = await f.run();
-    expect(outcome.receipt).toMatchObject({ status: 'Refused', reasonCode: 'EGRESS_HOST_NOT_ALLOWED', steps: [] });
+    expect(outcome.receipt).toMatchObject({ status: 'Refused', reasonCode: 'EGRESS_HOST_NOT_ALLOWED', steps: [{ tool: 'http-get', exitCode: -1 }] });
+    expect(outcome.receipt.usage.steps).toBe(0);
+    expect(outcome.records.map((r) => r?.status)).toEqual(['Refused', 'Skipped']);
     expect(allowed.hits).toHaveLength(0);
     expect(other.hits).toHaveLength(0);
   });
 
-  it('maxExternalIO 0: the gate refuses the request, the server is never contacted', async () => {
+  it('maxExternalIO 0: the gate refuses the request, the server is never contacted, the gate reason is reported', async () => {
     const up = await upstream();
     const f = await fixture(
       envelope({
-        steps: [{ tool: 'http_get', args: { url: `http://127.0.0.1:${up.port}/` } }],
+        steps: [boundStep('http-get', { url: `http://127.0.0.1:${up.port}/` })],
         egress: [{ host: '127.0.0.1', port: up.port }],
         autonomyBudget: { maxExternalIO: 0 },
       }),
@@ -293,7 +290,6 @@ describe('runner network tools through the gate', () => {
     expect(outcome.receipt.steps).toHaveLength(1);
     expect(outcome.receipt.usage.externalIO).toBe(0);
     expect(up.hits).toHaveLength(0);
-    expect(outcome.egress).toMatchObject({ allowed: 0, refused: 1 });
   });
 
   it('maxExternalIO 1 with two requests: the second is refused by the gate', async () => {
@@ -301,10 +297,7 @@ describe('runner network tools through the gate', () => {
     const url = `http://127.0.0.1:${up.port}/`;
     const f = await fixture(
       envelope({
-        steps: [
-          { tool: 'http_get', args: { url } },
-          { tool: 'http_get', args: { url } },
-        ],
+        steps: [boundStep('http-get', { url }), boundStep('http-get', { url })],
         egress: [{ host: '127.0.0.1', port: up.port }],
         autonomyBudget: { maxExternalIO: 1 },
       }),
@@ -312,7 +305,8 @@ describe('runner network tools through the gate', () => {
     open.push(f);
     const outcome = await f.run();
     expect(outcome.receipt).toMatchObject({ status: 'Refused', reasonCode: 'BUDGET_EXTERNAL_IO_EXCEEDED' });
-    expect(outcome.receipt.steps.map((s) => s.exitCode)).toEqual([0, 1]);
+    expect(outcome.receipt.steps.map((s) => s.exitCode === 0)).toEqual([true, false]);
+    expect(outcome.receipt.usage.externalIO).toBe(1);
     expect(up.hits).toHaveLength(1);
   });
 
@@ -320,7 +314,7 @@ describe('runner network tools through the gate', () => {
     const up = await upstream();
     const f = await fixture(
       envelope({
-        steps: [{ tool: 'http_get', args: { url: `https://127.0.0.1:${up.port}/` } }],
+        steps: [boundStep('http-get', { url: `https://127.0.0.1:${up.port}/` })],
         egress: [{ host: '127.0.0.1', port: up.port }],
         autonomyBudget: { maxExternalIO: 0 },
       }),

@@ -1,6 +1,8 @@
 // Test fixture for the runner: real Ed25519 keys, really signed envelopes, the job Pod's downward-API volume
-// as the kubelet writes it (one raw file per annotation, behind ..data) in a temp dir, and an isolation
-// environment that passes (except where a test says otherwise).
+// as the kubelet writes it (one raw file per annotation, behind ..data) in a temp dir, an isolation
+// environment that passes (except where a test says otherwise), and the step Pod's sequence run in-process:
+// the run record install-runner leaves, `m87 step <i>` for each step (its tool definition from the test
+// catalogue, as the controller hands it) and the final `m87 runner` composing the receipt.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,10 +12,15 @@ import { ANNOTATIONS, PODINFO_FILES } from '../../../src/api/group.ts';
 import { canonicalHash, canonicalJson } from '../../../src/hash/canonical.ts';
 import { writeAtomicVolume } from '../../../dev/process-node/volumes.ts';
 import type { IsolationEnvironment } from '../../../src/runner/isolation.ts';
-import type { RunOutcome, RunnerEnvironment } from '../../../src/runner/runner.ts';
-import { runJob } from '../../../src/runner/runner.ts';
+import type { RunnerEnvironment } from '../../../src/runner/runner.ts';
+import { finishJob } from '../../../src/runner/finish.ts';
+import type { RunnerReceipt } from '../../../src/runner/receipt.ts';
+import { StepState, type StepRecord } from '../../../src/runner/step-state.ts';
+import { runToolStep } from '../../../src/runner/tool-step.ts';
 import { generateSigningKey, signDeh, type SigningKey } from '../../../src/integrity/signing.ts';
-import { toolManifestHash } from '../../../src/tool-catalogue/manifest.ts';
+import { boundStep, TEST_CATALOGUE } from '../../support/tool-catalogue.ts';
+
+export { boundStep } from '../../support/tool-catalogue.ts';
 
 export const JOB_UID = '6f1c2a9e-0d7b-4c53-9a7e-2f1d3c4b5a69';
 
@@ -26,10 +33,9 @@ export function envelope(overrides: DeepPartial<EffectiveEnvelope> = {}): Effect
     inferencePolicy: { reasoningMode: false, toolAccessProfile: 'default', maxComputeClass: 'standard' },
     safetyMode: 'safe_default',
     autonomyBudget: { maxSteps: 10, maxToolCalls: 10, maxParallelAgents: 1, maxRuntimeSeconds: 60, maxExternalIO: 5, maxWriteScope: 'sandbox' },
-    steps: [{ tool: 'echo', args: { message: 'hello' } }],
+    steps: [boundStep('echo', { message: 'hello' })],
     image: 'ghcr.io/m87/m87:0.1.0',
     egress: [],
-    toolManifestHash: toolManifestHash(),
     effectSchemaVersion: '1.0.0',
     effects: ['COMPUTE', 'WRITE_PATCH', 'RUN_TESTS', 'NETWORK_CALL', 'SEND_NOTIFICATION'],
     reversibility: { class: 'REVERSIBLE', executionMode: 'commit', cleanupCost: 'LOW', hasRollbackProof: true },
@@ -94,6 +100,15 @@ export async function passingIsolation(dir: string): Promise<IsolationEnvironmen
   };
 }
 
+/** What a step Pod run produced: the receipt (as the final container wrote it) and every step's record. */
+export interface RunOutcome {
+  receipt: RunnerReceipt;
+  exitCode: number;
+  /** The final container's detail message (why the job did not succeed). */
+  message: string;
+  records: (StepRecord | undefined)[];
+}
+
 export interface Fixture {
   dir: string;
   key: SigningKey;
@@ -105,7 +120,11 @@ export interface Fixture {
   logs: string[];
   /** (Re)writes the podinfo volume. */
   writeAnnotations(annotations: Record<string, string>): void;
-  run(): Promise<RunOutcome>;
+  /**
+   * Runs the step Pod's containers in order; `tools` overrides a step's definition (default: the test
+   * catalogue's); `startedAtMs` is the job start the delivery recorded (default now).
+   */
+  run(tools?: Record<number, unknown>, startedAtMs?: number): Promise<RunOutcome>;
   terminationMessage(): string;
   cleanup(): void;
 }
@@ -149,7 +168,27 @@ export async function fixture(env: unknown = envelope(), opts: { key?: SigningKe
     renv,
     logs,
     writeAnnotations,
-    run: () => runJob(renv),
+    run: async (tools = {}, startedAtMs = Date.now()) => {
+      const state = new StepState(join(dir, 'state'));
+      mkdirSync(state.dir, { recursive: true });
+      state.writeRun({ startedAtMs });
+      const steps = ((env as { steps?: { tool?: string; image?: string }[] }).steps ?? []);
+      for (const [i, step] of steps.entries()) {
+        const spec = Object.hasOwn(tools, i) ? tools[i] : TEST_CATALOGUE.get(step.tool ?? '');
+        const stepEnv = { ...renv.env, M87_STATE_DIR: state.dir, M87_TOOL_SPEC: canonicalJson(spec ?? null), M87_TOOL_IMAGE: step.image ?? '' };
+        const code = await runToolStep(i, { ...renv, env: stepEnv });
+        if (code !== 0) break; // the kubelet stops at a failed init container
+      }
+      const first = logs.length;
+      const { exitCode, receiptJson } = await finishJob({ ...renv, env: { ...renv.env, M87_STATE_DIR: state.dir } });
+      const final = logs.slice(first).map((l) => JSON.parse(l) as { detail?: string }).find((l) => l.detail !== undefined);
+      return {
+        receipt: JSON.parse(receiptJson) as RunnerReceipt,
+        exitCode,
+        message: final?.detail ?? '',
+        records: steps.map((_, i) => state.readStep(i)),
+      };
+    },
     terminationMessage: () => readFileSync(terminationLog, 'utf8'),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };

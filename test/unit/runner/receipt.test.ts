@@ -55,7 +55,7 @@ describe('runner receipt', () => {
   });
 
   it('drops steps from the end first, then artifacts, and says how many', () => {
-    const steps = Array.from({ length: 32 }, (_, i) => ({ tool: 'file_write', exitCode: 0, outputHash: i.toString(16).padStart(64, '0') }));
+    const steps = Array.from({ length: 32 }, (_, i) => ({ tool: 'write-file', exitCode: 0, outputHash: i.toString(16).padStart(64, '0') }));
     const artifacts = Array.from({ length: 16 }, (_, i) => ({ path: `dir/${'x'.repeat(200)}-${i}.txt`, sha256: 'd'.repeat(64) }));
     const { receipt, json } = buildReceipt({
       status: 'Succeeded',

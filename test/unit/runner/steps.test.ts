@@ -1,105 +1,63 @@
-import { createHash } from 'node:crypto';
+// A job's steps as the step Pod runs them (each `m87 step <i>` in turn, then the final container), with the
+// test catalogue's harmless Tools (echo, write-file): the gates each step passes before its tool runs, the
+// budget carried from step to step, workspace paths, and the environment a tool sees.
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EffectiveEnvelope } from '../../../src/api/envelope.ts';
 import { Receipt, RECEIPT_MAX_BYTES } from '../../../src/api/receipt.ts';
 import type { ReasonCode } from '../../../src/runner/codes.ts';
-import { TOOL_MANIFEST } from '../../../src/tool-catalogue/manifest.ts';
-import { envelope, fixture, type Fixture } from './fixture.ts';
+import { boundStep, envelope, fixture, type Fixture } from './fixture.ts';
 
 const open: Fixture[] = [];
 afterEach(() => {
   for (const f of open.splice(0)) f.cleanup();
 });
 
-function sha(s: string | Buffer): string {
-  return createHash('sha256').update(s).digest('hex');
-}
-
-async function run(env: EffectiveEnvelope, prepare?: (f: Fixture) => void) {
+async function run(env: EffectiveEnvelope, prepare?: (f: Fixture) => void, startedAtMs?: number) {
   const f = await fixture(env);
   open.push(f);
   prepare?.(f);
-  const outcome = await f.run();
+  const outcome = await f.run({}, startedAtMs);
   const written = f.terminationMessage();
   expect(Buffer.byteLength(written)).toBeLessThanOrEqual(RECEIPT_MAX_BYTES);
   expect(Receipt.safeParse(JSON.parse(written)).success).toBe(true);
   return { f, outcome, receipt: outcome.receipt };
 }
 
-const echo = (message: string) => ({ tool: 'echo', args: { message } });
-const write = (path: string, content: string) => ({ tool: 'file_write', args: { path, content } });
+const echo = (message: string) => boundStep('echo', { message });
+const write = (path: string, content: string) => boundStep('write-file', { path, content });
+/** A step refused before its tool ran, as the receipt lists it. */
+const notRun = (tool: string) => ({ tool, exitCode: -1, outputHash: '' });
 
-describe('runner steps: tools', () => {
-  it('echo writes its message to the output; the output is hashed and saved as the step artifact', async () => {
-    const { f, receipt } = await run(envelope({ steps: [echo('hello, world')] }));
-    expect(receipt.status).toBe('Succeeded');
-    expect(receipt.steps).toEqual([{ tool: 'echo', exitCode: 0, outputHash: sha('hello, world') }]);
-    expect(receipt.artifacts).toEqual([{ path: '.m87/steps/01-echo.out', sha256: sha('hello, world') }]);
-    expect(readFileSync(join(f.workspace, '.m87/steps/01-echo.out'), 'utf8')).toBe('hello, world');
-    expect(receipt.usage).toMatchObject({ steps: 1, toolCalls: 1, externalIO: 0 });
+describe('runner steps: tools in order', () => {
+  it('write-file writes inside the workspace; every step is in the receipt with its exit code', async () => {
+    const { f, receipt } = await run(envelope({ steps: [write('notes/a.txt', '-not an option'), echo('done')] }), (f) => mkdirSync(join(f.workspace, 'notes')));
+    expect(receipt).toMatchObject({ status: 'Succeeded', reasonCode: '', usage: { steps: 2, toolCalls: 2 } });
+    expect(receipt.steps.map((s) => [s.tool, s.exitCode])).toEqual([['write-file', 0], ['echo', 0]]);
+    expect(readFileSync(join(f.workspace, 'notes/a.txt'), 'utf8')).toBe('-not an option');
   });
 
-  it('echo does not read a leading dash as an option', async () => {
-    const { receipt } = await run(envelope({ steps: [echo('-n -e \\x41')] }));
-    expect(receipt.steps[0]!.outputHash).toBe(sha('-n -e \\x41'));
-  });
-
-  it('file_write writes inside the workspace and records the artifact digest', async () => {
-    const { f, receipt } = await run(envelope({ steps: [write('src/fix.patch', 'diff --git a b\n'), write('/workspace/notes/a.txt', 'abs')] }));
-    expect(receipt.status).toBe('Succeeded');
-    expect(readFileSync(join(f.workspace, 'src/fix.patch'), 'utf8')).toBe('diff --git a b\n');
-    expect(readFileSync(join(f.workspace, 'notes/a.txt'), 'utf8')).toBe('abs');
-    expect(receipt.artifacts).toEqual([
-      { path: 'src/fix.patch', sha256: sha('diff --git a b\n') },
-      { path: 'notes/a.txt', sha256: sha('abs') },
-    ]);
-  });
-
-  it('file_write in draft mode writes nothing', async () => {
-    const { f, receipt } = await run(envelope({ steps: [write('a.txt', 'x')], reversibility: { executionMode: 'draft' } }));
-    expect(receipt.status).toBe('Succeeded');
-    expect(existsSync(join(f.workspace, 'a.txt'))).toBe(false);
-    expect(receipt.artifacts.map((a) => a.path)).toEqual(['.m87/steps/01-file_write.out']);
-  });
-
-  it('run_tests runs the configured suite (argv, no shell) and saves its output as an artifact', async () => {
-    const { f, receipt, outcome } = await run(envelope({ steps: [{ tool: 'run_tests', args: { suite: 'unit' } }] }));
-    expect(receipt.status).toBe('Succeeded');
-    expect(receipt.steps[0]!.exitCode).toBe(0);
-    const out = readFileSync(join(f.workspace, '.m87/steps/01-run_tests.out'));
-    expect(out.toString()).toBe(process.version + '\n');
-    expect(receipt.steps[0]!.outputHash).toBe(sha(out));
-    expect(outcome.steps[0]).toMatchObject({ outputBytes: out.length, outputTruncated: false });
-  });
-
-  it('a failing suite → Failed / STEP_FAILED with its exit code, and later steps do not run', async () => {
-    const { receipt, outcome } = await run(envelope({ steps: [{ tool: 'run_tests', args: { suite: 'failing' } }, echo('after')] }));
+  it('a failing step → Failed / STEP_FAILED with its exit code; later steps are skipped', async () => {
+    const { outcome, receipt } = await run(envelope({ steps: [write('dir', 'x'), echo('after')] }), (f) => mkdirSync(join(f.workspace, 'dir')));
     expect(receipt).toMatchObject({ status: 'Failed', reasonCode: 'STEP_FAILED' });
-    expect(receipt.steps).toEqual([{ tool: 'run_tests', exitCode: 1, outputHash: sha('') }]);
+    expect(receipt.steps).toHaveLength(1);
+    expect(receipt.steps[0]!.exitCode).toBeGreaterThan(0);
+    expect(outcome.records.map((r) => r?.status)).toEqual(['Failed', 'Skipped']);
     expect(outcome.exitCode).not.toBe(0);
   });
 
-  it('a tool not in the manifest never runs, and neither does any step before it', async () => {
-    const { f, receipt } = await run(envelope({ steps: [echo('first'), { tool: 'shell', args: { cmd: 'rm -rf /' } }] }));
-    expect(TOOL_MANIFEST.tools.some((t) => t.name === 'shell')).toBe(false);
-    expect(receipt).toMatchObject({ status: 'Refused', reasonCode: 'TOOL_NOT_IN_MANIFEST', steps: [], artifacts: [] });
-    expect(receipt.usage.steps).toBe(0);
-    expect(readdirSync(f.workspace)).toEqual([]);
-  });
-
-  it('arguments are re-validated against the manifest schema', async () => {
+  it('arguments are re-validated against the bound Tool in the step container', async () => {
     const cases: [EffectiveEnvelope['steps'][number], string][] = [
-      [{ tool: 'echo', args: {} }, 'steps[0].args.message'],
-      [{ tool: 'echo', args: { message: 'x', extra: 'y' } }, 'steps[0].args.extra'],
-      [{ tool: 'run_tests', args: { suite: 'rm -rf /' } }, 'steps[0].args.suite'],
-      [{ tool: 'echo', args: { message: 'x'.repeat(5000) } }, 'steps[0].args.message'],
-      [{ tool: 'http_get', args: { url: 'file:///etc/passwd' } }, 'steps[0].args.url'],
+      [boundStep('echo', {}), 'steps[0].args.message'],
+      [boundStep('echo', { message: 'x', extra: 'y' }), 'steps[0].args.extra'],
+      [boundStep('echo', { message: 'x'.repeat(5000) }), 'steps[0].args.message'],
+      [boundStep('http-get', { url: 'file:///etc/passwd' }), 'steps[0].args.url'],
+      [boundStep('write-file', { path: 'a.txt', content: 'x\u0000' }), 'steps[0].args.content'],
     ];
     for (const [step, field] of cases) {
       const { outcome } = await run(envelope({ steps: [step] }));
-      expect(outcome.receipt).toMatchObject({ status: 'Refused', reasonCode: 'TOOL_ARGS_INVALID', steps: [] });
+      expect(outcome.receipt).toMatchObject({ status: 'Refused', reasonCode: 'TOOL_ARGS_INVALID', steps: [notRun(step.tool)], usage: { steps: 0 } });
       expect(outcome.message).toContain(field);
     }
   });
@@ -108,28 +66,30 @@ describe('runner steps: tools', () => {
 describe('runner steps: gates', () => {
   async function refused(env: EffectiveEnvelope, code: ReasonCode) {
     const r = await run(env);
-    expect(r.receipt).toMatchObject({ status: 'Refused', reasonCode: code, steps: [], artifacts: [] });
-    expect(readdirSync(r.f.workspace)).toEqual([]);
+    expect(r.receipt).toMatchObject({ status: 'Refused', reasonCode: code, artifacts: [] });
+    expect(r.receipt.steps.at(-1)).toEqual(notRun(env.steps[r.receipt.steps.length - 1]!.tool));
     expect(r.outcome.exitCode).not.toBe(0);
     return r;
   }
 
-  it('write scope: file_write (sandbox) under maxWriteScope none → WRITE_SCOPE_EXCEEDED; echo (none) runs', async () => {
-    await refused(envelope({ steps: [echo('x'), write('a.txt', 'x')], autonomyBudget: { maxWriteScope: 'none' } }), 'WRITE_SCOPE_EXCEEDED');
+  it('write scope: write-file (sandbox) under maxWriteScope none → WRITE_SCOPE_EXCEEDED; echo (none) runs', async () => {
+    const r = await refused(envelope({ steps: [echo('x'), write('a.txt', 'x')], autonomyBudget: { maxWriteScope: 'none' } }), 'WRITE_SCOPE_EXCEEDED');
+    expect(r.receipt.steps.map((s) => s.exitCode)).toEqual([0, -1]);
+    expect(existsSync(join(r.f.workspace, 'a.txt'))).toBe(false);
     const ok = await run(envelope({ steps: [echo('x')], autonomyBudget: { maxWriteScope: 'none' } }));
     expect(ok.receipt.status).toBe('Succeeded');
   });
 
   it('open-weight models are held to sandbox even if the envelope says prod', async () => {
     const ok = await run(envelope({ modelSource: 'open', steps: [write('a.txt', 'x')], autonomyBudget: { maxWriteScope: 'prod' } }));
-    expect(ok.receipt.status).toBe('Succeeded'); // file_write needs only sandbox
+    expect(ok.receipt.status).toBe('Succeeded'); // write-file needs only sandbox
   });
 
-  it('execution mode: file_write does not support preview → EXECUTION_MODE_UNSUPPORTED', async () => {
+  it('execution mode: write-file does not support preview → EXECUTION_MODE_UNSUPPORTED', async () => {
     await refused(envelope({ steps: [write('a.txt', 'x')], reversibility: { executionMode: 'preview', class: 'PARTIALLY_REVERSIBLE' } }), 'EXECUTION_MODE_UNSUPPORTED');
   });
 
-  it("a tool whose effects the envelope does not allow → TOOL_EFFECT_NOT_ALLOWED", async () => {
+  it('a tool whose effects the envelope does not allow → TOOL_EFFECT_NOT_ALLOWED', async () => {
     await refused(envelope({ steps: [write('a.txt', 'x')], effects: ['COMPUTE'], reversibility: { class: undefined } }), 'TOOL_EFFECT_NOT_ALLOWED');
   });
 
@@ -147,11 +107,11 @@ describe('runner steps: gates', () => {
   });
 });
 
-describe('runner steps: budget (checked before every step)', () => {
+describe('runner steps: budget (checked before every step, carried from step to step)', () => {
   it('maxSteps: the step beyond the budget does not run', async () => {
     const { f, receipt } = await run(envelope({ steps: [write('one.txt', '1'), write('two.txt', '2')], autonomyBudget: { maxSteps: 1 } }));
     expect(receipt).toMatchObject({ status: 'Refused', reasonCode: 'BUDGET_STEPS_EXCEEDED' });
-    expect(receipt.steps).toHaveLength(1);
+    expect(receipt.steps.map((s) => s.exitCode)).toEqual([0, -1]);
     expect(receipt.usage).toMatchObject({ steps: 1, toolCalls: 1 });
     expect(existsSync(join(f.workspace, 'one.txt'))).toBe(true);
     expect(existsSync(join(f.workspace, 'two.txt'))).toBe(false);
@@ -160,32 +120,13 @@ describe('runner steps: budget (checked before every step)', () => {
   it('maxToolCalls: the call beyond the budget does not run', async () => {
     const { f, receipt } = await run(envelope({ steps: [write('one.txt', '1'), write('two.txt', '2'), write('three.txt', '3')], autonomyBudget: { maxToolCalls: 2 } }));
     expect(receipt).toMatchObject({ status: 'Refused', reasonCode: 'BUDGET_TOOL_CALLS_EXCEEDED' });
-    expect(receipt.steps).toHaveLength(2);
+    expect(receipt.steps.map((s) => s.exitCode)).toEqual([0, 0, -1]);
     expect(existsSync(join(f.workspace, 'three.txt'))).toBe(false);
   });
 
-  it('maxRuntimeSeconds: once the runtime is used up no further step starts', async () => {
-    const env = envelope({ steps: [write('one.txt', '1'), write('two.txt', '2')], autonomyBudget: { maxRuntimeSeconds: 5 } });
-    const f = await fixture(env);
-    open.push(f);
-    const real = f.renv.now;
-    // The clock jumps past the budget as soon as the first step has written its file.
-    f.renv.now = () => real() + (existsSync(join(f.workspace, 'one.txt')) ? 10_000 : 0);
-    const outcome = await f.run();
-    expect(outcome.receipt).toMatchObject({ status: 'Refused', reasonCode: 'BUDGET_RUNTIME_EXCEEDED' });
-    expect(outcome.receipt.steps).toHaveLength(1);
-    expect(existsSync(join(f.workspace, 'two.txt'))).toBe(false);
-  });
-
-  it('maxRuntimeSeconds already used up before the first step → nothing runs', async () => {
-    const f = await fixture(envelope({ steps: [write('one.txt', '1')], autonomyBudget: { maxRuntimeSeconds: 1 } }));
-    open.push(f);
-    const real = f.renv.now;
-    let calls = 0;
-    // The runner's start time is read first; every later reading is two seconds on.
-    f.renv.now = () => real() + (calls++ === 0 ? 0 : 2000);
-    const outcome = await f.run();
-    expect(outcome.receipt).toMatchObject({ status: 'Refused', reasonCode: 'BUDGET_RUNTIME_EXCEEDED', steps: [] });
+  it('maxRuntimeSeconds: a job whose runtime (from its delivery) is used up starts no step', async () => {
+    const { f, receipt } = await run(envelope({ steps: [write('one.txt', '1')], autonomyBudget: { maxRuntimeSeconds: 1 } }), undefined, Date.now() - 2000);
+    expect(receipt).toMatchObject({ status: 'Refused', reasonCode: 'BUDGET_RUNTIME_EXCEEDED', steps: [notRun('write-file')] });
     expect(existsSync(join(f.workspace, 'one.txt'))).toBe(false);
   });
 });
@@ -193,15 +134,16 @@ describe('runner steps: budget (checked before every step)', () => {
 describe('runner steps: workspace paths', () => {
   async function pathRefused(path: string, code: ReasonCode, prepare?: (f: Fixture) => void) {
     const { f, receipt } = await run(envelope({ steps: [write(path, 'x')] }), prepare);
-    expect(receipt).toMatchObject({ status: 'Refused', reasonCode: code, steps: [] });
+    expect(receipt).toMatchObject({ status: 'Refused', reasonCode: code, steps: [notRun('write-file')] });
     return f;
   }
 
-  it('`..` escapes and absolute paths outside the workspace are refused', async () => {
-    await pathRefused('../escape.txt', 'PATH_ESCAPE');
-    await pathRefused('a/../../escape.txt', 'PATH_ESCAPE');
-    await pathRefused('/etc/passwd', 'PATH_ESCAPE');
-    await pathRefused('/workspace/../etc/passwd', 'PATH_ESCAPE');
+  it('`..` segments and absolute paths outside the workspace are refused by the argument check (pathLike), the rest by the workspace', async () => {
+    for (const path of ['../escape.txt', 'a/../../escape.txt', '/etc/passwd', '/workspace/../etc/passwd']) {
+      const { outcome } = await run(envelope({ steps: [write(path, 'x')] }));
+      expect(outcome.receipt).toMatchObject({ status: 'Refused', reasonCode: 'TOOL_ARGS_INVALID', steps: [notRun('write-file')] });
+      expect(outcome.message).toContain('steps[0].args.path');
+    }
     await pathRefused('.', 'PATH_INVALID');
     await pathRefused('.m87/steps/01-echo.out', 'PATH_RESERVED');
   });

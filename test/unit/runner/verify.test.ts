@@ -8,7 +8,7 @@ import { envelopeHash } from '../../../src/integrity/document-hashes.ts';
 import type { ReasonCode } from '../../../src/runner/codes.ts';
 import { generateSigningKey, signDeh } from '../../../src/integrity/signing.ts';
 import { MAX_ANNOTATION_BYTES } from '../../../src/runner/podinfo.ts';
-import { envelope, fixture, JOB_UID, signedAnnotations, type Fixture } from './fixture.ts';
+import { boundStep, envelope, fixture, JOB_UID, signedAnnotations, type Fixture } from './fixture.ts';
 
 const open: Fixture[] = [];
 afterEach(() => {
@@ -52,10 +52,11 @@ describe('runner envelope verification', () => {
     expect(outcome.receipt).toMatchObject({ status: 'Succeeded', reasonCode: '', jobUID: JOB_UID });
     expect(outcome.receipt.deh).toEqual({ claimed: envelopeHash(env), recomputed: envelopeHash(env), verified: true });
     expect(outcome.exitCode).toBe(0);
-    expect(outcome.verifyMs).toBeGreaterThan(0);
     expect(JSON.parse(f.terminationMessage())).toEqual(outcome.receipt);
-    const line = JSON.parse(f.logs[0]!) as { receipt: unknown; status: string };
-    expect(f.logs).toHaveLength(1);
+    // One line per container: the step's record, then the final container's receipt.
+    expect(f.logs).toHaveLength(2);
+    expect(JSON.parse(f.logs[0]!)).toMatchObject({ step: { index: 0, tool: 'echo', status: 'Succeeded' } });
+    const line = JSON.parse(f.logs[1]!) as { receipt: unknown; status: string };
     expect(line.status).toBe('Succeeded');
     expect(line.receipt).toEqual(outcome.receipt);
   });
@@ -125,16 +126,20 @@ describe('runner envelope verification', () => {
   });
 
   it('the runner reads each annotation as raw bytes: quotes, backslashes, newlines and non-ASCII in the envelope verify', async () => {
-    const env = envelope({ steps: [{ tool: 'echo', args: { message: 'say "hi"\\n\nline two\ttab é✓😀 \u0000' } }] });
+    const env = envelope({ steps: [boundStep('echo', { message: 'say "hi"\\n\nline two\ttab é✓😀' })] });
     const f = await fixture(env);
     const outcome = await run(f);
     expect(outcome.receipt.status).toBe('Succeeded');
     expect(outcome.receipt.deh.recomputed).toBe(envelopeHash(env));
   });
 
-  it('a correctly signed envelope for another tool manifest → MANIFEST_HASH_MISMATCH', async () => {
-    const f = await fixture(envelope({ toolManifestHash: '0'.repeat(64) }));
-    await expectRefusedBeforeSteps(f, 'MANIFEST_HASH_MISMATCH');
+  it('a correctly signed envelope whose step carries no tool binding → TOOL_UNBOUND, nothing runs', async () => {
+    const f = await fixture(envelope({ steps: [{ tool: 'echo', args: { message: 'x' } }] }));
+    const outcome = await run(f);
+    // The refused step is listed, never having run (exit code -1, no output).
+    expect(outcome.receipt).toMatchObject({ status: 'Refused', reasonCode: 'TOOL_UNBOUND', steps: [{ tool: 'echo', exitCode: -1, outputHash: '' }], artifacts: [] });
+    expect(outcome.receipt.usage.steps).toBe(0);
+    expect(outcome.receipt.deh.verified).toBe(true);
   });
 
   it('a correctly signed envelope with another effect schema version → EFFECT_SCHEMA_VERSION_MISMATCH', async () => {
@@ -176,7 +181,7 @@ describe('runner envelope verification', () => {
 
   it.each([
     ['in a nested object', (e: Record<string, unknown>) => ({ ...e, reversibility: { ...(e.reversibility as object), skipGates: true } }), 'envelope.reversibility.skipGates'],
-    ['in a step', (e: Record<string, unknown>) => ({ ...e, steps: [{ tool: 'echo', args: { message: 'x' }, shell: 'sh -c id' }] }), 'envelope.steps.0.shell'],
+    ['in a step', (e: Record<string, unknown>) => ({ ...e, steps: [{ tool: 'echo', args: { message: 'x' }, shell: 'sh -c id' }] }), 'envelope.steps[0].shell'],
     ['in the budget', (e: Record<string, unknown>) => ({ ...e, autonomyBudget: { ...(e.autonomyBudget as object), unlimited: true } }), 'envelope.autonomyBudget.unlimited'],
     ['named __proto__', (e: Record<string, unknown>) => JSON.parse(canonicalJson(e).replace('{', '{"__proto__":{"admin":true},')) as unknown, 'envelope.__proto__'],
   ])('an unknown field %s, even correctly signed → ENVELOPE_SCHEMA_INVALID', async (_where, change, field) => {
@@ -231,9 +236,9 @@ describe('runner envelope verification', () => {
 
   it('missing configuration → CONFIG_MISSING', async () => {
     const f = await fixture();
-    f.renv.env = { ...f.renv.env, M87_WORKSPACE: undefined };
+    f.renv.env = { ...f.renv.env, M87_PODINFO_DIR: undefined };
     const outcome = await expectRefusedBeforeSteps(f, 'CONFIG_MISSING');
-    expect(outcome.message).toContain('M87_WORKSPACE');
+    expect(outcome.message).toContain('M87_PODINFO_DIR');
   });
 
   it('verification runs before the isolation checks', async () => {
@@ -245,24 +250,4 @@ describe('runner envelope verification', () => {
     await expectRefusedBeforeSteps(f, 'DEH_MISMATCH');
   });
 
-  it('reads the podinfo volume once, before anything runs', async () => {
-    // The volume is replaced by a tampered one while the first step runs; the job still uses what it read.
-    const env = envelope({ steps: [{ tool: 'echo', args: { message: 'one' } }, { tool: 'echo', args: { message: 'two' } }] });
-    const f = await fixture(env);
-    open.push(f);
-    const realNow = f.renv.now;
-    let swapped = false;
-    f.renv.now = () => {
-      if (!swapped && f.logs.length === 0 && readdirSync(f.workspace).length > 0) {
-        swapped = true;
-        // As the kubelet would publish changed annotations: a new snapshot behind ..data.
-        f.writeAnnotations({ [ANNOTATIONS.envelope]: 'garbage' });
-      }
-      return realNow();
-    };
-    const outcome = await f.run();
-    expect(swapped).toBe(true);
-    expect(outcome.receipt.status).toBe('Succeeded');
-    expect(outcome.receipt.steps).toHaveLength(2);
-  });
 });

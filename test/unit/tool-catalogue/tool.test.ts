@@ -6,10 +6,8 @@ import { Tool } from '../../../src/api/kinds.ts';
 import { ToolSpec, type ToolSpecInput } from '../../../src/api/tool.ts';
 import { canonicalHash } from '../../../src/hash/canonical.ts';
 import { CanonicalizationError } from '../../../src/hash/canonical.ts';
-import { BUILTIN_CATALOGUE } from '../../../src/tool-catalogue/builtin-catalogue.ts';
 import { catalogueOf, parseTool, ToolCatalogueError } from '../../../src/tool-catalogue/catalogue.ts';
 import { DEFAULT_CATALOGUE, SHIPPED_TOOLS } from '../../../src/tool-catalogue/default-catalogue.ts';
-import { TOOL_MANIFEST } from '../../../src/tool-catalogue/manifest.ts';
 import { toolHash } from '../../../src/tool-catalogue/tool-hash.ts';
 
 const DIGEST = 'b'.repeat(64);
@@ -181,13 +179,7 @@ describe('catalogues', () => {
     for (const t of Object.values(SHIPPED_TOOLS)) expect(t.image).toMatch(/^m87\.local\/tool-[a-z-]+@sha256:[0-9a-f]{64}$/);
   });
 
-  it('TRANSITIONAL: the runner built-ins as a catalogue keep their names, effects and argument schemas', () => {
-    expect([...BUILTIN_CATALOGUE.keys()]).toEqual(TOOL_MANIFEST.tools.map((t) => t.name));
-    for (const t of TOOL_MANIFEST.tools) {
-      const c = BUILTIN_CATALOGUE.get(t.name);
-      expect(c?.effects, t.name).toEqual(t.effects);
-      expect(c?.minWriteScope, t.name).toBe(t.minWriteScope);
-      expect(Object.keys(c?.args ?? {}), t.name).toEqual(Object.keys(t.args));
-    }
+  it('there are no built-in tools: the old underscore names are no Tool names', () => {
+    for (const name of ['file_write', 'run_tests', 'http_get']) expect(() => parseTool(name, spec())).toThrow(/metadata\.name must be a DNS label/);
   });
 });
