@@ -179,7 +179,9 @@ describe('the receipt records the API-server check', () => {
     cleanups.push(() => f.cleanup());
     const outcome = await f.run();
     expect(outcome.receipt.status).toBe('Succeeded');
-    expect(outcome.receipt.isolation).toMatchObject({ apiServer: { result: 'blocked', cause: 'ECONNREFUSED', checks: 1, attempts: 1 } });
+    // One check per container: the envelope's one step container and the final container.
+    expect(outcome.records).toHaveLength(1);
+    expect(outcome.receipt.isolation).toMatchObject({ apiServer: { result: 'blocked', cause: 'ECONNREFUSED', checks: 2, attempts: 1 } });
   });
 
   it('a Pod without a route to the API server runs, and the receipt says no-route', async () => {
