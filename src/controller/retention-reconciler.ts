@@ -240,6 +240,12 @@ export class RetentionReconciler {
     }
     const jObj = this.#jobOf(p);
     const jStatus = (jObj?.status ?? {}) as JobStatus;
+    const jobName = jObj?.metadata.name ?? '';
+    const jobUID = jObj?.metadata.uid ?? '';
+    const left = (o: KubeObject | undefined): boolean => o !== undefined && isControlledBy(o, jobUID);
+    const jobResourcesLeft =
+      jObj !== undefined &&
+      (left(this.#d.informers.pods.getByName(namespace, jobPodName(jobName))) || left(this.#d.informers.networkPolicies.getByName(namespace, jobNetworkPolicyName(jobName))));
     let unjudged = 0;
     let lastJudgedAt = Number.NaN;
     for (const a of this.#approvalsOf(p)) {
@@ -257,6 +263,7 @@ export class RetentionReconciler {
       decision,
       job: jObj === undefined ? undefined : { phase: jStatus.phase, completedAt: time(jStatus.completionTime) },
       approvals: { unjudged, lastJudgedAt },
+      jobResourcesLeft,
     };
   }
 

@@ -6,7 +6,7 @@
 // - a Pod goes only after its Job's result (and receipt) is recorded in Job.status and the keep-for window
 //   passed; its NetworkPolicy only after the Pod is gone (never a Pod without its NetworkPolicy);
 // - a tree goes only when nothing in it is pending: decided, no approval unjudged or still possible, its Job
-//   finished;
+//   finished and its Pod and NetworkPolicy already gone (so the tree goes after max(TTL, keep-for));
 // - never within the session window (plus the rate window) after it finished: the topology and rate rules
 //   read Decisions and Jobs, so pruning must not make a toxic pair's first half disappear.
 
@@ -74,6 +74,12 @@ export interface TreeFacts {
   job: { phase: string | undefined; completedAt: number } | undefined;
   /** Approvals naming this incarnation: how many are not judged yet, and the latest judgement (epoch ms). */
   approvals: { unjudged: number; lastJudgedAt: number };
+  /**
+   * The job's Pod or NetworkPolicy still exists. The tree waits for keep-for to remove them (Pod first):
+   * the garbage collector would delete both at once, in either order, and a Pod must never be left without
+   * its NetworkPolicy, not even for a moment.
+   */
+  jobResourcesLeft: boolean;
 }
 
 export type TreeState = { state: 'pending'; why: string } | { state: 'finished'; finishedAt: number };
@@ -85,6 +91,7 @@ export function treeState(t: TreeFacts, now: number): TreeState {
   if (!Number.isFinite(d.decidedAt)) return { state: 'pending', why: 'decision time unknown' };
   if (t.phase === undefined || !FINISHED_PHASES.has(t.phase)) return { state: 'pending', why: `phase ${t.phase ?? 'unset'}` };
   if (t.approvals.unjudged > 0) return { state: 'pending', why: 'an approval is not judged yet' };
+  if (t.jobResourcesLeft) return { state: 'pending', why: "the job's Pod or NetworkPolicy is not deleted yet" };
   let finishedAt = d.decidedAt;
   if (t.job !== undefined) {
     if (t.job.phase === undefined || !TERMINAL_JOB_PHASES.has(t.job.phase)) return { state: 'pending', why: 'job not finished' };

@@ -20,6 +20,7 @@ function tree(name: string, overrides: Partial<TreeFacts> = {}): TreeFacts {
     decision: { outcome: 'ALLOW', decidedAt: T0, expiresAt: Number.NaN },
     job: { phase: 'Succeeded', completedAt: T0 + 10 * S },
     approvals: { unjudged: 0, lastJudgedAt: Number.NaN },
+    jobResourcesLeft: false,
     ...overrides,
   };
 }
@@ -63,6 +64,7 @@ describe('treeState: a tree is finished only when nothing in it is pending', () 
     ['its job finished but the phase not yet written', { phase: 'Running' }],
     ['its job result recorded without a time', { job: { phase: 'Succeeded', completedAt: Number.NaN } }],
     ['an approval not judged yet', { approvals: { unjudged: 1, lastJudgedAt: Number.NaN } }],
+    ["its job's Pod or NetworkPolicy not deleted yet (keep-for longer than the TTL)", { jobResourcesLeft: true }],
   ] as [string, Partial<TreeFacts>][])('pending: %s', (_what, overrides) => {
     expect(treeState(tree('p', overrides), now).state).toBe('pending');
   });
