@@ -212,6 +212,17 @@ describe('shipped AgentProfiles and GovernancePolicy (single source: src/governa
     expect(arg(deployment(r).container, 'policy')).toBe('strict');
   });
 
+  it('writes governancePolicy.retention values into spec.retention; null keeps the shipped value', () => {
+    const r = renderChart({ values: { governancePolicy: { retention: { historyTTLSeconds: 86400, maxProposalsPerNamespace: 500 } } } });
+    const spec = findObject(r, 'GovernancePolicy', 'default').spec as { retention?: unknown };
+    expect(spec.retention).toEqual({ ...DEFAULT_POLICY_SPEC.retention, historyTTLSeconds: 86400, maxProposalsPerNamespace: 500 });
+    expect(GovernancePolicy.shape.spec.safeParse(spec).success).toBe(true);
+  });
+
+  it('refuses a malformed retention value (values.schema.json)', () => {
+    expect(() => renderChart({ values: { governancePolicy: { retention: { historyTTLSeconds: 5 } } } })).toThrow(/historyTTLSeconds/);
+  });
+
   it('can leave all profiles out', () => {
     expect(objectsOfKind(renderChart({ values: { agentProfiles: { enabled: false } } }), 'AgentProfile')).toEqual([]);
   });
