@@ -37,7 +37,11 @@ const ns = env.namespace;
 const dir = mkdtempSync(join(tmpdir(), 'm87-prune-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const auditFile = join(dir, 'audit.jsonl');
-const RETENTION_LINES = new Set(['Audit record', 'Deleted a proposal tree', 'Deleted the Pod of a finished job', 'Deleted the NetworkPolicy of a finished job']);
+// Kills alternate between the two kinds of retention work (job Pods/NetworkPolicies first, then trees).
+const KILL_LINES = [
+  new Set(['Deleted the Pod of a finished job', 'Deleted the NetworkPolicy of a finished job']),
+  new Set(['Audit record', 'Deleted a proposal tree']),
+];
 
 // Trees finish 60 s after the last event at the earliest (the rate window; the session window is 1 s here).
 await kubeRequest(admin, {
@@ -162,7 +166,8 @@ describe('controller killed with SIGKILL while it prunes', () => {
       for (let k = 0; k < counts.kills; k++) {
         const proc = new ControllerProcess({ env, label: `prune-${k}`, identity: IDENTITY, lease: LEASE, extraArgs: ['--audit-file', auditFile, '--retention-rate', '8'] });
         const target = 1 + Math.floor(random() * 8);
-        const killed = proc.killAtLine((l: LogLine) => RETENTION_LINES.has(l.msg ?? '') && l.namespace === ns, target);
+        const lines = KILL_LINES[k % 2]!;
+        const killed = proc.killAtLine((l: LogLine) => lines.has(l.msg ?? '') && (l.namespace === ns || l.audit !== undefined), target);
         const idle = (async () => {
           for (;;) {
             await sleep(250);
