@@ -63,6 +63,13 @@ describe('controller Deployment', () => {
     expect((object.spec as { replicas: number }).replicas).toBe(1);
   });
 
+  it('runs retention at 5 deletions/s, audit records in the JSON log only (no file, no volume) by default', () => {
+    expect(arg(container, 'retention')).toBe('true');
+    expect(arg(container, 'retention-rate')).toBe('5');
+    expect(arg(container, 'audit-file')).toBeUndefined();
+    expect((pod.volumes ?? []).map((v) => v.name)).toEqual(['tmp']);
+  });
+
   it('runs as the ServiceAccount the security templates create and the admission policies trust', () => {
     const sa = findObject(rendered, 'ServiceAccount', 'm87-controller');
     expect(pod.serviceAccountName).toBe(sa.metadata.name);
@@ -145,6 +152,13 @@ describe('high availability (ci/ha-values.yaml)', () => {
 
 describe('overrides (ci/custom-values.yaml)', () => {
   const rendered = renderChart({ valuesFiles: [join(CI_VALUES_DIR, 'custom-values.yaml')], namespace: 'elsewhere' });
+
+  it('appends audit records to a file on the given claim', () => {
+    const { pod, container } = deployment(rendered);
+    expect(arg(container, 'audit-file')).toBe('/var/lib/m87-audit/audit/records.jsonl');
+    expect(arg(container, 'retention-rate')).toBe('2.5');
+    expect(pod.volumes).toContainEqual({ name: 'audit', persistentVolumeClaim: { claimName: 'm87-audit' } });
+  });
   const { object, container } = deployment(rendered);
 
   it('uses controller.namespace over the release namespace, pinned digests and the existing signing Secret', () => {
