@@ -49,6 +49,57 @@ const CleanupCostEntry = z
   })
   .meta({ description: 'Budget multiplier and retry limit for one cleanup cost.' });
 
+/**
+ * Lifetime of what the controller creates (docs/audit.md). Absent fields take RETENTION_DEFAULTS; the
+ * controller never prunes within the session window (toxic-pair checks read it) nor while anything is
+ * pending, whatever these say.
+ */
+export const RETENTION_DEFAULTS = {
+  jobResourcesKeepForSeconds: 300,
+  historyTTLSeconds: 604800,
+  maxProposalsPerNamespace: 10000,
+} as const;
+
+export const Retention = z
+  .object({
+    jobResourcesKeepForSeconds: z
+      .int()
+      .min(0)
+      .max(604800)
+      .optional()
+      .meta({
+        description: `How long a finished job's Pod and NetworkPolicy stay (for debugging) after the job's result and receipt are recorded in Job.status; then the Pod is deleted, and the NetworkPolicy once the Pod is gone. Default ${RETENTION_DEFAULTS.jobResourcesKeepForSeconds}.`,
+      }),
+    historyTTLSeconds: z
+      .int()
+      .min(60)
+      .max(31536000)
+      .optional()
+      .meta({
+        description: `How long a finished proposal tree (Proposal, Decision, Approvals, Job) is kept after it finished; then one audit record is written and the Proposal is deleted (owner-reference cascade). Never while a decision or approval is pending, never within the session window. Default ${RETENTION_DEFAULTS.historyTTLSeconds}.`,
+      }),
+    maxProposalsPerNamespace: z
+      .int()
+      .min(1)
+      .max(1000000)
+      .optional()
+      .meta({
+        description: `Most Proposals kept per namespace: above it the oldest finished trees are pruned first (with their audit records), pending ones never. Default ${RETENTION_DEFAULTS.maxProposalsPerNamespace}.`,
+      }),
+  })
+  .strict()
+  .meta({ description: 'Retention of job Pods, NetworkPolicies and proposal trees (defaults apply to absent fields).' });
+export type Retention = z.infer<typeof Retention>;
+
+/** The retention settings in force: the policy's, defaults for what it leaves out. */
+export function effectiveRetention(retention: Retention | undefined): Required<Retention> {
+  return {
+    jobResourcesKeepForSeconds: retention?.jobResourcesKeepForSeconds ?? RETENTION_DEFAULTS.jobResourcesKeepForSeconds,
+    historyTTLSeconds: retention?.historyTTLSeconds ?? RETENTION_DEFAULTS.historyTTLSeconds,
+    maxProposalsPerNamespace: retention?.maxProposalsPerNamespace ?? RETENTION_DEFAULTS.maxProposalsPerNamespace,
+  };
+}
+
 const BudgetCeiling = AutonomyBudget.meta({ description: 'Upper bounds a requested budget may not exceed (and the write scope ceiling).' });
 
 export const GovernancePolicySpec = z
@@ -122,6 +173,7 @@ export const GovernancePolicySpec = z
         allowedEgress: boundedList(EgressRule, 64, 'Egress destinations proposals may request; anything else is denied.'),
       })
       .meta({ description: 'Deployment envelope defaults and bounds.' }),
+    retention: Retention.optional(),
   })
   .meta({ description: 'The cluster governance policy (name: default).' });
 export type GovernancePolicySpec = z.infer<typeof GovernancePolicySpec>;

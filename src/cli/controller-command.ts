@@ -36,6 +36,11 @@ Flags:
                                  the events below (docs/notifications.md); default none (no notifications)
   --notify-webhook-key <key>     key of the URL in that Secret (default url)
   --notify-events <list>         comma-separated events to notify: ${NOTIFICATION_EVENTS.join(',')} (default all)
+  --retention <bool>             delete finished jobs' Pods and NetworkPolicies and, after their audit record,
+                                 finished proposal trees as the policy's spec.retention says (default true)
+  --audit-file <path>            also append every audit record to this file, fsynced before the deletion
+                                 (docs/audit.md); default: the JSON log only
+  --retention-rate <n>           retention deletions per second (token bucket, burst 4×; default 5)
   --log-level <level>            pino level: trace, debug, info, warn, error (default info, or $M87_LOG_LEVEL)
   -h, --help                     this help
 `;
@@ -113,6 +118,9 @@ export async function runController(argv: string[]): Promise<number> {
         'notify-webhook-secret': { type: 'string' },
         'notify-webhook-key': { type: 'string' },
         'notify-events': { type: 'string' },
+        retention: { type: 'string' },
+        'audit-file': { type: 'string' },
+        'retention-rate': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -140,6 +148,12 @@ export async function runController(argv: string[]): Promise<number> {
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) {
     throw new CliError(`--log-level: unknown level ${JSON.stringify(level)}`, EXIT.usage);
   }
+  const retentionEnabled = parseBool(values.retention, '--retention', true);
+  const retentionRate = values['retention-rate'] === undefined ? undefined : Number(values['retention-rate']);
+  if (retentionRate !== undefined && !(Number.isFinite(retentionRate) && retentionRate > 0 && retentionRate <= 1000)) {
+    throw new CliError(`--retention-rate: want a number of deletions per second in (0, 1000], got ${JSON.stringify(values['retention-rate'])}`, EXIT.usage);
+  }
+  if (values['audit-file'] === '') throw new CliError('--audit-file: want a path', EXIT.usage);
   const notifications = notificationsConfig({ secret: values['notify-webhook-secret'], key: values['notify-webhook-key'], events: values['notify-events'] });
   const logger = pino({ level, base: { component: 'm87-controller' } });
   const kc = loadKubeConfig(values.kubeconfig, values.context);
@@ -157,6 +171,11 @@ export async function runController(argv: string[]): Promise<number> {
       ...(values.policy !== undefined ? { policyName: values.policy } : {}),
       requireRestrictedNamespace: requireRestricted,
       ...(notifications ? { notifications } : {}),
+      retention: {
+        enabled: retentionEnabled,
+        ...(values['audit-file'] !== undefined ? { auditFile: values['audit-file'] } : {}),
+        ...(retentionRate !== undefined ? { deletionsPerSecond: retentionRate, burst: Math.max(1, Math.ceil(retentionRate * 4)) } : {}),
+      },
     },
     leaderElection: leaderElect
       ? {

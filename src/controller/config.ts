@@ -34,8 +34,21 @@ export interface ControllerConfig {
   runnerResources?: ResourceRequirements;
   /** Webhook notifications (docs/notifications.md); off when absent. */
   notifications?: NotificationsConfig;
+  /** Retention (docs/audit.md): the audit file sink and the deletion rate; the windows are in the GovernancePolicy. */
+  retention?: RetentionConfig;
   /** Concurrent reconciles per controller. */
   workers?: { decisions?: number; proposals?: number; jobs?: number };
+}
+
+export interface RetentionConfig {
+  /** false: never delete anything (Pods, NetworkPolicies, proposal trees). Default true. */
+  enabled?: boolean;
+  /** Append-only file that receives every audit record (fsync before the deletion); default none (log only). */
+  auditFile?: string;
+  /** Deletions per second (token bucket refill); default 5. */
+  deletionsPerSecond?: number;
+  /** Token bucket size; default 20. */
+  burst?: number;
 }
 
 export const DEFAULT_CONFIG: ControllerConfig = {

@@ -4,6 +4,8 @@
 //   proposals (key: proposal)  — Proposal.status (the only writer) and Approval.status/ownership;
 //   jobs (key: Job)            — NetworkPolicy, Pod, Job.status, the public-key ConfigMap;
 //   policy (key: policy)       — GovernancePolicy.status.
+//   retention (key: namespace) — deletes finished jobs' Pods and NetworkPolicies and, after their audit
+//     record, finished proposal trees (retention-reconciler.ts), at its own token-bucket rate.
 //   notifications (key: proposal, only when configured) — nothing in the cluster: webhook messages; each
 //     delivery is recorded by the proposals controller (condition Notified).
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -11,6 +13,8 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { SigningKey } from '../integrity/signing.ts';
 import { Controller, objectKeyOf, type ObjectKey, type Reconciler } from '../runtime/controller.ts';
+import { TokenBucket } from '../runtime/rate-limiter.ts';
+import type { AuditLog } from './audit-log.ts';
 import { NAMESPACE_INDEX } from '../runtime/informer.ts';
 import type { KubeObject } from '../runtime/resource.ts';
 import type { ControllerConfig } from './config.ts';
@@ -29,6 +33,7 @@ import { PendingReasons } from './pending-reasons.ts';
 import { PolicyReconciler } from './policy-reconciler.ts';
 import type { PolicyState } from './policy-state.ts';
 import { ProposalReconciler } from './proposal-reconciler.ts';
+import { NAMESPACE_KEYS, RetentionReconciler, type NamespaceKey } from './retention-reconciler.ts';
 import { SUBMITTER_KEYS, type SubmitterKey } from './queue-keys.ts';
 import { SessionLedger } from './session-ledger.ts';
 import { ToolCache } from './tool-cache.ts';
@@ -48,6 +53,8 @@ export interface ControllerParts {
   challengeSecrets: ChallengeSecrets;
   events: EventRecorder;
   barrier: LeaderBarrier;
+  /** Where audit records go before retention deletes a proposal tree. */
+  audit: AuditLog;
 }
 
 export interface Controllers {
@@ -55,6 +62,8 @@ export interface Controllers {
   proposals: Controller;
   jobs: Controller;
   policy: Controller;
+  /** Pruning (absent when retention is disabled). */
+  retention?: Controller<NamespaceKey>;
   /** Webhook notifications, when configured (a controller of their own and a delivery queue). */
   notifications?: Notifications;
 }
@@ -184,11 +193,68 @@ export function createControllers(p: ControllerParts): Controllers {
     informers.policies,
   );
 
+  const retention = p.config.retention?.enabled === false ? undefined : createRetention(p);
+
   const notifications =
     p.config.notifications && notified
       ? createNotifications({ ...p, namespace: p.config.namespace, config: p.config.notifications, ledger, records: notified, enqueueProposal })
       : undefined;
 
-  wired.controllers = { decisions, proposals, jobs, policy, ...(notifications ? { notifications } : {}) };
+  wired.controllers = { decisions, proposals, jobs, policy, ...(retention ? { retention } : {}), ...(notifications ? { notifications } : {}) };
   return wired.controllers;
+}
+
+/** Batching: events about a namespace bring its retention pass this much later (one pass for a burst). */
+const RETENTION_BATCH_MS = 1000;
+
+function createRetention(p: ControllerParts): Controller<NamespaceKey> {
+  const { informers } = p;
+  const rate = p.config.retention?.deletionsPerSecond ?? 5;
+  const reconciler = new RetentionReconciler({
+    kc: p.kc,
+    now: p.now,
+    log: p.log,
+    informers,
+    policy: p.policy,
+    audit: p.audit,
+    bucket: new TokenBucket(rate, p.config.retention?.burst ?? 20),
+    deletionsPerSecond: rate,
+    barrier: p.barrier,
+    counters: { deleted: (kind, reason) => p.metrics.retentionDeleted(kind, reason), auditRecord: (result) => p.metrics.auditRecord(result) },
+  });
+  // One worker: pruning is background work and never needs more of the API server than its bucket grants.
+  const controller = new Controller<NamespaceKey>({
+    name: 'retention',
+    keys: NAMESPACE_KEYS,
+    reconcile: tolerateNamespaceDeletion((key, ctx) => reconciler.reconcile(key, ctx)),
+    workers: 1,
+    logger: p.log,
+    registry: p.registry,
+  })
+    .dependsOn(informers.proposals)
+    .dependsOn(informers.decisions)
+    .dependsOn(informers.approvals)
+    .dependsOn(informers.jobs)
+    .dependsOn(informers.pods)
+    .dependsOn(informers.networkPolicies)
+    .dependsOn(informers.policies);
+  const later = (obj: KubeObject): void => {
+    const namespace = obj.metadata.namespace;
+    if (namespace !== undefined) controller.enqueueAfter({ namespace }, RETENTION_BATCH_MS);
+  };
+  const allNamespaces = (): void => {
+    const seen = new Set<string>();
+    for (const obj of informers.proposals.list()) {
+      const ns = obj.metadata.namespace;
+      if (ns !== undefined && !seen.has(ns)) {
+        seen.add(ns);
+        controller.enqueueAfter({ namespace: ns }, RETENTION_BATCH_MS);
+      }
+    }
+  };
+  for (const inf of [informers.proposals, informers.jobs, informers.approvals, informers.pods]) {
+    inf.addHandlers({ onAdd: later, onUpdate: (_old, obj) => later(obj), onDelete: later });
+  }
+  informers.policies.addHandlers({ onAdd: allNamespaces, onUpdate: allNamespaces });
+  return controller;
 }

@@ -37,6 +37,8 @@ export class ControllerMetrics {
   readonly #knownFlags = new Set<string>();
   #policyValidFn: () => boolean = () => false;
   readonly #notifications;
+  readonly #retentionDeletions;
+  readonly #auditRecords;
   #approvalsPendingFn: () => number = () => 0;
 
   constructor(opts: { registry?: Registry; isLeader?: () => boolean; defaultMetrics?: boolean } = {}) {
@@ -98,6 +100,17 @@ export class ControllerMetrics {
       this.set(approvalsPending());
     });
 
+    this.#retentionDeletions = counter(
+      r,
+      'm87_retention_deletions_total',
+      'Deletions made by retention, by kind (Pod, NetworkPolicy, Proposal) and reason (KeepForElapsed, HistoryTTL, NamespaceCap).',
+      ['kind', 'reason'],
+    );
+    for (const kind of ['Pod', 'NetworkPolicy'] as const) this.#retentionDeletions.inc({ kind, reason: 'KeepForElapsed' }, 0);
+    for (const reason of ['HistoryTTL', 'NamespaceCap'] as const) this.#retentionDeletions.inc({ kind: 'Proposal', reason }, 0);
+    this.#auditRecords = counter(r, 'm87_audit_records_total', 'Audit records of proposal trees, by result (written; failed: nothing was deleted).', ['result']);
+    for (const result of ['written', 'failed'] as const) this.#auditRecords.inc({ result }, 0);
+
     for (const outcome of OUTCOMES) this.#proposals.inc({ outcome }, 0);
     for (const [code, info] of Object.entries(REASON_CODES)) {
       for (const outcome of info.outcomes) this.#findings.inc({ outcome, rule: info.rule, code }, 0);
@@ -157,6 +170,14 @@ export class ControllerMetrics {
     if (Number.isFinite(d.durationSeconds) && d.durationSeconds >= 0) this.#decisionDuration.observe(d.durationSeconds);
     for (const t of d.topologies) if (this.#knownTopologies.has(t)) this.#topology.inc({ topology: t });
     for (const f of d.tripwireFlags) if (this.#knownFlags.has(f)) this.#tripwire.inc({ flag: f });
+  }
+
+  retentionDeleted(kind: 'Pod' | 'NetworkPolicy' | 'Proposal', reason: string): void {
+    this.#retentionDeletions.inc({ kind, reason });
+  }
+
+  auditRecord(result: 'written' | 'failed'): void {
+    this.#auditRecords.inc({ result });
   }
 
   eventDropped(): void {

@@ -9,6 +9,7 @@ import { Backoff, sleep } from '../runtime/backoff.ts';
 import { Manager, type ManagerOptions } from '../runtime/manager.ts';
 import type { KubeObject } from '../runtime/resource.ts';
 import type { SigningKey } from '../integrity/signing.ts';
+import { AuditLog } from './audit-log.ts';
 import { DEFAULT_CONFIG, type ControllerConfig } from './config.ts';
 import { withConnectionReuse } from './connection-pool.ts';
 import { createControllers } from './controllers.ts';
@@ -158,6 +159,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     then: () => publicKeys.ensure(config.namespace, fence),
     log,
   });
+  const audit = new AuditLog(log, config.retention?.auditFile);
   const controllers = createControllers({
     kc,
     now,
@@ -172,9 +174,11 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     challengeSecrets: new ChallengeSecrets(kc, now),
     events,
     barrier,
+    audit,
   });
   for (const [, inf] of namedInformers(informers)) manager.addInformer(inf);
   manager.addController(controllers.decisions).addController(controllers.proposals).addController(controllers.jobs).addController(controllers.policy);
+  if (controllers.retention) manager.addController(controllers.retention);
   if (controllers.notifications) manager.addController(controllers.notifications.controller);
 
   const readiness = readinessOf(manager, informers, policy);
@@ -191,6 +195,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     closing ??= (async () => {
       controllers.notifications?.stop();
       await events.flush().catch(() => undefined);
+      await audit.close();
       await http?.close();
       await kc.closePool();
     })();

@@ -1,6 +1,6 @@
 import type { AgentProfileSpec } from '../api/agent-profile.ts';
 import { BUDGET_BOUNDS } from '../api/envelope.ts';
-import type { GovernancePolicySpec } from '../api/governance-policy.ts';
+import { RETENTION_DEFAULTS, type GovernancePolicySpec } from '../api/governance-policy.ts';
 
 /**
  * The predecessor's constants (reference/seed-api.md §1.7, §1.10, §3, §4, §7.2, §7.3, §7.7, §2.1) as the
@@ -103,6 +103,7 @@ export const DEFAULT_POLICY_SPEC: GovernancePolicySpec = {
     },
     allowedEgress: [],
   },
+  retention: { ...RETENTION_DEFAULTS },
 };
 
 function agentSubject(name: string): string {

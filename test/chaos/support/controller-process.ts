@@ -37,6 +37,8 @@ export interface ControllerProcessOptions {
   readonly lease?: LeaseTimings;
   readonly leaseName?: string;
   readonly logLevel?: 'debug' | 'info' | 'warn';
+  /** More `m87 controller` flags (e.g. --audit-file). */
+  readonly extraArgs?: readonly string[];
 }
 
 export interface ExitStatus {
@@ -126,6 +128,7 @@ export class ControllerProcess {
       '--log-level',
       opts.logLevel ?? 'info',
       ...(opts.identity !== undefined ? ['--identity', opts.identity] : []),
+      ...(opts.extraArgs ?? []),
     ];
     this.label = opts.label;
     this.logFile = join(chaosLogDir(), `${opts.env.suffix}-${opts.label}.log`);

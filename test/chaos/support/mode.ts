@@ -22,6 +22,8 @@ export interface ChaosCounts {
   readonly failover: { readonly proposals: number; readonly kills: number; readonly freezes: number };
   /** Scenario 5: generated Proposal objects. */
   readonly fuzz: { readonly runs: number };
+  /** Scenario 7: finished proposal trees (and jobs) to prune, and kill -9 of the controller while it prunes. */
+  readonly prune: { readonly trees: number; readonly kills: number };
 }
 
 const COUNTS: Record<ChaosMode, ChaosCounts> = {
@@ -31,6 +33,7 @@ const COUNTS: Record<ChaosMode, ChaosCounts> = {
     compaction: { proposals: 30, compactions: 2 },
     failover: { proposals: 30, kills: 1, freezes: 1 },
     fuzz: { runs: 40 },
+    prune: { trees: 40, kills: 3 },
   },
   long: {
     kill: { proposals: 300, kills: 20 },
@@ -38,6 +41,7 @@ const COUNTS: Record<ChaosMode, ChaosCounts> = {
     compaction: { proposals: 150, compactions: 5 },
     failover: { proposals: 100, kills: 3, freezes: 3 },
     fuzz: { runs: 300 },
+    prune: { trees: 160, kills: 10 },
   },
 };
 

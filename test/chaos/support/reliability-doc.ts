@@ -72,6 +72,16 @@ const PROCEDURES: Record<ScenarioId, string> = {
     'profile and an empty session) would not, and is never less severe; it never crashes; and an object stored under ' +
     'an earlier, looser schema (the CRD relaxed for a moment, then restored) that it cannot parse gets ' +
     'Decided=False/InvalidProposal and is neither rewritten nor retried while its submitter\'s queue is woken again.',
+  prune:
+    'Retention under SIGKILL. A controller with retention off decides a burst (allowed, denied, awaiting approval); ' +
+    'the allowed jobs\' Pods are given a receipt, so their trees finish. The policy keeps job Pods 0 s and trees 60 s ' +
+    '(the least the session and rate windows allow). Then controllers with retention on (audit file sink, 8 deletions/s) ' +
+    'are killed with SIGKILL right after a random retention log line (audit record written, tree deleted, job Pod or ' +
+    'NetworkPolicy deleted) and started again. After every kill: no job Pod without its NetworkPolicy, and every ' +
+    'Proposal gone from the server has an audit record (its UID) in the file. At the end: every finished tree is gone ' +
+    'with its Decision, Job, Pod and NetworkPolicy (garbage collector), the ones awaiting approval all stay, and the ' +
+    'API server\'s audit log shows every Proposal DELETE preceded by the record in the file and every NetworkPolicy ' +
+    'DELETE by its Pod\'s.',
   devcluster:
     'The fault helpers used above: `ControlPlane.restartComponent()` keeps ports, data and the state file (stop() ' +
     'finds the new process), and `compactEtcd()` really compacts (etcd refuses reads below the compacted revision).',

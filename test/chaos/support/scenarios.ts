@@ -8,6 +8,7 @@ export const SCENARIOS = {
   failover: { order: 4, title: 'Two replicas: leader killed, leader frozen past its lease' },
   fuzz: { order: 5, title: 'Generated Proposal objects (fast-check)' },
   devcluster: { order: 6, title: 'Fault helpers of the local control plane' },
+  prune: { order: 7, title: 'Controller killed (SIGKILL) mid-prune (retention)' },
 } as const;
 export type ScenarioId = keyof typeof SCENARIOS;
 

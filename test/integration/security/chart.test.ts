@@ -69,7 +69,7 @@ describe('RBAC roles: exactly the designed permissions', () => {
   it('m87-controller (ClusterRole): what the controller needs and no more', () => {
     expect(permissions(find(objects, 'ClusterRole', 'm87-controller'))).toEqual(
       [
-        `${M87}/proposals: get,list,watch`,
+        `${M87}/proposals: delete,get,list,watch`, // retention: a finished tree after its audit record (docs/audit.md)
         `${M87}/proposals/status: patch,update`,
         `${M87}/decisions: create,get,list,watch`,
         `${M87}/decisions/status: patch`,

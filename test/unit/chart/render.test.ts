@@ -63,6 +63,13 @@ describe('controller Deployment', () => {
     expect((object.spec as { replicas: number }).replicas).toBe(1);
   });
 
+  it('runs retention at 5 deletions/s, audit records in the JSON log only (no file, no volume) by default', () => {
+    expect(arg(container, 'retention')).toBe('true');
+    expect(arg(container, 'retention-rate')).toBe('5');
+    expect(arg(container, 'audit-file')).toBeUndefined();
+    expect((pod.volumes ?? []).map((v) => v.name)).toEqual(['tmp']);
+  });
+
   it('runs as the ServiceAccount the security templates create and the admission policies trust', () => {
     const sa = findObject(rendered, 'ServiceAccount', 'm87-controller');
     expect(pod.serviceAccountName).toBe(sa.metadata.name);
@@ -145,6 +152,13 @@ describe('high availability (ci/ha-values.yaml)', () => {
 
 describe('overrides (ci/custom-values.yaml)', () => {
   const rendered = renderChart({ valuesFiles: [join(CI_VALUES_DIR, 'custom-values.yaml')], namespace: 'elsewhere' });
+
+  it('appends audit records to a file on the given claim', () => {
+    const { pod, container } = deployment(rendered);
+    expect(arg(container, 'audit-file')).toBe('/var/lib/m87-audit/audit/records.jsonl');
+    expect(arg(container, 'retention-rate')).toBe('2.5');
+    expect(pod.volumes).toContainEqual({ name: 'audit', persistentVolumeClaim: { claimName: 'm87-audit' } });
+  });
   const { object, container } = deployment(rendered);
 
   it('uses controller.namespace over the release namespace, pinned digests and the existing signing Secret', () => {
@@ -210,6 +224,17 @@ describe('shipped AgentProfiles and GovernancePolicy (single source: src/governa
     const r = renderChart({ values: { governancePolicy: { name: 'strict' } } });
     expect(findObject(r, 'GovernancePolicy', 'strict')).toBeDefined();
     expect(arg(deployment(r).container, 'policy')).toBe('strict');
+  });
+
+  it('writes governancePolicy.retention values into spec.retention; null keeps the shipped value', () => {
+    const r = renderChart({ values: { governancePolicy: { retention: { historyTTLSeconds: 86400, maxProposalsPerNamespace: 500 } } } });
+    const spec = findObject(r, 'GovernancePolicy', 'default').spec as { retention?: unknown };
+    expect(spec.retention).toEqual({ ...DEFAULT_POLICY_SPEC.retention, historyTTLSeconds: 86400, maxProposalsPerNamespace: 500 });
+    expect(GovernancePolicy.shape.spec.safeParse(spec).success).toBe(true);
+  });
+
+  it('refuses a malformed retention value (values.schema.json)', () => {
+    expect(() => renderChart({ values: { governancePolicy: { retention: { historyTTLSeconds: 5 } } } })).toThrow(/historyTTLSeconds/);
   });
 
   it('can leave all profiles out', () => {

@@ -14,5 +14,9 @@ describe('m87 controller flags', () => {
     await expect(runController(['--bogus'])).rejects.toMatchObject({ exitCode: 2 });
     await expect(runController(['--leader-elect', 'maybe'])).rejects.toThrow(/--leader-elect/);
     await expect(runController(['--metrics-addr', 'nonsense'])).rejects.toMatchObject({ exitCode: 2 });
+    await expect(runController(['--retention', 'sometimes'])).rejects.toThrow(/--retention/);
+    await expect(runController(['--retention-rate', '0'])).rejects.toThrow(/--retention-rate/);
+    await expect(runController(['--retention-rate', 'fast'])).rejects.toMatchObject({ exitCode: 2 });
+    await expect(runController(['--audit-file', ''])).rejects.toThrow(/--audit-file/);
   });
 });
