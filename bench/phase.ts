@@ -8,12 +8,13 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { ControlPlane } from '../dev/cluster/index.ts';
 import { sleep } from '../src/runtime/backoff.ts';
 import { kubeRequest } from '../src/runtime/kube-http.ts';
+import { diffRequestCounts, scrapeRequestCounts, summarizeRequests, type RequestSummary } from './api-requests.ts';
 import { setupPhaseNamespace, type Submitter } from './cluster-setup.ts';
 import type { LoaderConfig, LoaderDone } from './loader.ts';
 import { EXPECTED_OUTCOME } from './mix.ts';
 import { cpuSeconds, peakResidentBytes, residentBytes, startControllerChild, startLoader, type ControllerChild } from './processes.ts';
 import type { Progress } from './progress.ts';
-import type { ControllerKind, MemoryResult, PhaseResult, Rate } from './results.ts';
+import { BUDGET, type ControllerKind, type MemoryResult, type PhaseResult, type Rate, type RequestFigures } from './results.ts';
 import { overallRate, summarize, sustainedRate } from './stats.ts';
 import { rateLabel } from './targets.ts';
 import { LatencyWatch, type ProposalTiming } from './watch-latency.ts';
@@ -43,6 +44,8 @@ interface Run {
   durationSeconds: number;
   loadAverage: { start: number[]; end: number[] };
   pods: number;
+  /** apiserver_request_total over the measured load (after the warm-up), attributed. */
+  requests: RequestSummary | undefined;
 }
 
 const round2 = (v: number) => Math.round(v * 100) / 100;
@@ -152,12 +155,16 @@ async function observe(
       await loadAndWait(ctx, watch, child.pid, { ...load, label: `${opts.label} warm-up`, namePrefix: `${prefix}-warm`, n: opts.warmup, rate: warmRate });
       watch.reset();
     }
+    const requests0 = await scrapeRequestCounts(admin).catch(() => undefined);
     const cpu0 = { controller: processCpu(child.pid), apiserver: processCpu(apiserverPid), etcd: processCpu(etcdPid) };
     const loadStart = loadavg();
     const t0 = performance.now();
     const loaderDone = await loadAndWait(ctx, watch, child.pid, { ...load, label: opts.label, namePrefix: prefix, n: opts.n, rate: opts.rate });
     if (opts.settle === true) await settle(child.pid, (s) => progress.update(`[${opts.label}] all decided; waiting for the controller to go quiet (${s})`));
     const cpu1 = { controller: processCpu(child.pid), apiserver: processCpu(apiserverPid), etcd: processCpu(etcdPid) };
+    // Writes still in flight when the last result showed (a Job.status after its Pod) land within a second.
+    await sleep(1000);
+    const requests1 = await scrapeRequestCounts(admin).catch(() => undefined);
     const timings = watch.timings();
     writeTimings(join(ctx.logDir, `${opts.namespace}.timings.csv`), timings);
     return {
@@ -173,6 +180,7 @@ async function observe(
       durationSeconds: (performance.now() - t0) / 1000,
       loadAverage: { start: loadStart.map(round2), end: loadavg().map(round2) },
       pods: watch.counts().pods,
+      requests: requests0 && requests1 ? summarizeRequests(diffRequestCounts(requests0, requests1)) : undefined,
     };
   } finally {
     const how = await child.stop();
@@ -220,6 +228,7 @@ export async function runPhase(ctx: BenchContext, controller: ControllerKind, ra
   const allowed = decided.filter((t) => t.outcome === 'ALLOW');
   const withPod = allowed.filter((t): t is typeof t & { podAt: number } => t.podAt !== undefined);
   const cpuMsPerDecision = decided.length > 0 ? (run.controller.cpuSeconds * 1000) / decided.length : NaN;
+  const requests = run.requests ? requestFigures(run.requests, controller, decided.length, allowed.length) : undefined;
   return {
     controller,
     rate,
@@ -258,6 +267,21 @@ export async function runPhase(ctx: BenchContext, controller: ControllerKind, ra
     etcdCpuSeconds: round2(run.etcdCpuSeconds),
     durationSeconds: round2(run.durationSeconds),
     loadAverage: run.loadAverage,
+    ...(requests ? { requests } : {}),
+  };
+}
+
+/** Requests per decision against the budget: 6 per ALLOW, 2 per other outcome (issue 16); the baseline makes 2. */
+export function requestFigures(summary: RequestSummary, controller: ControllerKind, decided: number, allowed: number): RequestFigures {
+  const budget = controller === 'm87' ? BUDGET.allow * allowed + BUDGET.other * (decided - allowed) : BUDGET.other * decided;
+  const per = (v: number) => (decided > 0 ? v / decided : NaN);
+  return {
+    ...summary,
+    decided,
+    controllerPerDecision: per(summary.bySource.controller),
+    totalPerDecision: per(summary.total),
+    budgetPerDecision: per(budget),
+    rowsPerDecision: Object.fromEntries(Object.entries(summary.rows).map(([k, v]) => [k, Math.round(per(v) * 1000) / 1000])),
   };
 }
 
