@@ -125,6 +125,21 @@ export function renderReport(r: BenchResults): string {
     );
   }
 
+  if (r.soak) {
+    const k = r.soak;
+    out.push(
+      '',
+      `Soak: ${k.sent.toLocaleString('en-US')} proposals in batches of ${k.batch} at ${k.rate}/s, ${k.decided.toLocaleString('en-US')} decided, ${num(k.durationSeconds)} s; retention: ${k.retention}`,
+      `  controller peak RSS ${num(k.peakRssMiB)} MiB; the curve (one row per batch):`,
+    );
+    out.push(
+      formatTable(
+        ['sent', 's', 'RSS with batch MiB', 'RSS after delete MiB', 'etcd DB MiB', 'etcd in use MiB', 'tree gone'],
+        k.points.map((p) => [String(p.sent), num(p.seconds), num(p.rssRetainedMiB), num(p.rssAfterDeleteMiB), num(p.etcdDbMiB, 1), num(p.etcdDbInUseMiB, 1), p.treeGone ? 'yes' : 'NO']),
+      ),
+    );
+  }
+
   if (r.engine) {
     const e = r.engine;
     out.push(

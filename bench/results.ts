@@ -92,6 +92,36 @@ export interface MemoryResult {
   durationSeconds: number;
 }
 
+/** One batch of the soak. */
+export interface SoakPoint {
+  batch: number;
+  /** Proposals sent so far. */
+  sent: number;
+  created: number;
+  seconds: number;
+  /** Controller VmRSS with the batch decided and still stored, MiB. */
+  rssRetainedMiB: number;
+  /** Controller VmRSS once the batch's tree was deleted, MiB. */
+  rssAfterDeleteMiB: number;
+  /** etcd database file size and the part in use (etcd_mvcc_db_total_size_in_bytes / _in_use_), MiB. */
+  etcdDbMiB: number;
+  etcdDbInUseMiB: number;
+  /** The batch's Proposals, Decisions, Jobs and Pods were all gone within 120 s. */
+  treeGone: boolean;
+}
+
+export interface SoakResult {
+  n: number;
+  batch: number;
+  rate: number;
+  sent: number;
+  decided: number;
+  retention: string;
+  peakRssMiB: number;
+  durationSeconds: number;
+  points: SoakPoint[];
+}
+
 export interface EngineFigures {
   opsPerSecond: number;
   opsPerCpuSecond: number;
@@ -125,6 +155,7 @@ export interface BenchSettings {
   rates: number[];
   parts: string[];
   memoryN: number;
+  soak?: { n: number; batch: number; rate: number };
   submitters: number;
   concurrency: number;
   workers: number;
@@ -144,6 +175,7 @@ export interface BenchResults {
   phases: PhaseResult[];
   comparisons: Comparison[];
   memory?: MemoryResult;
+  soak?: SoakResult;
   engine?: EngineFigures;
   targets: TargetCheck[];
   logDir: string;
