@@ -81,6 +81,9 @@ export function createControllers(p: ControllerParts): Controllers {
   const workers = p.config.workers ?? {};
   const ledger = new SessionLedger(informers.decisions, informers.jobs, p.now);
   const fresh: FreshWrites = { proposals: new FreshObjects(), approvals: new FreshObjects(), jobs: new FreshObjects() };
+  fresh.proposals.follow(informers.proposals);
+  fresh.approvals.follow(informers.approvals);
+  fresh.jobs.follow(informers.jobs);
   const pending = new PendingReasons();
   const toolCache = new ToolCache(informers.tools);
   const mintRequests = new MintRequests();
