@@ -313,7 +313,8 @@ async function measureObjects(admin: KubeConfig, path: string): Promise<{ count:
 }
 
 export async function runMemory(ctx: BenchContext, n: number, namespace: string): Promise<MemoryResult> {
-  const run = await observe(ctx, { label: `memory ${n}`, controller: 'm87', namespace, n, rate: 'max', warmup: 0, settle: true });
+  // Never profiled: V8's profiler keeps its samples in memory, which the RSS figure must not include.
+  const run = await observe({ ...ctx, profileDir: undefined }, { label: `memory ${n}`, controller: 'm87', namespace, n, rate: 'max', warmup: 0, settle: true });
   const decided = decidedOnly(run.timings);
   const objects: Record<string, number> = {};
   let jsonBytes = 0;
