@@ -362,8 +362,20 @@ async function etcdDbBytes(plane: ControlPlane): Promise<{ total: number; inUse:
 
 /** How many objects of a namespaced list path are left (one page of 1 is enough: 0 or more). */
 async function anyLeft(admin: KubeConfig, path: string): Promise<boolean> {
-  const page = await kubeRequest<ListPage>(admin, { method: 'GET', path, query: { limit: 1 } });
+  const page = await retried(() => kubeRequest<ListPage>(admin, { method: 'GET', path, query: { limit: 1 } }));
   return (page.items ?? []).length > 0;
+}
+
+/** The bench's own idempotent requests survive a dropped connection (the plane is loaded; a soak is long). */
+async function retried<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await sleep(1000 * i);
+    }
+  }
 }
 
 /**
@@ -400,7 +412,7 @@ export async function runSoak(ctx: BenchContext, opts: { n: number; batch: numbe
       decided += watch.counts().decided;
       const retainedRss = residentBytes(child.pid) ?? NaN;
       progress.update(`[${label}] deleting the batch (cascade)…`);
-      await kubeRequest(admin, { method: 'DELETE', path: `${base}/proposals`, query: { propagationPolicy: 'Background' }, timeoutMs: 120_000 });
+      await retried(() => kubeRequest(admin, { method: 'DELETE', path: `${base}/proposals`, query: { propagationPolicy: 'Background' }, timeoutMs: 120_000 }));
       const deadline = performance.now() + 120_000;
       let gone = false;
       while (!gone && performance.now() < deadline) {

@@ -152,8 +152,11 @@ async function main(): Promise<number> {
 
   let soak: BenchResults['soak'];
   if (opts.parts.includes('soak')) {
+    // Last and longest: a failure here must not lose the figures measured before it.
     await withPlane(opts, progress, logDir, [SOAK_NAMESPACE], async (ctx) => {
       soak = await runSoak(ctx, { n: opts.soakN, batch: opts.soakBatch, rate: opts.soakRate, namespace: SOAK_NAMESPACE });
+    }).catch((err: unknown) => {
+      progress.log(`soak failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     });
   }
 
