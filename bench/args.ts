@@ -1,8 +1,10 @@
 // Command-line flags of bench/run.ts (npm run bench -- --n 500 --rates 20 --parts e2e,baseline).
 import { parseArgs } from 'node:util';
 
-export const PARTS = ['e2e', 'baseline', 'memory', 'engine'] as const;
+export const PARTS = ['e2e', 'baseline', 'memory', 'engine', 'soak'] as const;
 export type Part = (typeof PARTS)[number];
+/** What runs without --parts: everything but the soak (long; --soak adds it). */
+const DEFAULT_PARTS: readonly Part[] = ['e2e', 'baseline', 'memory', 'engine'];
 
 export interface BenchOptions {
   /** Proposals per end-to-end phase. */
@@ -14,6 +16,10 @@ export interface BenchOptions {
   warmup: number;
   /** Proposals in the cluster for the memory figure. */
   memoryN: number;
+  /** Soak: proposals in all, in batches of soakBatch sent at soakRate/s; each batch deleted once decided. */
+  soakN: number;
+  soakBatch: number;
+  soakRate: number;
   out: string;
   submitters: number;
   /** Loader requests in flight in the as-fast-as-possible phases. */
@@ -38,6 +44,11 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --parts <p,p>            which parts: ${PARTS.join(',')} (default all)
   --warmup <count>         unmeasured proposals per phase before the measured ones, at <= 20/s (default 100; 0 = none)
   --memory-n <count>       proposals for the memory figure (default 10000)
+  --soak                   add the soak part: --soak-n proposals over time, each batch deleted (cascade) once decided;
+                           controller RSS and etcd database size as a curve
+  --soak-n <count>         proposals in the soak (default 100000)
+  --soak-batch <count>     proposals per soak batch (default 1000)
+  --soak-rate <r>          proposals/s in the soak (default 50)
   --out <file>             JSON results (default bench/results/latest.json)
   --submitters <count>     agent ServiceAccounts submitting (default 8)
   --concurrency <count>    loader requests in flight when going as fast as possible (default 16)
@@ -65,6 +76,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       parts: { type: 'string' },
       warmup: { type: 'string' },
       'memory-n': { type: 'string' },
+      soak: { type: 'boolean' },
+      'soak-n': { type: 'string' },
+      'soak-batch': { type: 'string' },
+      'soak-rate': { type: 'string' },
       out: { type: 'string' },
       submitters: { type: 'string' },
       concurrency: { type: 'string' },
@@ -84,7 +99,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       if (!Number.isFinite(n) || n <= 0) throw new Error(`--rates: want positive numbers of proposals per second, got ${JSON.stringify(r)}`);
       return n;
     });
-  const parts = (values.parts ?? PARTS.join(','))
+  const parts = (values.parts ?? DEFAULT_PARTS.join(','))
     .split(',')
     .map((p) => p.trim())
     .filter((p) => p !== '');
@@ -92,6 +107,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     if (!(PARTS as readonly string[]).includes(p)) throw new Error(`--parts: unknown part ${JSON.stringify(p)} (want ${PARTS.join(', ')})`);
   }
   if (parts.length === 0) throw new Error('--parts: name at least one part');
+  if (values.soak === true) parts.push('soak');
+  const soakRate = Number(values['soak-rate'] ?? '50');
+  if (!Number.isFinite(soakRate) || soakRate <= 0) throw new Error(`--soak-rate: want a positive number, got ${JSON.stringify(values['soak-rate'])}`);
   const level = values['controller-log-level'] ?? 'info';
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) {
     throw new Error(`--controller-log-level: unknown level ${JSON.stringify(level)}`);
@@ -102,6 +120,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     parts: [...new Set(parts)] as Part[],
     warmup: values.warmup === '0' ? 0 : positiveInt(values.warmup, '--warmup', 100),
     memoryN: positiveInt(values['memory-n'], '--memory-n', 10_000),
+    soakN: positiveInt(values['soak-n'], '--soak-n', 100_000),
+    soakBatch: positiveInt(values['soak-batch'], '--soak-batch', 1000),
+    soakRate,
     out: values.out ?? 'bench/results/latest.json',
     submitters: positiveInt(values.submitters, '--submitters', 8),
     concurrency: positiveInt(values.concurrency, '--concurrency', 16),

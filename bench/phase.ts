@@ -8,12 +8,13 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { ControlPlane } from '../dev/cluster/index.ts';
 import { sleep } from '../src/runtime/backoff.ts';
 import { kubeRequest } from '../src/runtime/kube-http.ts';
+import { diffRequestCounts, scrapeRequestCounts, summarizeRequests, type RequestSummary } from './api-requests.ts';
 import { setupPhaseNamespace, type Submitter } from './cluster-setup.ts';
 import type { LoaderConfig, LoaderDone } from './loader.ts';
 import { EXPECTED_OUTCOME } from './mix.ts';
 import { cpuSeconds, peakResidentBytes, residentBytes, startControllerChild, startLoader, type ControllerChild } from './processes.ts';
 import type { Progress } from './progress.ts';
-import type { ControllerKind, MemoryResult, PhaseResult, Rate } from './results.ts';
+import { BUDGET, type ControllerKind, type MemoryResult, type PhaseResult, type Rate, type RequestFigures, type SoakPoint, type SoakResult } from './results.ts';
 import { overallRate, summarize, sustainedRate } from './stats.ts';
 import { rateLabel } from './targets.ts';
 import { LatencyWatch, type ProposalTiming } from './watch-latency.ts';
@@ -43,6 +44,8 @@ interface Run {
   durationSeconds: number;
   loadAverage: { start: number[]; end: number[] };
   pods: number;
+  /** apiserver_request_total over the measured load (after the warm-up), attributed. */
+  requests: RequestSummary | undefined;
 }
 
 const round2 = (v: number) => Math.round(v * 100) / 100;
@@ -152,12 +155,16 @@ async function observe(
       await loadAndWait(ctx, watch, child.pid, { ...load, label: `${opts.label} warm-up`, namePrefix: `${prefix}-warm`, n: opts.warmup, rate: warmRate });
       watch.reset();
     }
+    const requests0 = await scrapeRequestCounts(admin).catch(() => undefined);
     const cpu0 = { controller: processCpu(child.pid), apiserver: processCpu(apiserverPid), etcd: processCpu(etcdPid) };
     const loadStart = loadavg();
     const t0 = performance.now();
     const loaderDone = await loadAndWait(ctx, watch, child.pid, { ...load, label: opts.label, namePrefix: prefix, n: opts.n, rate: opts.rate });
     if (opts.settle === true) await settle(child.pid, (s) => progress.update(`[${opts.label}] all decided; waiting for the controller to go quiet (${s})`));
     const cpu1 = { controller: processCpu(child.pid), apiserver: processCpu(apiserverPid), etcd: processCpu(etcdPid) };
+    // Writes still in flight when the last result showed (a Job.status after its Pod) land within a second.
+    await sleep(1000);
+    const requests1 = await scrapeRequestCounts(admin).catch(() => undefined);
     const timings = watch.timings();
     writeTimings(join(ctx.logDir, `${opts.namespace}.timings.csv`), timings);
     return {
@@ -173,6 +180,7 @@ async function observe(
       durationSeconds: (performance.now() - t0) / 1000,
       loadAverage: { start: loadStart.map(round2), end: loadavg().map(round2) },
       pods: watch.counts().pods,
+      requests: requests0 && requests1 ? summarizeRequests(diffRequestCounts(requests0, requests1)) : undefined,
     };
   } finally {
     const how = await child.stop();
@@ -220,6 +228,7 @@ export async function runPhase(ctx: BenchContext, controller: ControllerKind, ra
   const allowed = decided.filter((t) => t.outcome === 'ALLOW');
   const withPod = allowed.filter((t): t is typeof t & { podAt: number } => t.podAt !== undefined);
   const cpuMsPerDecision = decided.length > 0 ? (run.controller.cpuSeconds * 1000) / decided.length : NaN;
+  const requests = run.requests ? requestFigures(run.requests, controller, decided.length, allowed.length) : undefined;
   return {
     controller,
     rate,
@@ -258,6 +267,21 @@ export async function runPhase(ctx: BenchContext, controller: ControllerKind, ra
     etcdCpuSeconds: round2(run.etcdCpuSeconds),
     durationSeconds: round2(run.durationSeconds),
     loadAverage: run.loadAverage,
+    ...(requests ? { requests } : {}),
+  };
+}
+
+/** Requests per decision against the budget: 6 per ALLOW, 2 per other outcome (issue 16); the baseline makes 2. */
+export function requestFigures(summary: RequestSummary, controller: ControllerKind, decided: number, allowed: number): RequestFigures {
+  const budget = controller === 'm87' ? BUDGET.allow * allowed + BUDGET.other * (decided - allowed) : BUDGET.other * decided;
+  const per = (v: number) => (decided > 0 ? v / decided : NaN);
+  return {
+    ...summary,
+    decided,
+    controllerPerDecision: per(summary.bySource.controller),
+    totalPerDecision: per(summary.total),
+    budgetPerDecision: per(budget),
+    rowsPerDecision: Object.fromEntries(Object.entries(summary.rows).map(([k, v]) => [k, Math.round(per(v) * 1000) / 1000])),
   };
 }
 
@@ -289,7 +313,8 @@ async function measureObjects(admin: KubeConfig, path: string): Promise<{ count:
 }
 
 export async function runMemory(ctx: BenchContext, n: number, namespace: string): Promise<MemoryResult> {
-  const run = await observe(ctx, { label: `memory ${n}`, controller: 'm87', namespace, n, rate: 'max', warmup: 0, settle: true });
+  // Never profiled: V8's profiler keeps its samples in memory, which the RSS figure must not include.
+  const run = await observe({ ...ctx, profileDir: undefined }, { label: `memory ${n}`, controller: 'm87', namespace, n, rate: 'max', warmup: 0, settle: true });
   const decided = decidedOnly(run.timings);
   const objects: Record<string, number> = {};
   let jsonBytes = 0;
@@ -321,5 +346,111 @@ export async function runMemory(ctx: BenchContext, n: number, namespace: string)
     managedFieldsJsonMiB: managedFieldsBytes / MiB,
     sustainedPerSecond: sustainedRate(decided.map((t) => t.decidedAt)),
     durationSeconds: round2(run.durationSeconds),
+  };
+}
+
+/** etcd's database size (file) and the part of it in use, from its /metrics (plain HTTP on loopback). */
+async function etcdDbBytes(plane: ControlPlane): Promise<{ total: number; inUse: number } | undefined> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${plane.ports.etcdClient}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    const value = (name: string) => Number(new RegExp(`^${name}\\s+([0-9.eE+]+)$`, 'm').exec(text)?.[1] ?? NaN);
+    return { total: value('etcd_mvcc_db_total_size_in_bytes'), inUse: value('etcd_mvcc_db_total_size_in_use_in_bytes') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** How many objects of a namespaced list path are left (one page of 1 is enough: 0 or more). */
+async function anyLeft(admin: KubeConfig, path: string): Promise<boolean> {
+  const page = await retried(() => kubeRequest<ListPage>(admin, { method: 'GET', path, query: { limit: 1 } }));
+  return (page.items ?? []).length > 0;
+}
+
+/** The bench's own idempotent requests survive a dropped connection (the plane is loaded; a soak is long). */
+async function retried<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await sleep(1000 * i);
+    }
+  }
+}
+
+/**
+ * The soak: `n` proposals in batches of `batch` sent at `rate`/s to one controller process. Once a batch is
+ * decided (and its ALLOWs have Pods), the bench deletes its Proposals (background propagation: the garbage
+ * collector removes Decisions, Jobs, Pods and NetworkPolicies through owner references, as a retention
+ * policy's deletion would) and waits for the tree to go. One point of the curve per batch: controller RSS
+ * with the batch retained and after it went, etcd's database size.
+ */
+export async function runSoak(ctx: BenchContext, opts: { n: number; batch: number; rate: number; namespace: string }): Promise<SoakResult> {
+  const { plane, admin, progress } = ctx;
+  const submitters = await setupPhaseNamespace(plane, admin, opts.namespace, ctx.submitters);
+  const watch = new LatencyWatch({ kubeConfig: admin, namespace: opts.namespace, watchPods: true });
+  await watch.start();
+  const child = await startControllerChild({
+    kind: 'm87',
+    kubeconfigPath: plane.kubeconfigPath,
+    context: 'admin',
+    logFile: join(ctx.logDir, `${opts.namespace}.controller.log`),
+    logLevel: ctx.controllerLogLevel,
+    workers: ctx.workers,
+  });
+  const points: SoakPoint[] = [];
+  const t0 = performance.now();
+  const base = `/apis/governance.m87.io/v1alpha1/namespaces/${opts.namespace}`;
+  let sent = 0;
+  let decided = 0;
+  try {
+    for (let i = 0; sent < opts.n; i++) {
+      const n = Math.min(opts.batch, opts.n - sent);
+      const label = `soak ${sent + n}/${opts.n}`;
+      const done = await loadAndWait(ctx, watch, child.pid, { label, namespace: opts.namespace, namePrefix: `soak-b${i}`, submitters, n, rate: opts.rate, watchPods: true });
+      sent += n;
+      decided += watch.counts().decided;
+      const retainedRss = residentBytes(child.pid) ?? NaN;
+      progress.update(`[${label}] deleting the batch (cascade)…`);
+      await retried(() => kubeRequest(admin, { method: 'DELETE', path: `${base}/proposals`, query: { propagationPolicy: 'Background' }, timeoutMs: 120_000 }));
+      const deadline = performance.now() + 120_000;
+      let gone = false;
+      while (!gone && performance.now() < deadline) {
+        gone = !(await anyLeft(admin, `${base}/proposals`)) && !(await anyLeft(admin, `${base}/decisions`)) && !(await anyLeft(admin, `${base}/jobs`)) && !(await anyLeft(admin, `/api/v1/namespaces/${opts.namespace}/pods`));
+        if (!gone) await sleep(500);
+      }
+      watch.reset();
+      const db = await etcdDbBytes(plane);
+      const point: SoakPoint = {
+        batch: i,
+        sent,
+        created: done.created,
+        seconds: round2((performance.now() - t0) / 1000),
+        rssRetainedMiB: round2(retainedRss / MiB),
+        rssAfterDeleteMiB: round2((residentBytes(child.pid) ?? NaN) / MiB),
+        etcdDbMiB: round2((db?.total ?? NaN) / MiB),
+        etcdDbInUseMiB: round2((db?.inUse ?? NaN) / MiB),
+        treeGone: gone,
+      };
+      points.push(point);
+      progress.log(
+        `[soak] ${sent}/${opts.n}: RSS ${point.rssRetainedMiB.toFixed(0)} MiB with the batch, ${point.rssAfterDeleteMiB.toFixed(0)} MiB after it went; etcd ${point.etcdDbMiB.toFixed(1)} MiB (${point.etcdDbInUseMiB.toFixed(1)} in use)${gone ? '' : '; tree not gone after 120 s'}`,
+      );
+    }
+  } finally {
+    const how = await child.stop();
+    if (how !== 'exit 0') progress.log(`[soak] controller ended with ${how} (log ${child.logFile})`);
+    await watch.stop();
+  }
+  return {
+    n: opts.n,
+    batch: opts.batch,
+    rate: opts.rate,
+    sent,
+    decided,
+    retention: 'bench deletes each decided batch (DELETE collection of Proposals, background propagation; the garbage collector removes the tree)',
+    peakRssMiB: round2((peakResidentBytes(child.pid) ?? NaN) / MiB),
+    durationSeconds: round2((performance.now() - t0) / 1000),
+    points,
   };
 }

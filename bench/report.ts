@@ -75,12 +75,40 @@ export function renderReport(r: BenchResults): string {
     if (m87) out.push(`  outcomes (${rateLabel(m87.rate)} m87): ${Object.entries(m87.outcomes).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   }
 
+  const withRequests = r.phases.filter((p) => p.requests !== undefined);
+  if (withRequests.length > 0) {
+    out.push(
+      '',
+      'API requests per decision (apiserver_request_total before/after the measured load; budget 6 per ALLOW, 2 per other outcome;',
+      'others = scheduler Pod status and events.k8s.io, Leases, LIST/WATCH, the loader\'s creates, /metrics)',
+    );
+    out.push(
+      formatTable(
+        ['rate', 'controller', 'controller req/dec', 'budget/dec', 'all req/dec', 'largest rows per decision'],
+        withRequests.map((p) => {
+          const q = p.requests!;
+          const top = Object.entries(q.rowsPerDecision)
+            .slice(0, 6)
+            .map(([k, v]) => `${k} ${num(v, 2)}`)
+            .join('; ');
+          return [rateLabel(p.rate), p.controller === 'm87' ? 'm87' : 'baseline', num(q.controllerPerDecision, 2), num(q.budgetPerDecision, 2), num(q.totalPerDecision, 2), top];
+        }),
+      ),
+    );
+  }
+
   if (r.comparisons.length > 0) {
     out.push('', 'Ours / baseline (no-op controller on the same runtime, same two writes per proposal)');
     out.push(
       formatTable(
-        ['rate', 'throughput', 'p99 latency', 'CPU per decision'],
-        r.comparisons.map((c) => [rateLabel(c.rate), `${num(c.throughputRatio, 2)} x`, `${num(c.p99Ratio, 2)} x`, `${num(c.cpuPerDecisionRatio, 2)} x`]),
+        ['rate', 'throughput', 'p99 latency', 'CPU per decision', 'API server CPU per decision'],
+        r.comparisons.map((c) => [
+          rateLabel(c.rate),
+          `${num(c.throughputRatio, 2)} x`,
+          `${num(c.p99Ratio, 2)} x`,
+          `${num(c.cpuPerDecisionRatio, 2)} x`,
+          `${num(c.apiserverCpuPerDecisionRatio, 2)} x`,
+        ]),
       ),
     );
   }
@@ -94,6 +122,21 @@ export function renderReport(r: BenchResults): string {
       '',
       `Memory: controller RSS ${num(m.rssMiB)} MiB (peak ${num(m.peakRssMiB)} MiB) with ${m.decided.toLocaleString('en-US')} of ${m.proposals.toLocaleString('en-US')} proposals decided`,
       `  cached: ${objects}; ${num(m.objectsJsonMiB)} MiB as JSON, of which ${num(m.managedFieldsJsonMiB)} MiB metadata.managedFields`,
+    );
+  }
+
+  if (r.soak) {
+    const k = r.soak;
+    out.push(
+      '',
+      `Soak: ${k.sent.toLocaleString('en-US')} proposals in batches of ${k.batch} at ${k.rate}/s, ${k.decided.toLocaleString('en-US')} decided, ${num(k.durationSeconds)} s; retention: ${k.retention}`,
+      `  controller peak RSS ${num(k.peakRssMiB)} MiB; the curve (one row per batch):`,
+    );
+    out.push(
+      formatTable(
+        ['sent', 's', 'RSS with batch MiB', 'RSS after delete MiB', 'etcd DB MiB', 'etcd in use MiB', 'tree gone'],
+        k.points.map((p) => [String(p.sent), num(p.seconds), num(p.rssRetainedMiB), num(p.rssAfterDeleteMiB), num(p.etcdDbMiB, 1), num(p.etcdDbInUseMiB, 1), p.treeGone ? 'yes' : 'NO']),
+      ),
     );
   }
 

@@ -1,5 +1,21 @@
 // The shape of bench/results/latest.json: everything the table shows, and the settings that produced it.
+import type { RequestSummary } from './api-requests.ts';
 import type { LatencySummary } from './stats.ts';
+
+/** API requests the controller may make per decision (issue 16): up to the job Pod and Job.status for an ALLOW. */
+export const BUDGET = { allow: 6, other: 2 } as const;
+
+/** apiserver_request_total over a phase's measured load, per decision (bench/api-requests.ts attributes rows). */
+export interface RequestFigures extends RequestSummary {
+  decided: number;
+  /** The controller's requests ÷ decisions. */
+  controllerPerDecision: number;
+  /** Every request (scheduler, leases, the loader's creates, informers) ÷ decisions. */
+  totalPerDecision: number;
+  /** 6 per ALLOW and 2 per other decision in this phase's mix, ÷ decisions. */
+  budgetPerDecision: number;
+  rowsPerDecision: Record<string, number>;
+}
 
 /** Proposals per second the loader sends; 'max' = as fast as it can. */
 export type Rate = number | 'max';
@@ -56,6 +72,7 @@ export interface PhaseResult {
   etcdCpuSeconds: number;
   durationSeconds: number;
   loadAverage: { start: number[]; end: number[] };
+  requests?: RequestFigures;
 }
 
 export interface MemoryResult {
@@ -75,6 +92,36 @@ export interface MemoryResult {
   durationSeconds: number;
 }
 
+/** One batch of the soak. */
+export interface SoakPoint {
+  batch: number;
+  /** Proposals sent so far. */
+  sent: number;
+  created: number;
+  seconds: number;
+  /** Controller VmRSS with the batch decided and still stored, MiB. */
+  rssRetainedMiB: number;
+  /** Controller VmRSS once the batch's tree was deleted, MiB. */
+  rssAfterDeleteMiB: number;
+  /** etcd database file size and the part in use (etcd_mvcc_db_total_size_in_bytes / _in_use_), MiB. */
+  etcdDbMiB: number;
+  etcdDbInUseMiB: number;
+  /** The batch's Proposals, Decisions, Jobs and Pods were all gone within 120 s. */
+  treeGone: boolean;
+}
+
+export interface SoakResult {
+  n: number;
+  batch: number;
+  rate: number;
+  sent: number;
+  decided: number;
+  retention: string;
+  peakRssMiB: number;
+  durationSeconds: number;
+  points: SoakPoint[];
+}
+
 export interface EngineFigures {
   opsPerSecond: number;
   opsPerCpuSecond: number;
@@ -91,6 +138,8 @@ export interface Comparison {
   /** m87 p99 latency ÷ baseline's. */
   p99Ratio: number;
   cpuPerDecisionRatio: number;
+  /** kube-apiserver CPU per decision, m87 ÷ baseline. */
+  apiserverCpuPerDecisionRatio: number;
 }
 
 export interface TargetCheck {
@@ -106,6 +155,7 @@ export interface BenchSettings {
   rates: number[];
   parts: string[];
   memoryN: number;
+  soak?: { n: number; batch: number; rate: number };
   submitters: number;
   concurrency: number;
   workers: number;
@@ -125,6 +175,7 @@ export interface BenchResults {
   phases: PhaseResult[];
   comparisons: Comparison[];
   memory?: MemoryResult;
+  soak?: SoakResult;
   engine?: EngineFigures;
   targets: TargetCheck[];
   logDir: string;

@@ -1,6 +1,6 @@
 /**
  * npm run bench [-- --n 2000 --rates 20,50 --parts e2e,baseline,memory,engine --memory-n 10000
- *                  --out bench/results/latest.json]
+ *                  --soak --soak-n 100000 --soak-batch 1000 --soak-rate 50 --out bench/results/latest.json]
  *
  * Decision throughput and latency of the controller against a real API server, side by side with a
  * no-op controller on the same runtime; the controller's memory with 10,000 proposals cached; and the
@@ -15,7 +15,7 @@ import { REPO_ROOT } from '../dev/cluster/binaries.ts';
 import { startControlPlane } from '../dev/cluster/index.ts';
 import { USAGE, parseBenchArgs, type BenchOptions } from './args.ts';
 import { BENCH_RATE_LIMIT_PER_MINUTE, setupCluster, submitterUsernames } from './cluster-setup.ts';
-import { runMemory, runPhase, type BenchContext } from './phase.ts';
+import { runMemory, runPhase, runSoak, type BenchContext } from './phase.ts';
 import { runEngineBench } from './processes.ts';
 import { Progress } from './progress.ts';
 import { renderReport } from './report.ts';
@@ -43,6 +43,7 @@ export function planPhases(opts: Pick<BenchOptions, 'parts' | 'rates'>): Planned
 }
 
 const MEMORY_NAMESPACE = 'bench-memory';
+const SOAK_NAMESPACE = 'bench-soak';
 
 function notes(opts: BenchOptions): string[] {
   return [
@@ -149,6 +150,16 @@ async function main(): Promise<number> {
     });
   }
 
+  let soak: BenchResults['soak'];
+  if (opts.parts.includes('soak')) {
+    // Last and longest: a failure here must not lose the figures measured before it.
+    await withPlane(opts, progress, logDir, [SOAK_NAMESPACE], async (ctx) => {
+      soak = await runSoak(ctx, { n: opts.soakN, batch: opts.soakBatch, rate: opts.soakRate, namespace: SOAK_NAMESPACE });
+    }).catch((err: unknown) => {
+      progress.log(`soak failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    });
+  }
+
   const comparisons = compare(phases);
   const results: BenchResults = {
     benchmark: 'm87 end-to-end',
@@ -161,6 +172,7 @@ async function main(): Promise<number> {
       rates: opts.rates,
       parts: opts.parts,
       memoryN: opts.memoryN,
+      ...(opts.parts.includes('soak') ? { soak: { n: opts.soakN, batch: opts.soakBatch, rate: opts.soakRate } } : {}),
       submitters: opts.submitters,
       concurrency: opts.concurrency,
       workers: opts.workers,
@@ -173,6 +185,7 @@ async function main(): Promise<number> {
     phases,
     comparisons,
     ...(memory ? { memory } : {}),
+    ...(soak ? { soak } : {}),
     ...(engine ? { engine } : {}),
     targets: evaluateTargets({ phases, comparisons, memory, engine }),
     logDir,

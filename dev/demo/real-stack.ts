@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { withConnectionReuse, type PooledKubeConfig } from '../../src/controller/connection-pool.ts';
+import { withOwnConnections, type PooledKubeConfig } from '../../src/runtime/connection-pool.ts';
 import { kubeRequest } from '../../src/runtime/kube-http.ts';
 import type { RealNode } from '../cluster/real-node/real-node.ts';
 import { waitUntil } from '../cluster/probe.ts';
@@ -118,12 +118,12 @@ export async function startRealStack(opts: RealStackOptions): Promise<RealStack>
     const kc = new KubeConfig();
     kc.loadFromFile(opts.kubeconfigPath);
     kc.setCurrentContext(context);
-    const p = withConnectionReuse(kc);
+    const p = withOwnConnections(kc);
     pools.push(p);
     return p;
   };
   const pooled = (kc: KubeConfig): KubeConfig => {
-    const p = withConnectionReuse(kc);
+    const p = withOwnConnections(kc);
     pools.push(p);
     return p;
   };

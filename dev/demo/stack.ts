@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { KubeConfig } from '@kubernetes/client-node';
 import { API_VERSION } from '../../src/api/group.ts';
-import { withConnectionReuse, type PooledKubeConfig } from '../../src/controller/connection-pool.ts';
+import { withOwnConnections, type PooledKubeConfig } from '../../src/runtime/connection-pool.ts';
 import { REPO_ROOT } from '../cluster/binaries.ts';
 import { waitUntil } from '../cluster/probe.ts';
 import { serviceAccountKubeConfig, serviceAccountUsername } from '../cluster/service-account.ts';
@@ -349,11 +349,11 @@ async function installAndStartController(c: StartContext, pooled: (kc: KubeConfi
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const progress = opts.onProgress ?? (() => undefined);
-  // Every request of client-node opens a new TLS connection unless its KubeConfig shares a pool; the
-  // scenarios poll, so share one per identity.
+  // The runtime pools connections per KubeConfig; a view with its own pool per identity lets the stack
+  // close exactly its connections when it stops.
   const pools: PooledKubeConfig[] = [];
   const pooled = (kc: KubeConfig): PooledKubeConfig => {
-    const p = withConnectionReuse(kc);
+    const p = withOwnConnections(kc);
     pools.push(p);
     return p;
   };

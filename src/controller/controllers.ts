@@ -90,6 +90,9 @@ export function createControllers(p: ControllerParts): Controllers {
   const workers = p.config.workers ?? {};
   const ledger = new SessionLedger(informers.decisions, informers.jobs, p.now);
   const fresh: FreshWrites = { proposals: new FreshObjects(), approvals: new FreshObjects(), jobs: new FreshObjects() };
+  fresh.proposals.follow(informers.proposals);
+  fresh.approvals.follow(informers.approvals);
+  fresh.jobs.follow(informers.jobs);
   const pending = new PendingReasons();
   const toolCache = new ToolCache(informers.tools);
   const mintRequests = new MintRequests();
@@ -176,7 +179,9 @@ export function createControllers(p: ControllerParts): Controllers {
   const jobs = new Controller<ObjectKey>({
     name: 'jobs',
     reconcile: tolerateNamespaceDeletion((key, ctx) => jobReconciler.reconcile(key, ctx)),
-    workers: workers.jobs ?? 4,
+    // Each Job costs three sequential requests (NetworkPolicy, Pod, Job.status): at 50 proposals/s 4 workers
+    // left Pods seconds behind the decisions; the requests, not CPU, are what a worker waits on.
+    workers: workers.jobs ?? 16,
     logger: log,
     registry,
   })

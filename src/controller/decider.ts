@@ -231,15 +231,8 @@ export class Decider {
           { decision: outcome, reasons: evaluation.reasons.filter((r) => r.outcome === outcome).map((r) => r.code), envelopeHash: evaluation.envelopeHash },
           'Decided proposal',
         );
-        this.#s.events.record(
-          { apiVersion: API_VERSION, kind: 'Proposal', namespace: c.namespace, name: c.name, uid: c.uid },
-          outcome === 'ALLOW' ? 'Normal' : 'Warning',
-          `Decided${outcome === 'ALLOW' ? 'Allow' : outcome === 'DENY' ? 'Deny' : outcome === 'REQUIRE_HUMAN' ? 'RequireHuman' : 'NeedMoreEvidence'}`,
-          `Decision ${outcome}: ${evaluation.reasons
-            .filter((r) => r.outcome === outcome)
-            .map((r) => r.code)
-            .join(', ')}`,
-        );
+        // No Event per decision: the Decision object and Proposal.status are the record (with the reasons);
+        // an Event would cost the API server as much as the decision itself (issue 16).
       } else {
         log.info({ decision: facts.outcome }, 'Decision already recorded');
       }

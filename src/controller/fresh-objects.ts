@@ -3,6 +3,7 @@
 // pay a 409 round trip (and could log or count a transition twice). We remember, per object, the version a
 // write was based on and its result: while the cache still shows the old version, readers get our result.
 import { deepFreeze } from '../hash/freeze.ts';
+import { stripManagedFields, type Informer } from '../runtime/informer.ts';
 import { objectKey, type KubeObject } from '../runtime/resource.ts';
 
 interface Entry {
@@ -29,7 +30,27 @@ export class FreshObjects {
       const oldest = this.#entries.keys().next().value;
       if (oldest !== undefined) this.#entries.delete(oldest);
     }
-    this.#entries.set(key, { superseded, after: deepFreeze(after) });
+    this.#entries.set(key, { superseded, after: deepFreeze(stripManagedFields(after)) });
+  }
+
+  /**
+   * The informer delivered `cached`: once it shows our write or a later version (or another incarnation),
+   * the entry is not needed any more. Without this, an object nobody reconciles again would keep its entry.
+   */
+  observe(cached: KubeObject): void {
+    const key = objectKey(cached);
+    const e = this.#entries.get(key);
+    if (e === undefined) return;
+    const rv = cached.metadata.resourceVersion;
+    if (rv === undefined || !e.superseded.has(rv) || e.after.metadata.uid !== cached.metadata.uid) this.#entries.delete(key);
+  }
+
+  /** Follows an informer: entries go once the cache caught up, and with the object. */
+  follow(informer: Pick<Informer<KubeObject>, 'addHandlers'>): void {
+    informer.addHandlers({
+      onUpdate: (_old, obj) => this.observe(obj),
+      onDelete: (obj) => this.#entries.delete(objectKey(obj)),
+    });
   }
 
   /** The freshest known version: our write while the cache still shows what it replaced, else the cache. */

@@ -2,10 +2,11 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { PROPOSAL_PHASES } from '../api/proposal.ts';
-import { Informer, type IndexFunc } from '../runtime/informer.ts';
+import { Informer, stripManagedFields, type IndexFunc } from '../runtime/informer.ts';
 import type { KubeObject, ResourceType } from '../runtime/resource.ts';
 import { MANAGED_SELECTOR, PUBLIC_KEY_SELECTOR } from './names.ts';
 import { AGENT_PROFILES, APPROVALS, CONFIG_MAPS, DECISIONS, GOVERNANCE_POLICIES, JOBS, NETWORK_POLICIES, PODS, PROPOSALS, TOOLS } from './resources.ts';
+import { ingestObject } from './parse.ts';
 import { indexBySubmitter, SUBMITTER_INDEX } from './session-ledger.ts';
 
 export interface Informers {
@@ -63,19 +64,67 @@ const indexApprovalByProposal: IndexFunc<KubeObject> = (obj) => {
   return key === undefined ? [] : [key];
 };
 
+// ---- what the caches keep (transforms at ingest) ----------------------------------------------------
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/** Without managedFields and kubectl's last-applied copy of the whole object: no reconciler reads them. */
+export function leanObject(obj: KubeObject): KubeObject {
+  const stripped = stripManagedFields(obj);
+  const annotations = stripped.metadata.annotations;
+  if (annotations?.[LAST_APPLIED] === undefined) return stripped;
+  const { [LAST_APPLIED]: _dropped, ...rest } = annotations;
+  return { ...stripped, metadata: { ...stripped.metadata, annotations: rest } };
+}
+
+/** Lean, with the spec parsed into its typed form once (parse.ts); the reconcilers read that form. */
+function parsedAtIngest(kind: 'Proposal' | 'Decision' | 'Approval' | 'Job'): (obj: KubeObject) => KubeObject {
+  return (obj) => ingestObject(kind, leanObject(obj));
+}
+
+type Container = { name?: unknown; image?: unknown };
+const nameAndImage = (cs: unknown): { name: unknown; image: unknown }[] | undefined =>
+  Array.isArray(cs) ? (cs as Container[]).map((c) => ({ name: c.name, image: c.image })) : undefined;
+
+/**
+ * A job Pod as the job reconciler reads it: metadata (owner, the signed-envelope annotations), status, and
+ * of the spec only each container's name and image (stepImageMismatch). The rest of the spec is what we
+ * created and never read again.
+ */
+export function leanPod(obj: KubeObject): KubeObject {
+  const lean = leanObject(obj);
+  const spec = lean.spec as { initContainers?: unknown; containers?: unknown } | undefined;
+  if (spec === undefined) return lean;
+  const initContainers = nameAndImage(spec.initContainers);
+  const containers = nameAndImage(spec.containers);
+  return { ...lean, spec: { ...(initContainers ? { initContainers } : {}), ...(containers ? { containers } : {}) } };
+}
+
+/** A NetworkPolicy as the cache needs it: only its metadata (its events map to the owning Job). */
+export function metadataOnly(obj: KubeObject): KubeObject {
+  const { apiVersion, kind, metadata } = leanObject(obj);
+  return { ...(apiVersion !== undefined ? { apiVersion } : {}), ...(kind !== undefined ? { kind } : {}), metadata };
+}
+
 export function createInformers(kc: KubeConfig, log: Logger): Informers {
-  const informer = (resource: ResourceType, extra: { labelSelector?: string; indexers?: Record<string, IndexFunc<KubeObject>> } = {}): Informer<KubeObject> =>
-    new Informer<KubeObject>({ kubeConfig: kc, resource, logger: log, ...extra });
+  const informer = (
+    resource: ResourceType,
+    extra: { labelSelector?: string; indexers?: Record<string, IndexFunc<KubeObject>>; transform?: (obj: KubeObject) => KubeObject } = {},
+  ): Informer<KubeObject> => new Informer<KubeObject>({ kubeConfig: kc, resource, logger: log, transform: leanObject, ...extra });
   return {
-    proposals: informer(PROPOSALS, { indexers: { [UNDECIDED_BY_SUBMITTER]: indexUndecidedBySubmitter, [UNDECIDED]: indexUndecided } }),
-    decisions: informer(DECISIONS, { indexers: { [SUBMITTER_INDEX]: indexBySubmitter } }),
-    approvals: informer(APPROVALS, { indexers: { [BY_PROPOSAL]: indexApprovalByProposal } }),
-    jobs: informer(JOBS),
+    proposals: informer(PROPOSALS, {
+      indexers: { [UNDECIDED_BY_SUBMITTER]: indexUndecidedBySubmitter, [UNDECIDED]: indexUndecided },
+      transform: parsedAtIngest('Proposal'),
+    }),
+    decisions: informer(DECISIONS, { indexers: { [SUBMITTER_INDEX]: indexBySubmitter }, transform: parsedAtIngest('Decision') }),
+    approvals: informer(APPROVALS, { indexers: { [BY_PROPOSAL]: indexApprovalByProposal }, transform: parsedAtIngest('Approval') }),
+    jobs: informer(JOBS, { transform: parsedAtIngest('Job') }),
     profiles: informer(AGENT_PROFILES),
     policies: informer(GOVERNANCE_POLICIES),
     tools: informer(TOOLS),
-    pods: informer(PODS, { labelSelector: MANAGED_SELECTOR }),
-    networkPolicies: informer(NETWORK_POLICIES, { labelSelector: MANAGED_SELECTOR }),
+    // Pods and NetworkPolicies: only the ones the controller created (label selector), and only what is read.
+    pods: informer(PODS, { labelSelector: MANAGED_SELECTOR, transform: leanPod }),
+    networkPolicies: informer(NETWORK_POLICIES, { labelSelector: MANAGED_SELECTOR, transform: metadataOnly }),
     publicKeys: informer(CONFIG_MAPS, { labelSelector: PUBLIC_KEY_SELECTOR }),
   };
 }

@@ -1,4 +1,4 @@
-// Job → NetworkPolicy (created and read back) → Pod, and Pod → Job.status. Before anything runs the Job
+// Job → NetworkPolicy (checked as the server stored it) → Pod, and Pod → Job.status. Before anything runs the Job
 // is checked again (DEH recomputed, signature verified with our key), so a Job this controller did not
 // sign never gets a Pod. A terminated Pod's receipt decides Succeeded or Failed (receipt-check.ts).
 import { API_VERSION } from '../api/group.ts';
@@ -8,9 +8,8 @@ import { envelopeHash } from '../integrity/document-hashes.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ObjectKey, ReconcileContext, ReconcileResult } from '../runtime/controller.ts';
-import { getObject, kubeRequest } from '../runtime/kube-http.ts';
+import { getObject } from '../runtime/kube-http.ts';
 import type { KubeObject } from '../runtime/resource.ts';
-import { resourcePath } from '../runtime/resource.ts';
 import { createIfAbsent, formatTime, patchStatus, setCondition, type Condition } from '../runtime/status.ts';
 import { verifyDeh, type SigningKey } from '../integrity/signing.ts';
 import type { ControllerConfig } from './config.ts';
@@ -176,16 +175,12 @@ export class JobReconciler {
       await this.#fail(obj, 'NetworkPolicyConflict', `NetworkPolicy ${npName} exists and does not belong to this Job.`, ctx);
       return;
     }
-    // Read it back: the Pod is created only once the isolation is known to be stored as intended.
-    const readBack = await kubeRequest<KubeObject>(this.#s.kc, {
-      method: 'GET',
-      path: resourcePath(NETWORK_POLICIES, { namespace, name: npName }),
-      signal: ctx.signal,
-    });
-    const match = networkPolicyMatches(readBack, desiredNp);
-    if (!match.ok || readBack.metadata.uid !== np.metadata.uid) {
-      const field = match.ok ? 'metadata.uid' : match.field;
-      await this.#fail(obj, 'NetworkPolicyMismatch', `NetworkPolicy ${npName} read back differs from what was created (${field}); no Pod is started.`, ctx);
+    // The Pod is created only once the isolation is known to be stored as intended. The create response
+    // is the object as stored (after admission and defaulting), and an existing one was read by
+    // createIfAbsent: no second read.
+    const match = networkPolicyMatches(np, desiredNp);
+    if (!match.ok) {
+      await this.#fail(obj, 'NetworkPolicyMismatch', `NetworkPolicy ${npName} as stored differs from what was created (${match.field}); no Pod is started.`, ctx);
       return;
     }
 
@@ -325,13 +320,11 @@ export class JobReconciler {
     if (changed) {
       this.#s.metrics.jobFinished(result.phase, result.verification);
       log.info({ phase: result.phase, reason: result.reason, verification: result.verification }, 'Job finished');
-      const { namespace, name, uid } = obj.metadata;
-      this.#s.events.record(
-        { apiVersion: API_VERSION, kind: 'Job', namespace: namespace ?? '', name: name ?? '', uid },
-        result.phase === 'Succeeded' ? 'Normal' : 'Warning',
-        result.phase,
-        result.message,
-      );
+      // A success is routine (Job.status and the receipt are the record); a failure gets a Warning Event.
+      if (result.phase !== 'Succeeded') {
+        const { namespace, name, uid } = obj.metadata;
+        this.#s.events.record({ apiVersion: API_VERSION, kind: 'Job', namespace: namespace ?? '', name: name ?? '', uid }, 'Warning', result.phase, result.message);
+      }
     }
   }
 

@@ -389,12 +389,12 @@ export class ProposalReconciler {
     );
     if (!changed || before?.phase === desired.phase) return;
     log.info({ phase: desired.phase, previous: before?.phase }, 'Proposal phase changed');
-    const terminalBad = desired.phase === 'Failed' || desired.phase === 'Rejected' || desired.phase === 'Expired';
-    if (desired.phase !== 'Denied' && desired.phase !== 'NeedsEvidence' && desired.phase !== 'AwaitingApproval' && desired.phase !== 'Approved') {
+    // Events only for what went wrong; routine progress (Approved, Running, Succeeded) is in the status.
+    if (desired.phase === 'Failed' || desired.phase === 'Rejected' || desired.phase === 'Expired') {
       this.#d.events.record(
         { apiVersion: API_VERSION, kind: 'Proposal', namespace: obj.metadata.namespace ?? '', name: obj.metadata.name ?? '', uid: obj.metadata.uid },
-        terminalBad ? 'Warning' : 'Normal',
-        desired.phase ?? 'Unknown',
+        'Warning',
+        desired.phase,
         desired.message ?? '',
       );
     }

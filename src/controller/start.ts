@@ -6,12 +6,12 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { Backoff, sleep } from '../runtime/backoff.ts';
+import { withOwnConnections } from '../runtime/connection-pool.ts';
 import { Manager, type ManagerOptions } from '../runtime/manager.ts';
 import type { KubeObject } from '../runtime/resource.ts';
 import type { SigningKey } from '../integrity/signing.ts';
 import { AuditLog } from './audit-log.ts';
 import { DEFAULT_CONFIG, type ControllerConfig } from './config.ts';
-import { withConnectionReuse } from './connection-pool.ts';
 import { createControllers } from './controllers.ts';
 import { EventRecorder } from './events.ts';
 import { startHttpServer, type ListenAddress, type Readiness, type RunningHttpServer } from './http-server.ts';
@@ -84,7 +84,7 @@ async function withRetry<T>(what: string, log: Logger, fn: () => Promise<T>, att
 }
 
 /** The Manager, with Lease-based election unless `leaderElection` is false. */
-function createManager(opts: StartControllerOptions, config: ControllerConfig, log: Logger, registry: Registry): Manager {
+function createManager(opts: StartControllerOptions, leaseKc: KubeConfig, config: ControllerConfig, log: Logger, registry: Registry): Manager {
   const le = opts.leaderElection === false ? undefined : (opts.leaderElection ?? {});
   const managerOptions: ManagerOptions = {
     logger: log,
@@ -94,9 +94,9 @@ function createManager(opts: StartControllerOptions, config: ControllerConfig, l
   };
   if (le) {
     managerOptions.leaderElection = {
-      // Its own connections: a Lease renew must never queue behind large LIST or watch traffic on the
-      // shared pool (the renew deadline is seconds; losing it stops this replica).
-      kubeConfig: opts.kubeConfig,
+      // Its own (pooled) connections: a Lease renew must never queue behind large LIST or watch traffic on
+      // the shared pool (the renew deadline is seconds; losing it stops this replica).
+      kubeConfig: leaseKc,
       namespace: config.namespace,
       name: le.leaseName ?? 'm87-controller',
       ...(le.identity !== undefined ? { identity: le.identity } : {}),
@@ -137,7 +137,8 @@ function readinessOf(manager: Manager, informers: Informers, policy: PolicyState
 
 export async function startController(opts: StartControllerOptions): Promise<RunningController> {
   const config: ControllerConfig = { ...DEFAULT_CONFIG, ...(opts.config ?? {}) };
-  const kc = withConnectionReuse(opts.kubeConfig);
+  const kc = withOwnConnections(opts.kubeConfig);
+  const leaseKc = withOwnConnections(opts.kubeConfig);
   const log = opts.logger ?? pino({ level: process.env.M87_LOG_LEVEL ?? 'info' });
   const registry = opts.registry ?? new Registry();
   const now = opts.clock ?? Date.now;
@@ -146,7 +147,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
   log.info({ secret: `${config.namespace}/${config.signingSecretName}`, keyId: signingKey.keyId }, 'Signing key loaded');
 
   const informers = createInformers(kc, log);
-  const manager = createManager(opts, config, log, registry);
+  const manager = createManager(opts, leaseKc, config, log, registry);
   const fence = (): void => manager.fence();
   const policy = new PolicyState(informers.policies, config.policyName);
   const metrics = createMetrics(opts, manager, registry, informers, policy);
@@ -197,7 +198,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       await events.flush().catch(() => undefined);
       await audit.close();
       await http?.close();
-      await kc.closePool();
+      await Promise.all([kc.closePool(), leaseKc.closePool()]);
     })();
     return closing;
   };

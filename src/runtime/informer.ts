@@ -74,6 +74,14 @@ export interface InformerOptions<T extends KubeObject> {
   backoff?: BackoffOptions;
   /** LIST page size. Default 500. */
   pageSize?: number;
+  /**
+   * Applied once to every object as it arrives (list items and watch events, deletions included), before
+   * it is frozen, indexed and handed to anyone: the cache holds only what it returns (controller-runtime's
+   * cache transforms). Drop what no reader needs, or replace parts by their parsed form. It must keep
+   * apiVersion, kind and metadata's name, namespace, uid, resourceVersion, and must not throw (an object it
+   * throws on is cached as it came, stripped of managedFields). Default: stripManagedFields.
+   */
+  transform?: (obj: KubeObject) => T;
   logger?: Logger;
 }
 
@@ -93,6 +101,16 @@ export interface InformerStats {
   /** Bookmarks received (they only move the resourceVersion forward). */
   bookmarks: number;
   resourceVersion: string | undefined;
+}
+
+/**
+ * The object without metadata.managedFields (who set which field: large, and read by no reconciler;
+ * controller-runtime's TransformStripManagedFields). Returns obj itself when there is nothing to strip.
+ */
+export function stripManagedFields<T extends KubeObject>(obj: T): T {
+  if (obj.metadata.managedFields === undefined) return obj;
+  const { managedFields: _dropped, ...metadata } = obj.metadata;
+  return { ...obj, metadata };
 }
 
 type WatchOutcome = 'closed' | 'expired' | 'watchdog' | 'relist' | 'restart' | 'stopped';
@@ -465,15 +483,17 @@ export class Informer<T extends KubeObject = KubeObject> {
   /** Applies a full list: add new, update changed (by resourceVersion), delete missing. */
   #replace(items: T[]): void {
     const seen = new Set<string>();
-    for (const obj of items) {
-      const key = objectKey(obj);
+    for (const raw of items) {
+      const key = objectKey(raw);
       seen.add(key);
       const old = this.#cache.get(key);
       if (old === undefined) {
-        this.#store(key, deepFreeze(obj));
+        const obj = this.#ingest(raw);
+        this.#store(key, obj);
         this.#emitAdd(obj);
-      } else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) {
-        this.#store(key, deepFreeze(obj));
+      } else if (old.metadata.resourceVersion !== raw.metadata.resourceVersion) {
+        const obj = this.#ingest(raw);
+        this.#store(key, obj);
         this.#emitUpdate(old, obj);
       }
     }
@@ -563,7 +583,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       case 'MODIFIED':
       case 'DELETED': {
         if (!isKubeObject(event.object)) throw new Error(`watch ${this.#path}: ${event.type} event without metadata.name`);
-        const obj = deepFreeze(event.object as T);
+        const obj = this.#ingest(event.object);
         const key = objectKey(obj);
         const old = this.#cache.get(key);
         if (event.type === 'DELETED') {
@@ -585,6 +605,18 @@ export class Informer<T extends KubeObject = KubeObject> {
       default:
         throw new Error(`watch ${this.#path}: unknown event type ${JSON.stringify(event.type)}`);
     }
+  }
+
+  /** The cached form of an object from the server: transformed once, then frozen. */
+  #ingest(raw: KubeObject): T {
+    let obj: T;
+    try {
+      obj = this.#opts.transform ? this.#opts.transform(raw) : (stripManagedFields(raw) as T);
+    } catch (err) {
+      this.#log.error({ err, key: objectKey(raw) }, 'Informer transform threw; caching the object as it came');
+      obj = stripManagedFields(raw) as T;
+    }
+    return deepFreeze(obj);
   }
 
   #resync(): void {

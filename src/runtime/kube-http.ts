@@ -1,11 +1,12 @@
 // Minimal JSON client for any resource, on top of @kubernetes/client-node's authentication and HTTP stack
-// (KubeConfig.applySecurityAuthentication + its undici-based fetch). We bypass the generated typed APIs
+// (KubeConfig.applySecurityAuthentication + its undici-based fetch), with one pooled dispatcher per KubeConfig. We bypass the generated typed APIs
 // because (a) the runtime is generic over group/version/plural, (b) the typed models round-trip some
 // fields badly (MicroTime comes back as a string typed as a Date subclass), and (c) the library's `Watch`
 // aborts any stream silent for a hard-coded, private 30 s — shorter than the apiserver's ~60 s bookmark
 // interval, so a quiet watch would never receive a bookmark. Errors are client-node `ApiException`s, so
 // callers check `.code` the same way as for the generated APIs.
 import { ApiException, IsomorphicFetchHttpLibrary, RequestContext, type KubeConfig } from '@kubernetes/client-node';
+import { shareConnections } from './connection-pool.ts';
 import { resourcePath, type KubeObject, type ResourceType } from './resource.ts';
 
 export type QueryValue = string | number | boolean | undefined;
@@ -57,6 +58,8 @@ async function prepare(kc: KubeConfig, req: KubeRequest, signal: AbortSignal): P
     ctx.setBody(JSON.stringify(req.body));
   }
   await kc.applySecurityAuthentication(ctx);
+  // One keep-alive pool per KubeConfig: no TLS handshake per request (connection-pool.ts).
+  shareConnections(kc, ctx);
   ctx.setSignal(signal);
   return ctx;
 }

@@ -83,10 +83,10 @@ describe('demo scenarios', () => {
     expect(pod?.status?.phase).toBe('Succeeded');
     expect(run.runner).toMatchObject({ status: 'Succeeded', reasonCode: '' });
     expect(run.runner?.verifyMs).toBeGreaterThan(0);
-    const proposalEvents = await eventsFor(stack.admin, ns, 'Proposal', run.name, 'DecidedAllow');
-    expect(proposalEvents.find((e) => e.reason === 'DecidedAllow')?.type).toBe('Normal');
-    const jobEvents = await eventsFor(stack.admin, ns, 'Job', run.name, 'Succeeded');
-    expect(jobEvents.find((e) => e.reason === 'Succeeded')?.type).toBe('Normal');
+    // Routine progress (an ALLOW, a success) is in the statuses, not in Events (issue 16: requests per decision).
+    const proposalEvents = await eventsFor(stack.admin, ns, 'Proposal', run.name);
+    const jobEvents = await eventsFor(stack.admin, ns, 'Job', run.name);
+    expect([...proposalEvents, ...jobEvents].filter((e) => e.type === 'Normal')).toEqual([]);
   });
 
   it('(b) READ_SECRETS is denied and nothing is minted', async () => {
@@ -96,10 +96,9 @@ describe('demo scenarios', () => {
     expect(run.proposal.status?.phase).toBe('Denied');
     expect(await getJob(stack.admin, ns, run.name)).toBeUndefined();
     expect(await getPod(stack.admin, ns, `m87-job-${run.name}`)).toBeUndefined();
-    const events = await eventsFor(stack.admin, ns, 'Proposal', run.name, 'DecidedDeny');
-    const denied = events.find((e) => e.reason === 'DecidedDeny');
-    expect(denied?.type).toBe('Warning');
-    expect(denied?.message).toContain('READ_SECRETS_FORBIDDEN');
+    // The reasons are in the proposal's status (no Event per decision).
+    expect(run.proposal.status?.message).toContain('READ_SECRETS_FORBIDDEN');
+    expect(run.proposal.status?.conditions?.find((c) => c.type === 'Decided')).toMatchObject({ status: 'True', reason: 'Denied' });
   });
 
   it('(c) a DEPLOY waits for a human; alice approves with `m87 approve`; the approved envelope runs', async () => {

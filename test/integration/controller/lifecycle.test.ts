@@ -320,12 +320,14 @@ describe('observability', () => {
     expect(text).toMatch(/m87_jobs_total\{result="Succeeded"\} [1-9]/);
     const ready = await fetch(`http://${host}:${port}/readyz`);
     expect(ready.status).toBe(200);
-    // Every Decision event names a proposal; reportingInstance is this replica.
-    const events = await kubeRequest<{ items: { reason: string; reportingInstance?: string }[] }>(admin, {
+    // Events are for what went wrong (a rejected approval); routine progress (decisions, success) has none.
+    const events = await kubeRequest<{ items: { reason: string; type: string }[] }>(admin, {
       method: 'GET',
       path: `/api/v1/namespaces/${env.jobNamespace}/events`,
     });
-    expect(events.items.map((e) => e.reason)).toContain('DecidedAllow');
+    const reasons = events.items.map((e) => e.reason);
+    expect(reasons).toContain('ApprovalRejectedHashMismatch');
+    for (const routine of ['DecidedAllow', 'DecidedDeny', 'Succeeded', 'Approved', 'Running']) expect(reasons).not.toContain(routine);
   });
 });
 

@@ -326,4 +326,33 @@ describe('Informer', () => {
     await informer.stop();
     await expect(pending).rejects.toThrow(/stopped/);
   });
+
+  it('caches objects as its transform returns them (default: without managedFields), for lists, watch events and deletions', async () => {
+    await createCm('tf-listed', 'tf', { a: '1', big: 'x'.repeat(1000) });
+    const plain = startInformer('tf');
+    const transformed = startInformer('tf', {
+      transform: (obj) => {
+        const { big: _big, ...data } = (obj as ConfigMap).data ?? {};
+        return { ...obj, metadata: { ...obj.metadata, managedFields: undefined }, data: { ...data, seen: 'yes' } };
+      },
+    });
+    await Promise.all([plain.informer.waitForSync(), transformed.informer.waitForSync()]);
+    await createCm('tf-watched', 'tf', { a: '2', big: 'y'.repeat(1000) });
+    await waitFor(() => transformed.informer.getByName(ns, 'tf-watched') && plain.informer.getByName(ns, 'tf-watched'), { what: 'tf-watched cached' });
+    for (const name of ['tf-listed', 'tf-watched']) {
+      // The server keeps managedFields; the default transform drops them.
+      const cached = plain.informer.getByName(ns, name)!;
+      expect(cached.metadata.managedFields).toBeUndefined();
+      expect(cached.data?.big).toBeDefined();
+      expect(Object.isFrozen(cached)).toBe(true);
+      expect(transformed.informer.getByName(ns, name)?.data).toEqual({ a: name === 'tf-listed' ? '1' : '2', seen: 'yes' });
+    }
+    const live = await core.readNamespacedConfigMap({ name: 'tf-listed', namespace: ns });
+    expect(live.metadata?.managedFields?.length).toBeGreaterThan(0);
+    await deleteCm('tf-watched');
+    await waitFor(() => transformed.events.some((e) => e.type === 'delete' && e.name === 'tf-watched'), { what: 'delete seen' });
+    const deleted = transformed.events.find((e) => e.type === 'delete' && e.name === 'tf-watched');
+    expect(deleted?.data).toEqual({ a: '2', seen: 'yes' });
+    expect(transformed.events.filter((e) => e.type === 'add').map((e) => e.data?.seen)).toEqual(['yes', 'yes']);
+  });
 });

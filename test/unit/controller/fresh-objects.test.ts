@@ -30,4 +30,18 @@ describe('FreshObjects (read-your-own-writes)', () => {
     expect(fresh.read(recreated)).toBe(recreated);
     expect(fresh.read(undefined)).toBeUndefined();
   });
+
+  it('forgets an entry once the informer shows our write or later, keeps it while the cache is behind, and drops managedFields', () => {
+    const fresh = new FreshObjects();
+    const after = { ...obj('11', 'Approved'), metadata: { ...obj('11', 'Approved').metadata, managedFields: [{ manager: 'm87' }] } };
+    fresh.remember(obj('10', 'Pending'), after);
+    expect(fresh.read(obj('10', 'Pending'))?.metadata.managedFields).toBeUndefined();
+    fresh.observe(obj('10', 'Pending')); // a late event of the version we replaced
+    expect(fresh.size()).toBe(1);
+    fresh.observe(obj('11', 'Approved'));
+    expect(fresh.size()).toBe(0);
+    fresh.remember(obj('10', 'Pending'), obj('11', 'Approved'));
+    fresh.observe(obj('10', 'Pending', 'other-incarnation'));
+    expect(fresh.size()).toBe(0);
+  });
 });

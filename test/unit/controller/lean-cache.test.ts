@@ -1,0 +1,108 @@
+// The controller's caches keep what the reconcilers read, parsed once at ingest (informers.ts, parse.ts).
+import { describe, expect, it } from 'vitest';
+import { API_VERSION } from '../../../src/api/group.ts';
+import { deepFreeze } from '../../../src/hash/freeze.ts';
+import { leanObject, leanPod, metadataOnly } from '../../../src/controller/informers.ts';
+import { ingestObject, parseDecision, parseProposal, parseStats } from '../../../src/controller/parse.ts';
+import { stripManagedFields } from '../../../src/runtime/informer.ts';
+import type { KubeObject } from '../../../src/runtime/resource.ts';
+import { decisionFor, evaluationInput, PROPOSAL_UID, spec } from './fixtures.ts';
+
+const MANAGED_FIELDS = [{ manager: 'm87-controller', operation: 'Update', fieldsV1: { 'f:status': { 'f:phase': {} } } }];
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+function withServerFields(obj: object): KubeObject {
+  const o = structuredClone(obj) as KubeObject;
+  o.metadata = { ...o.metadata, resourceVersion: '42', uid: o.metadata.uid ?? 'u-1', managedFields: MANAGED_FIELDS };
+  return o;
+}
+
+describe('cache transforms', () => {
+  it('stripManagedFields drops managedFields only, and returns an object without them as it is', () => {
+    const obj = withServerFields({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', namespace: 'n', labels: { x: 'y' } }, data: { k: 'v' } });
+    const lean = stripManagedFields(obj);
+    expect(lean.metadata.managedFields).toBeUndefined();
+    expect(lean).toEqual({ ...obj, metadata: { name: 'a', namespace: 'n', labels: { x: 'y' }, resourceVersion: '42', uid: 'u-1' } });
+    expect(obj.metadata.managedFields).toBeDefined(); // the input is not changed
+    expect(stripManagedFields(lean)).toBe(lean);
+  });
+
+  it("leanObject also drops kubectl's last-applied copy and keeps every other annotation", () => {
+    const obj = withServerFields({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', annotations: { [LAST_APPLIED]: '{"huge":true}', keep: 'me' } } });
+    const lean = leanObject(obj);
+    expect(lean.metadata.annotations).toEqual({ keep: 'me' });
+    expect(lean.metadata.managedFields).toBeUndefined();
+    expect(lean.metadata.resourceVersion).toBe('42');
+  });
+
+  it('leanPod keeps metadata, status and each container name and image (what the job reconciler reads)', () => {
+    const pod = withServerFields({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'm87-job-x', namespace: 'n', annotations: { 'governance.m87.io/envelope': '{}' }, ownerReferences: [{ uid: 'j', name: 'x', kind: 'Job' }] },
+      spec: {
+        initContainers: [{ name: 'step-0', image: 'tool@sha256:abc', command: ['x'], env: [{ name: 'A', value: 'b' }] }],
+        containers: [{ name: 'runner', image: 'm87@sha256:def', volumeMounts: [{ name: 'v', mountPath: '/v' }] }],
+        volumes: [{ name: 'v', emptyDir: {} }],
+        securityContext: { runAsNonRoot: true },
+      },
+      status: { phase: 'Pending', initContainerStatuses: [{ name: 'step-0', imageID: 'tool@sha256:abc' }] },
+    });
+    const lean = leanPod(pod);
+    expect(lean.spec).toEqual({ initContainers: [{ name: 'step-0', image: 'tool@sha256:abc' }], containers: [{ name: 'runner', image: 'm87@sha256:def' }] });
+    expect(lean.status).toEqual(pod.status);
+    expect(lean.metadata.annotations).toEqual(pod.metadata.annotations);
+    expect(lean.metadata.ownerReferences).toEqual(pod.metadata.ownerReferences);
+    expect(lean.metadata.managedFields).toBeUndefined();
+  });
+
+  it('a NetworkPolicy is cached as metadata only', () => {
+    const np = withServerFields({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'm87-job-x', namespace: 'n' }, spec: { podSelector: {}, policyTypes: ['Egress'] } });
+    expect(metadataOnly(np)).toEqual({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'm87-job-x', namespace: 'n', resourceVersion: '42', uid: 'u-1' } });
+  });
+});
+
+describe('parse once at ingest', () => {
+  it('a Decision is parsed at ingest; reconciles read that parse (no further parse) and the spec is stored once', () => {
+    const raw = withServerFields(decisionFor());
+    const before = parseStats.parses;
+    const cached = deepFreeze(ingestObject('Decision', leanObject(raw)));
+    expect(parseStats.parses).toBe(before + 1);
+    for (let i = 0; i < 5; i++) {
+      const parsed = parseDecision(cached);
+      expect(parsed.ok).toBe(true);
+      if (!parsed.ok) return;
+      // The typed form and the cached object share the spec and metadata: one copy in memory.
+      expect(parsed.value.spec).toBe(cached.spec);
+      expect(parsed.value.metadata).toBe(cached.metadata);
+      expect(parsed.value.spec.outcome).toBe('ALLOW');
+    }
+    expect(parseStats.parses).toBe(before + 1);
+    expect(cached.metadata.managedFields).toBeUndefined();
+    expect(cached.metadata.resourceVersion).toBe('42');
+  });
+
+  it('a Proposal parsed at ingest hashes as the lazily parsed one does', () => {
+    const proposal = withServerFields({ apiVersion: API_VERSION, kind: 'Proposal', metadata: { name: 'write-file', namespace: 'team-a', uid: PROPOSAL_UID }, spec: spec() });
+    const ingested = deepFreeze(ingestObject('Proposal', leanObject(proposal)));
+    const lazily = parseProposal(deepFreeze(structuredClone(proposal)));
+    const atIngest = parseProposal(ingested);
+    expect(atIngest.ok && lazily.ok).toBe(true);
+    if (!atIngest.ok || !lazily.ok) return;
+    expect(atIngest.value.hash).toBe(lazily.value.hash);
+    expect(atIngest.value.hash).toBe(evaluationInput().proposal.hash);
+    expect(atIngest.value.proposal.spec).toBe(ingested.spec);
+  });
+
+  it('an object that does not parse is cached as it came, and its failure is remembered (not parsed again)', () => {
+    const bad = withServerFields({ apiVersion: API_VERSION, kind: 'Decision', metadata: { name: 'x', namespace: 'n' }, spec: { outcome: 'MAYBE' } });
+    const before = parseStats.parses;
+    const cached = deepFreeze(ingestObject('Decision', bad));
+    expect(cached).toBe(bad);
+    const r1 = parseDecision(cached);
+    const r2 = parseDecision(cached);
+    expect(r1.ok).toBe(false);
+    expect(r2).toBe(r1);
+    expect(parseStats.parses).toBe(before + 1);
+  });
+});
