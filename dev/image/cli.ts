@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { buildImageLocked, withImageCache } from './build.ts';
 import { checkContainerdSocket, importImage } from './containerd.ts';
-import { buildToolImageLocked, TOOL_IMAGE_NAMES, TOOL_IMAGES_JSON, writeToolImagesJson, type ToolImageName } from './tool-images.ts';
+import { buildToolImageLocked, readToolImagesJson, TOOL_IMAGE_NAMES, TOOL_IMAGES_JSON, writeToolImagesJson, type ToolImageName } from './tool-images.ts';
 
 const USAGE = `Usage: npm run image -- [options]
 
@@ -15,6 +15,7 @@ Options:
                                  (env M87_CONTAINERD_ADDRESS)
   --tools                        also build the shipped tools' images (tool-git, tool-python-pytest,
                                  tool-curl; dev/image/tool-images.ts) and import them with the m87 image
+                                 (refused when a digest differs from the pinned one, unless --write-catalogue)
   --write-catalogue              with --tools: write their digests to src/tool-catalogue/tool-images.json
                                  (the digests the shipped catalogue pins)
   --json                         print the result as JSON on stdout
@@ -46,8 +47,13 @@ async function main(): Promise<number> {
     const imported = address !== undefined ? await importImage(image, { address, progress }) : null;
     const tools: { name: ToolImageName; reference: string; digest: string; seconds: number; cached: boolean }[] = [];
     if (values.tools) {
+      const pinned = readToolImagesJson();
       for (const name of TOOL_IMAGE_NAMES) {
         const tool = await buildToolImageLocked(name, { progress });
+        // Importing an image the catalogue does not pin is drift (its Tools could never run it), unless re-pinning.
+        if (address !== undefined && !values['write-catalogue'] && tool.digest !== pinned[name]) {
+          throw new Error(`tool image ${name}: this host builds ${tool.digest}, but the catalogue pins ${pinned[name] ?? '(nothing)'} (${TOOL_IMAGES_JSON}); not imported. Re-pin with --write-catalogue if the change is intended.`);
+        }
         if (address !== undefined) await importImage(tool, { address, progress });
         tools.push({ name, reference: tool.reference, digest: tool.digest, seconds: tool.seconds, cached: tool.layers.every((l) => l.cached) });
       }
