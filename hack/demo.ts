@@ -118,7 +118,7 @@ async function printMetrics(stack: Stack): Promise<void> {
 
 /** With --keep: one more DEPLOY for the reader to approve, left AwaitingApproval. */
 async function leavePending(stack: Stack): Promise<void> {
-  await propose(stack.bob, JOB_NAMESPACE, PENDING_PROPOSAL, deploySpec('bob', 'production', stack.egressDestination));
+  await propose(stack.bob, JOB_NAMESPACE, PENDING_PROPOSAL, deploySpec('bob', 'production', stack.repository ?? stack.egressDestination));
   await waitForProposalPhase(stack.admin, JOB_NAMESPACE, PENDING_PROPOSAL, ['AwaitingApproval']);
 }
 
