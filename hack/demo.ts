@@ -259,7 +259,7 @@ async function main(): Promise<number> {
         scenarioRows(results),
       ),
     );
-    out('Times are seconds from submission (approval included). Runner verify: signature, DEH, job binding, manifest hash.');
+    out('Times are seconds from submission (approval included). Runner verify: the final container check of the strict envelope schema, DEH and signature.');
     out(`(e) tampering: ${stack.network === 'kube-router' ? REAL_NODE_TAMPER_METHOD : TAMPER_METHOD}.`);
     out(`Node: ${stack.nodeDescription}${realNode !== undefined ? '; controller in-cluster (the chart\'s Deployment: leader election, probes, restricted security context)' : '; controller as a local process'}.`);
     const target = `${stack.egressDestination.host}:${stack.egressDestination.port}`;
