@@ -123,7 +123,7 @@ async function printMetrics(stack: Stack): Promise<void> {
 
 /** With --keep: one more DEPLOY for the reader to approve, left AwaitingApproval. */
 async function leavePending(stack: Stack): Promise<void> {
-  await propose(stack.bob, JOB_NAMESPACE, PENDING_PROPOSAL, deploySpec('bob', 'production', stack.egressDestination));
+  await propose(stack.bob, JOB_NAMESPACE, PENDING_PROPOSAL, deploySpec('bob', 'production', stack.repository ?? stack.egressDestination));
   await waitForProposalPhase(stack.admin, JOB_NAMESPACE, PENDING_PROPOSAL, ['AwaitingApproval']);
 }
 
@@ -264,7 +264,7 @@ async function main(): Promise<number> {
         scenarioRows(results),
       ),
     );
-    out('Times are seconds from submission (approval included). Runner verify: signature, DEH, job binding, manifest hash.');
+    out('Times are seconds from submission (approval included). Runner verify: the final container check of the strict envelope schema, DEH and signature.');
     out(`(e) tampering: ${stack.network === 'kube-router' ? REAL_NODE_TAMPER_METHOD : TAMPER_METHOD}.`);
     out(`Node: ${stack.nodeDescription}${realNode !== undefined ? '; controller in-cluster (the chart\'s Deployment: leader election, probes, restricted security context)' : '; controller as a local process'}.`);
     const target = `${stack.egressDestination.host}:${stack.egressDestination.port}`;

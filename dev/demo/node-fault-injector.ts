@@ -1,17 +1,27 @@
 // A compromised node, for the demo and the e2e tier only: the process node's image map sends the runner
-// image here (`node node-fault-injector.ts <plan.json> <src/cli/main.ts> runner`). For a Pod whose job the
+// image here (`node node-fault-injector.ts <plan.json> <src/cli/main.ts> runner`), and the delivered runner of
+// every step container too (`… step <i>`). For a Pod whose job the
 // plan names, it does what a node-level attacker can do without touching the API server — present forged
 // downward-API annotations to the container and plant a symlink in its workspace — and then runs the real,
 // unmodified `m87 runner` in this process. Jobs the plan does not name run untouched.
 //
 // It runs as the Pod's user in the Pod's network namespace, exactly like the runner it wraps.
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ANNOTATIONS, PODINFO_FILES } from '../../src/api/group.ts';
 import { readPodinfo } from '../../src/runner/podinfo.ts';
 import type { FaultPlan, FaultSpec } from './faults.ts';
+
+function existsLink(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function log(message: string): void {
   process.stderr.write(`m87 node fault injector: ${message}\n`);
@@ -55,10 +65,14 @@ async function main(argv: readonly string[]): Promise<void> {
     process.env.M87_PODINFO_DIR = forgedDir;
     log(`presenting forged annotations (${fault.annotations}) instead of ${podinfo}`);
   }
-  if (fault?.symlink !== undefined) {
-    const link = join(process.env.M87_WORKSPACE ?? '', fault.symlink.link);
-    symlinkSync(fault.symlink.target, link);
-    log(`planted the symlink ${link} -> ${fault.symlink.target}`);
+  // Into the workspace of the first container that mounts it (a step Pod's later containers find it there).
+  const workspace = process.env.M87_WORKSPACE;
+  if (fault?.symlink !== undefined && workspace !== undefined && workspace !== '') {
+    const link = join(workspace, fault.symlink.link);
+    if (!existsLink(link)) {
+      symlinkSync(fault.symlink.target, link);
+      log(`planted the symlink ${link} -> ${fault.symlink.target}`);
+    }
   }
   if (forgedDir !== undefined) {
     const dir = forgedDir;

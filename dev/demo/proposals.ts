@@ -71,16 +71,23 @@ export function readSecretsSpec(notifyUrl: string): ProposalSpecInput {
 }
 
 /**
- * A person proposes a deploy, smoke-tested first by fetching the service's status page (/status on `egress`,
- * the destination the policy allows) through the runner's egress gate: DEPLOY always needs a human approval.
+ * A person proposes a deploy, smoke-tested first: the repository's smoke tests (checkout + pytest), or — where
+ * no repository is served (the real node) — a GET of the service's status page (/status on `smoke`, a
+ * destination the policy allows) through the runner's egress gate. DEPLOY always needs a human approval.
  */
-export function deploySpec(person: string, environment: string, egress: { readonly host: string; readonly port: number }): ProposalSpecInput {
+export function deploySpec(person: string, environment: string, smoke: RepositoryRef | { readonly host: string; readonly port: number }): ProposalSpecInput {
+  const work: Pick<ProposalSpecInput, 'effects' | 'steps' | 'envelope'> =
+    'url' in smoke
+      ? { effects: ['DEPLOY', 'READ_REPO', 'RUN_TESTS'], ...checkoutAndTest(smoke, SMOKE_TESTS) }
+      : {
+          effects: ['DEPLOY', 'NETWORK_CALL'],
+          steps: [{ tool: 'http-get', args: { url: `http://${smoke.host}:${smoke.port}/status` } }],
+          envelope: { egress: [{ host: smoke.host, port: smoke.port }] },
+        };
   return humanSpec(person, {
     summary: `Smoke-test and deploy checkout v1.4.2 to ${environment}`,
     intent: { id: `release-checkout-1-4-2-${environment}`, goal: `Roll the tested checkout build v1.4.2 out to ${environment}.`, mode: 'ship' },
-    effects: ['DEPLOY', 'NETWORK_CALL'],
-    steps: [{ tool: 'http-get', args: { url: `http://${egress.host}:${egress.port}/status` } }],
-    envelope: { egress: [{ host: egress.host, port: egress.port }] },
+    ...work,
     truthAccount: {
       observations: ['Build 1.4.2 passed the full test suite (run 4820).', `${environment} runs checkout v1.4.1.`],
       claims: [{ text: 'v1.4.2 changes only the cart total calculation.', confidence: 0.9 }],

@@ -256,7 +256,7 @@ export const deployApproved: Scenario = {
   title: 'DEPLOY approved by a human',
   run: async (ctx) => {
     const t0 = performance.now();
-    const run = await runProposal(ctx, { as: ctx.stack.bob, submitter: 'bob', name: nameOf(ctx, 'deploy-checkout-staging'), spec: deploySpec('bob', 'staging', ctx.stack.egressDestination), approver: 'alice' });
+    const run = await runProposal(ctx, { as: ctx.stack.bob, submitter: 'bob', name: nameOf(ctx, 'deploy-checkout-staging'), spec: deploySpec('bob', 'staging', repositoryOf(ctx)), approver: 'alice', timeoutMs: 150_000 });
     const c = new Checks();
     checkDecision(c, run, 'REQUIRE_HUMAN', 'DEPLOY_REQUIRES_HUMAN');
     checkApproved(c, run, 'alice');

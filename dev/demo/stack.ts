@@ -239,7 +239,9 @@ async function startNode(c: StartContext, planFile: string, nodeStateDir: string
     deliveredRunner: true,
   }));
   // The shipped tool images (git, python + pytest, curl) stand in with host programs, for step Pods.
-  if (c.network === 'veth') imageMap.push(...toolImageMap(join(opts.workDir, 'tools')));
+  // Their step containers run the delivered runner through the fault injector too: a compromised node shows
+  // every container of a targeted Pod the same forgery.
+  if (c.network === 'veth') imageMap.push(...toolImageMap(join(opts.workDir, 'tools')).map((m) => ({ ...m, deliveredRunnerPrefix: [process.execPath, INJECTOR, planFile, CLI_MAIN] })));
   writeFileSync(imageMapFile, JSON.stringify(imageMap, null, 2), { mode: 0o644 });
   return step(c.progress, `process node ${opts.nodeName} (network ${c.network}${c.network === 'veth' ? `, pool ${opts.podCidr}` : ''}) Ready`, async () => {
     const child = await startChild({

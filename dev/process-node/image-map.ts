@@ -24,6 +24,11 @@ export interface ImageMapping {
   readonly deliveredRunner?: boolean;
   /** The checkout whose CLI runs the delivered runner (default: this one). */
   readonly repoRoot?: string;
+  /**
+   * Host argv that runs the delivered runner instead of `node <repoRoot>/src/cli/main.ts` (the demo's node
+   * fault injector wraps it this way); the runner's arguments follow.
+   */
+  readonly deliveredRunnerPrefix?: readonly string[];
 }
 
 /** The repository this file belongs to (src/node → repo root). */
@@ -76,7 +81,8 @@ export function resolveCommand(imageMap: readonly ImageMapping[], container: Con
     const main = rest.findIndex((a) => a.endsWith(DELIVERED_MAIN));
     if (main < 0) return { ok: false, reason: 'StartError', message: `containers[${container.name}]: ${exe} does not run the delivered runner` };
     const repoRoot = mapping.repoRoot ?? REPO_ROOT;
-    return { ok: true, prefix: [process.execPath, resolve(repoRoot, 'src', 'cli', 'main.ts')], args: rest.slice(main + 1) };
+    const prefix = mapping.deliveredRunnerPrefix ?? [process.execPath, resolve(repoRoot, 'src', 'cli', 'main.ts')];
+    return { ok: true, prefix: [...prefix], args: rest.slice(main + 1) };
   }
   const prefix = mapping.executables[exe] ?? mapping.executables[basename(exe)];
   if (prefix === undefined || prefix.length === 0) {

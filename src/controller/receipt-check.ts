@@ -12,7 +12,8 @@
 //   consistency check of a self-report, not proof of the work.
 import type { Job } from '../api/kinds.ts';
 import { Receipt, RECEIPT_MAX_BYTES } from '../api/receipt.ts';
-import { podAnnotationMismatch, RUNNER_CONTAINER, type SignedJob } from './job-pod.ts';
+import { podAnnotationMismatch, RUNNER_CONTAINER, stepContainerName, type SignedJob } from './job-pod.ts';
+import { outputArtifactPath } from '../integrity/framed-output.ts';
 
 export type VerificationResult = 'verified' | 'refused' | 'mismatch' | 'invalid' | 'missing';
 export const VERIFICATION_RESULTS: readonly VerificationResult[] = ['verified', 'refused', 'mismatch', 'invalid', 'missing'];
@@ -68,8 +69,34 @@ function runnerSawOtherEnvelope(reason: string, message: string): EnvelopeVerifi
   return { status: 'False', reason, message: `${message} (reported by the runner; the Pod object carries the signed envelope)` };
 }
 
+/**
+ * The outputs the Pod's steps declare (`outputs/<step>/<name>`), from the Tool spec the controller handed each
+ * step container (`M87_TOOL_SPEC`; a Pod's container env cannot change after creation). A Succeeded receipt
+ * lists every one of them. A spec that cannot be read declares something unknowable: undefined (fail closed).
+ */
+export function declaredOutputs(pod: unknown, steps: number): string[] | undefined {
+  const containers = (pod as { spec?: { initContainers?: { name?: string; env?: { name?: string; value?: string }[] }[] } }).spec?.initContainers ?? [];
+  const out: string[] = [];
+  for (let i = 0; i < steps; i++) {
+    const spec = containers.find((c) => c.name === stepContainerName(i))?.env?.find((e) => e.name === 'M87_TOOL_SPEC')?.value;
+    if (spec === undefined) return undefined;
+    let outputs: unknown;
+    try {
+      outputs = (JSON.parse(spec) as { workspace?: { outputs?: unknown } }).workspace?.outputs;
+    } catch {
+      return undefined;
+    }
+    if (!Array.isArray(outputs)) return undefined;
+    for (const o of outputs as { name?: unknown }[]) {
+      if (typeof o.name !== 'string') return undefined;
+      out.push(outputArtifactPath(i, o.name));
+    }
+  }
+  return out;
+}
+
 /** Parses and checks the receipt of the terminated runner container of a Pod that carries the Job (see podProgress). */
-function verifyReceipt(job: JobFacts, terminated: TerminatedContainer): JobResult {
+function verifyReceipt(job: JobFacts, terminated: TerminatedContainer, expectedOutputs: readonly string[] | undefined): JobResult {
   const completionTime = terminated.finishedAt;
   const raw = terminated.message ?? '';
   if (raw.trim() === '') {
@@ -144,7 +171,10 @@ function verifyReceipt(job: JobFacts, terminated: TerminatedContainer): JobResul
   }
   const failedStep = receipt.steps.findIndex((s) => s.exitCode !== 0);
   if (failedStep >= 0) return fail('ReceiptInconsistent', `The receipt says Succeeded but step ${failedStep} exited with ${receipt.steps[failedStep]?.exitCode}.`);
-  if (receipt.artifacts.length === 0) return fail('NoArtifacts', 'The receipt says Succeeded but lists no artifacts.');
+  // Every output the steps' Tools declare, and nothing is taken on faith when they cannot be read.
+  if (expectedOutputs === undefined) return fail('NoArtifacts', 'The receipt says Succeeded but the Pod does not say which outputs its steps declare.');
+  const missing = expectedOutputs.filter((path) => !receipt.artifacts.some((a) => a.path === path));
+  if (missing.length > 0) return fail('NoArtifacts', `The receipt says Succeeded but lists no artifact ${missing[0]} (an output its Tool declares).`);
   return {
     phase: 'Succeeded',
     reason: REPORTED_BY_RUNNER,
@@ -199,7 +229,7 @@ export function podProgress(job: JobFacts, pod: unknown): PodProgress {
         message: terminated.message,
         reason: terminated.reason,
         finishedAt: terminated.finishedAt,
-      }),
+      }, declaredOutputs(pod, job.envelope.steps.length)),
     };
   }
   if (status.phase === 'Failed' || status.phase === 'Succeeded') {

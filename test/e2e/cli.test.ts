@@ -14,7 +14,7 @@ const as = (context: string) => ['-n', ns, '--kubeconfig', stack.kubeconfigPath,
 
 describe('m87 CLI (kubectl-m87) against the cluster', () => {
   it('pending lists a proposal awaiting approval, with its effects and reasons', async () => {
-    await propose(stack.bob, ns, name, deploySpec('bob', `cli-${ctx.suffix}`, stack.egressDestination));
+    await propose(stack.bob, ns, name, deploySpec('bob', `cli-${ctx.suffix}`, stack.repository!));
     const decision = await waitForDecision(stack.admin, ns, name);
     expect(decision.spec.outcome).toBe('REQUIRE_HUMAN');
     await waitForProposalPhase(stack.admin, ns, name, ['AwaitingApproval']);

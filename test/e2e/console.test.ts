@@ -56,7 +56,7 @@ async function startUi(context: string): Promise<{ url: string; stderr: () => st
 }
 
 async function proposeDeploy(n: string, environment: string, extra: Record<string, unknown> = {}): Promise<void> {
-  await propose(stack.bob, ns, n, { ...deploySpec('bob', environment, stack.egressDestination), ...extra });
+  await propose(stack.bob, ns, n, { ...deploySpec('bob', environment, stack.repository!), ...extra });
   await waitForProposalPhase(stack.admin, ns, n, ['AwaitingApproval']);
 }
 
@@ -151,7 +151,7 @@ describe('m87 ui in headless Chromium', () => {
     // Every reason, the effects, both hashes, the declared patch, the envelope and the challenge.
     for (const r of decision.spec.reasons) expect(text).toContain(r.code);
     expect(text).not.toMatch(/null|undefined|\[object Object\]/);
-    expect(text).toContain('DEPLOY, RUN_TESTS');
+    expect(text).toContain('DEPLOY, READ_REPO, RUN_TESTS');
     expect(text).toContain(proposalHash(proposal.spec));
     expect(text).toContain(decision.spec.envelopeHash ?? 'no envelope hash');
     expect(await page.locator('pre[aria-label="Content of src/cart.ts"]').textContent()).toBe(PATCH);
@@ -186,7 +186,7 @@ describe('m87 ui in headless Chromium', () => {
     expect(await page.locator(`#pending-list button[data-key="${ns}/${n}"]`).count()).toBe(0);
     const receipt = (await page.locator('#job-status').textContent()) ?? '';
     expect(receipt).toContain('Envelope verifiedyes');
-    expect(receipt).toContain('http-get');
+    expect(receipt).toContain('run-tests');
     expect(await page.locator('#detail').textContent()).toContain('Approve by alice — Accepted');
     await page.locator('#job-status').scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(SHOTS, '02-approved-receipt.png') });

@@ -143,7 +143,9 @@ describe('demo scenarios', () => {
       const got = stack.egress!.requests.filter((r) => r.path === '/status');
       expect(got).toHaveLength(1);
       // From the job Pod's own address, as forwarded by the runner's egress gate (its lease token stays behind).
-      expect(got[0]).toMatchObject({ method: 'GET', remoteAddress: podIP, headers: { 'user-agent': 'm87-runner' } });
+      // The shipped http-get Tool is curl in its own image; the gate forwards its request as sent.
+      expect(got[0]).toMatchObject({ method: 'GET', remoteAddress: podIP });
+      expect(got[0]?.headers['user-agent']).toMatch(/^curl\//);
       expect(got[0]?.headers['proxy-authorization']).toBeUndefined();
     } else {
       expect(job.status?.reason).toBe('EGRESS_UPSTREAM_FAILED');

@@ -24,7 +24,7 @@ export const TEST_ONLY_TOOLS: Readonly<Record<string, ToolSpecInput>> = {
     workspace: { access: 'none', outputs: [] },
   },
   'write-file': {
-    description: 'Writes content to one file in the workspace (test fixture).',
+    description: 'Writes content to one file in the workspace, creating its directories (test fixture).',
     effects: ['WRITE_PATCH'],
     minWriteScope: 'sandbox',
     executionModes: ['commit', 'draft'],
@@ -33,8 +33,16 @@ export const TEST_ONLY_TOOLS: Readonly<Record<string, ToolSpecInput>> = {
       content: { type: 'string', required: true, maxLength: 65536, multiline: true, allowLeadingDash: true },
     },
     image: GIT_TOOL_IMAGE,
-    // The script is a literal; path and content reach it as positional parameters, never as shell text.
-    argv: [{ literal: 'sh' }, { literal: '-c' }, { literal: 'printf %s "$2" > "$1"' }, { literal: 'write-file' }, { arg: 'path' }, { arg: 'content' }],
+    // The script is a literal; path and content reach it as positional parameters, never as shell text. The
+    // runner has already refused a path outside the workspace or through a symlink leading out of it.
+    argv: [
+      { literal: 'sh' },
+      { literal: '-c' },
+      { literal: 'mkdir -p -- "$(dirname -- "$1")" && printf %s "$2" > "$1"' },
+      { literal: 'write-file' },
+      { arg: 'path' },
+      { arg: 'content' },
+    ],
     timeoutSeconds: 30,
     network: false,
     workspace: { access: 'writable', outputs: [] },

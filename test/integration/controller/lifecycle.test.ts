@@ -190,8 +190,10 @@ describe('ALLOW', () => {
     expect(condition(finished, 'Succeeded')).toMatchObject({ status: 'True', reason: 'ReportedByRunner' });
   });
 
-  it('a receipt that lists no artifacts fails the Job with a reason', async () => {
-    await propose(env, 'casey', 'allow-2', caseySpec(env, { summary: 'Second write' }));
+  it('a receipt that leaves out an output its Tool declares fails the Job with a reason', async () => {
+    // apply-patch declares the output `patch`: a Succeeded receipt must list outputs/0/patch.
+    const patch = ['--- a/NOTES.md', '+++ b/NOTES.md', '@@ -1 +1 @@', '-v0', '+v1', ''].join('\n');
+    await propose(env, 'casey', 'allow-2', caseySpec(env, { summary: 'Second write', steps: [{ tool: 'apply-patch', args: { patch } }] }));
     const pod = await waitForPod('allow-2');
     const job = await waitForJob('allow-2');
     await simulateRunnerExit(pod, receiptFor(job, { artifacts: [] }));

@@ -163,7 +163,7 @@ describe.skipIf(!runnable)('step Pod on the process node: git-checkout → apply
     expect(patch).toContain('-    return a - b');
     const report = outputs.find((o) => o.name === 'test-report')!.bytes.toString('utf8');
     expect(report).toMatch(/<testsuite [^>]*failures="0"/);
-    expect(report).toMatch(/<testsuite [^>]*tests="1"/);
+    expect(report).toMatch(/<testsuite [^>]*tests="2"/); // test_add (fixed) and the smoke test
     // A byte changed in the log no longer matches the receipt's digest.
     const b64Line = log.split('\n').find((l) => /^[A-Za-z0-9+/]{20,}/.test(l))!;
     const tampered = log.replace(b64Line, (b64Line[0] === 'A' ? 'B' : 'A') + b64Line.slice(1));

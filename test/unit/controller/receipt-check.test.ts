@@ -114,8 +114,22 @@ describe('receipt verification', () => {
     }
   });
 
+  it('a Succeeded receipt lists every output the steps\' Tools declare; Tools that declare none need no artifact', () => {
+    expect(check(receipt({ artifacts: [] })).phase).toBe('Succeeded'); // write-file declares no output
+    const withReport = { ...TEST_CATALOGUE.get('write-file')!, workspace: { access: 'writable' as const, outputs: [{ name: 'report', kind: 'file' as const, path: '.m87/r.txt', maxBytes: 100 }] } };
+    const pod = (r: Receipt) => {
+      const built = buildJobPod({ job: { ...job, namespace: 'team-a', name: 'write-file', proposalName: 'write-file' }, publicKeyConfigMap: 'm87-public-key', tools: { 'write-file': withReport } });
+      return { ...built, status: { phase: 'Succeeded', containerStatuses: [{ name: 'runner', state: { terminated: { exitCode: 0, message: JSON.stringify(r), finishedAt: '2025-06-01T12:00:05Z' } } }] } };
+    };
+    expect(finished(pod(receipt({ artifacts: [] })))).toMatchObject({ phase: 'Failed', reason: 'NoArtifacts' });
+    expect(finished(pod(receipt({ artifacts: [{ path: 'outputs/0/report', sha256: sha256Hex('r') }] }))).phase).toBe('Succeeded');
+    // A Pod whose step spec cannot be read says nothing about its outputs: not Succeeded.
+    const broken = pod(receipt());
+    broken.spec.initContainers![1]!.env = broken.spec.initContainers![1]!.env.filter((e) => e.name !== 'M87_TOOL_SPEC');
+    expect(finished(broken)).toMatchObject({ phase: 'Failed', reason: 'NoArtifacts' });
+  });
+
   it.each([
-    ['no artifacts', receipt({ artifacts: [] }), 'NoArtifacts'],
     ['another job UID', receipt({ jobUID: 'someone-else' }), 'ReceiptJobMismatch'],
     ['another DEH', receipt({ deh: { claimed: sha256Hex('x'), recomputed: sha256Hex('x'), verified: true } }), 'ReceiptDehMismatch'],
     ['unverified envelope', receipt({ deh: { claimed: deh, recomputed: deh, verified: false } }), 'ENVELOPE_NOT_VERIFIED'],
