@@ -82,21 +82,29 @@ function parsedAtIngest(kind: 'Proposal' | 'Decision' | 'Approval' | 'Job'): (ob
   return (obj) => ingestObject(kind, leanObject(obj));
 }
 
-type Container = { name?: unknown; image?: unknown };
-const nameAndImage = (cs: unknown): { name: unknown; image: unknown }[] | undefined =>
-  Array.isArray(cs) ? (cs as Container[]).map((c) => ({ name: c.name, image: c.image })) : undefined;
+type EnvVar = { name?: unknown; value?: unknown };
+type Container = { name?: unknown; image?: unknown; env?: unknown };
+/** The one env entry the controller reads back: the Tool spec it handed a step container (receipt-check.ts declaredOutputs). */
+const KEPT_ENV = 'M87_TOOL_SPEC';
+const containerView = (cs: unknown): Container[] | undefined =>
+  Array.isArray(cs)
+    ? (cs as Container[]).map((c) => {
+        const env = Array.isArray(c.env) ? (c.env as EnvVar[]).filter((e) => e.name === KEPT_ENV) : [];
+        return { name: c.name, image: c.image, ...(env.length > 0 ? { env } : {}) };
+      })
+    : undefined;
 
 /**
  * A job Pod as the job reconciler reads it: metadata (owner, the signed-envelope annotations), status, and
- * of the spec only each container's name and image (stepImageMismatch). The rest of the spec is what we
- * created and never read again.
+ * of the spec only each container's name and image (stepImageMismatch) and a step container's Tool spec
+ * (M87_TOOL_SPEC: the outputs the receipt must list). The rest of the spec is what we created and never read again.
  */
 export function leanPod(obj: KubeObject): KubeObject {
   const lean = leanObject(obj);
   const spec = lean.spec as { initContainers?: unknown; containers?: unknown } | undefined;
   if (spec === undefined) return lean;
-  const initContainers = nameAndImage(spec.initContainers);
-  const containers = nameAndImage(spec.containers);
+  const initContainers = containerView(spec.initContainers);
+  const containers = containerView(spec.containers);
   return { ...lean, spec: { ...(initContainers ? { initContainers } : {}), ...(containers ? { containers } : {}) } };
 }
 

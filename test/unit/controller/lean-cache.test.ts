@@ -3,12 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { API_VERSION } from '../../../src/api/group.ts';
 import { deepFreeze } from '../../../src/hash/freeze.ts';
 import { leanObject, leanPod, metadataOnly } from '../../../src/controller/informers.ts';
+import { declaredOutputs } from '../../../src/controller/receipt-check.ts';
 import { ingestObject, parseDecision, parseProposal, parseStats } from '../../../src/controller/parse.ts';
 import { stripManagedFields } from '../../../src/runtime/informer.ts';
 import type { KubeObject } from '../../../src/runtime/resource.ts';
 import { decisionFor, evaluationInput, PROPOSAL_UID, spec } from './fixtures.ts';
 
 const MANAGED_FIELDS = [{ manager: 'm87-controller', operation: 'Update', fieldsV1: { 'f:status': { 'f:phase': {} } } }];
+const TOOL_SPEC = JSON.stringify({ workspace: { access: 'writable', outputs: [{ name: 'patch', path: 'out.patch', maxBytes: 1024 }] } });
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 function withServerFields(obj: object): KubeObject {
@@ -35,13 +37,15 @@ describe('cache transforms', () => {
     expect(lean.metadata.resourceVersion).toBe('42');
   });
 
-  it('leanPod keeps metadata, status and each container name and image (what the job reconciler reads)', () => {
+  it('leanPod keeps metadata, status, each container name and image, and a step container\'s M87_TOOL_SPEC (what the job reconciler reads)', () => {
     const pod = withServerFields({
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name: 'm87-job-x', namespace: 'n', annotations: { 'governance.m87.io/envelope': '{}' }, ownerReferences: [{ uid: 'j', name: 'x', kind: 'Job' }] },
       spec: {
-        initContainers: [{ name: 'step-0', image: 'tool@sha256:abc', command: ['x'], env: [{ name: 'A', value: 'b' }] }],
+        initContainers: [
+          { name: 'step-0', image: 'tool@sha256:abc', command: ['x'], env: [{ name: 'A', value: 'b' }, { name: 'M87_TOOL_SPEC', value: TOOL_SPEC }] },
+        ],
         containers: [{ name: 'runner', image: 'm87@sha256:def', volumeMounts: [{ name: 'v', mountPath: '/v' }] }],
         volumes: [{ name: 'v', emptyDir: {} }],
         securityContext: { runAsNonRoot: true },
@@ -49,7 +53,13 @@ describe('cache transforms', () => {
       status: { phase: 'Pending', initContainerStatuses: [{ name: 'step-0', imageID: 'tool@sha256:abc' }] },
     });
     const lean = leanPod(pod);
-    expect(lean.spec).toEqual({ initContainers: [{ name: 'step-0', image: 'tool@sha256:abc' }], containers: [{ name: 'runner', image: 'm87@sha256:def' }] });
+    expect(lean.spec).toEqual({
+      initContainers: [{ name: 'step-0', image: 'tool@sha256:abc', env: [{ name: 'M87_TOOL_SPEC', value: TOOL_SPEC }] }],
+      containers: [{ name: 'runner', image: 'm87@sha256:def' }],
+    });
+    // The receipt check reads the same declared outputs from the cached Pod as from the stored one.
+    expect(declaredOutputs(lean, 1)).toEqual(declaredOutputs(pod, 1));
+    expect(declaredOutputs(lean, 1)).toEqual(['outputs/0/patch']);
     expect(lean.status).toEqual(pod.status);
     expect(lean.metadata.annotations).toEqual(pod.metadata.annotations);
     expect(lean.metadata.ownerReferences).toEqual(pod.metadata.ownerReferences);
