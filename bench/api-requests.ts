@@ -4,6 +4,11 @@
 // does), never uses events.k8s.io (the scheduler does), and renews no other component's Lease. Leases are
 // shown apart (every control-plane component renews one every couple of seconds, the controller too), and
 // so are LIST and WATCH (informer upkeep, not per decision) and the submitter's own Proposal create.
+// GETs of Proposals and Jobs are the garbage collector's: when its graph has not seen the owner of a new
+// Decision, Job, Pod or NetworkPolicy yet, it checks the owner with a live GET (a "virtual" owner node); the
+// no-op baseline, which never reads a Proposal, shows them too once the plane lags (max rate), and the
+// single-decision test none. (The controller GETs those kinds only off the decision path: a Job its cache
+// lost, or the Proposal of an orphan Approval.)
 import type { KubeConfig } from '@kubernetes/client-node';
 import { kubeRequestText } from '../src/runtime/kube-http.ts';
 
@@ -50,7 +55,7 @@ export function diffRequestCounts(before: RequestCounts, after: RequestCounts): 
   return out;
 }
 
-export type RequestSource = 'controller' | 'submitter' | 'scheduler' | 'leases' | 'informers' | 'other';
+export type RequestSource = 'controller' | 'submitter' | 'scheduler' | 'garbage-collector' | 'leases' | 'informers' | 'other';
 
 /** Who makes a row's requests (see the file comment). Pure. */
 export function requestSource(row: Pick<RequestRow, 'verb' | 'group' | 'resource' | 'subresource'>): RequestSource {
@@ -60,6 +65,7 @@ export function requestSource(row: Pick<RequestRow, 'verb' | 'group' | 'resource
   if (row.group === 'governance.m87.io' && row.resource === 'proposals' && row.subresource === '' && row.verb === 'POST') return 'submitter';
   if (row.group === '' && row.resource === 'pods' && (row.subresource === 'binding' || row.subresource === 'status')) return 'scheduler';
   if (row.group === 'events.k8s.io') return 'scheduler';
+  if (row.verb === 'GET' && row.group === 'governance.m87.io' && (row.resource === 'proposals' || row.resource === 'jobs') && row.subresource === '') return 'garbage-collector';
   if (row.group === 'authorization.k8s.io' || row.group === 'authentication.k8s.io') return 'other';
   return 'controller';
 }
@@ -73,7 +79,7 @@ export interface RequestSummary {
 }
 
 export function summarizeRequests(diff: RequestCounts): RequestSummary {
-  const bySource: Record<RequestSource, number> = { controller: 0, submitter: 0, scheduler: 0, leases: 0, informers: 0, other: 0 };
+  const bySource: Record<RequestSource, number> = { controller: 0, submitter: 0, scheduler: 0, 'garbage-collector': 0, leases: 0, informers: 0, other: 0 };
   let total = 0;
   for (const row of diff.values()) {
     total += row.count;

@@ -80,7 +80,7 @@ export function renderReport(r: BenchResults): string {
     out.push(
       '',
       'API requests per decision (apiserver_request_total before/after the measured load; budget 6 per ALLOW, 2 per other outcome;',
-      'others = scheduler Pod status and events.k8s.io, Leases, LIST/WATCH, the loader\'s creates, /metrics)',
+      'others = scheduler Pod status and events.k8s.io, the garbage collector\'s owner GETs, Leases, LIST/WATCH, the loader\'s creates, /metrics)',
     );
     out.push(
       formatTable(

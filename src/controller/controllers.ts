@@ -179,9 +179,9 @@ export function createControllers(p: ControllerParts): Controllers {
   const jobs = new Controller<ObjectKey>({
     name: 'jobs',
     reconcile: tolerateNamespaceDeletion((key, ctx) => jobReconciler.reconcile(key, ctx)),
-    // Each Job costs three sequential requests (NetworkPolicy, Pod, Job.status): at 50 proposals/s 4 workers
-    // left Pods seconds behind the decisions; the requests, not CPU, are what a worker waits on.
-    workers: workers.jobs ?? 16,
+    // 4: on a saturated API server more job workers let Pods keep up with decisions but take the capacity
+    // from the decisions (bench, 2 shared cores: 16 workers halved decisions/s); decisions come first.
+    workers: workers.jobs ?? 4,
     logger: log,
     registry,
   })

@@ -20,7 +20,7 @@ describe('apiserver_request_total accounting', () => {
     const diff = diffRequestCounts(before, parseRequestCounts(scrape(13, 7)));
     expect(summarizeRequests(diff)).toEqual({
       total: 5,
-      bySource: { controller: 5, submitter: 0, scheduler: 0, leases: 0, informers: 0, other: 0 },
+      bySource: { controller: 5, submitter: 0, scheduler: 0, 'garbage-collector': 0, leases: 0, informers: 0, other: 0 },
       rows: { 'POST governance.m87.io/decisions': 3, 'POST /pods': 2 },
     });
   });
@@ -33,5 +33,7 @@ describe('apiserver_request_total accounting', () => {
     expect(requestSource({ verb: 'PATCH', group: 'governance.m87.io', resource: 'proposals', subresource: 'status' })).toBe('controller');
     expect(requestSource({ verb: 'WATCH', group: 'governance.m87.io', resource: 'jobs', subresource: '' })).toBe('informers');
     expect(requestSource({ verb: 'PUT', group: 'coordination.k8s.io', resource: 'leases', subresource: '' })).toBe('leases');
+    expect(requestSource({ verb: 'GET', group: 'governance.m87.io', resource: 'proposals', subresource: '' })).toBe('garbage-collector');
+    expect(requestSource({ verb: 'GET', group: 'governance.m87.io', resource: 'decisions', subresource: '' })).toBe('controller');
   });
 });

@@ -144,7 +144,7 @@ describe('targets', () => {
   it('checks the issue 16 cost targets against the baseline of the same run', () => {
     const requests = (controllerPerDecision: number, budgetPerDecision: number) => ({
       total: 900,
-      bySource: { controller: 480, submitter: 100, scheduler: 200, leases: 10, informers: 0, other: 0 },
+      bySource: { controller: 480, submitter: 100, scheduler: 200, 'garbage-collector': 0, leases: 10, informers: 0, other: 0 },
       rows: {},
       decided: 100,
       controllerPerDecision,
