@@ -26,7 +26,7 @@ import { jobNetworkPolicyName, jobPodName } from './names.ts';
 import { isControlledBy } from './owner.ts';
 import { createdAt } from './parse.ts';
 import type { PolicyState } from './policy-state.ts';
-import { NETWORK_POLICIES, PODS, PROPOSALS } from './resources.ts';
+import { DECISIONS, JOBS, NETWORK_POLICIES, PODS, PROPOSALS } from './resources.ts';
 import { planJobResources, planNamespace, type PruneReason, type RetentionSettings, type TreeFacts } from './retention.ts';
 import { decisionFacts, jobFacts } from './session-ledger.ts';
 
@@ -270,11 +270,20 @@ export class RetentionReconciler {
   /** Audit record first, then the Proposal (cascade). True when a deletion was sent. */
   async #pruneTree(p: KubeObject, reason: PruneReason, ctx: ReconcileContext): Promise<boolean> {
     const { namespace = '', name = '', uid = '' } = p.metadata;
-    const decision = this.#decisionOf(p);
-    if (decision === undefined) return false;
+    const cachedDecision = this.#decisionOf(p);
+    if (cachedDecision === undefined) return false;
+    this.#take();
+    // The record describes what the API server holds, not what a (possibly trimmed) cache keeps: the Decision
+    // and Job are read once more (their specs are immutable and a recorded job result is final).
+    const decision = await getObject(this.#d.kc, DECISIONS, { namespace, name }, { signal: ctx.signal });
+    const cachedJob = this.#jobOf(p);
+    const job = cachedJob === undefined ? undefined : await getObject(this.#d.kc, JOBS, { namespace, name: cachedJob.metadata.name ?? name }, { signal: ctx.signal });
+    if (decision === undefined || decision.metadata.uid !== cachedDecision.metadata.uid || (cachedJob !== undefined && job?.metadata.uid !== cachedJob.metadata.uid)) {
+      return false; // changed under us: the next pass sees the new state
+    }
     let record;
     try {
-      record = buildAuditRecord({ proposal: p, decision, approvals: this.#approvalsOf(p), job: this.#jobOf(p) }, reason, new Date(this.#d.now()));
+      record = buildAuditRecord({ proposal: p, decision, approvals: this.#approvalsOf(p), job }, reason, new Date(this.#d.now()));
     } catch (err) {
       if (!(err instanceof AuditRecordError)) throw err;
       // Without a complete record the tree stays (and says why, once per pass).
@@ -282,7 +291,6 @@ export class RetentionReconciler {
       ctx.log.warn({ proposal: name, err: err.message }, 'Not pruning a proposal tree: its audit record cannot be built');
       return false;
     }
-    this.#take();
     try {
       await this.#d.audit.write(record);
     } catch (err) {

@@ -189,7 +189,9 @@ describe('controller killed with SIGKILL while it prunes', () => {
       }
     });
 
-    const final = new ControllerProcess({ env, label: 'prune-final', identity: IDENTITY, lease: LEASE, extraArgs: ['--audit-file', auditFile, '--retention-rate', '8'] });
+    // The last controller prunes at 4 deletions/s (burst 16): the API server's audit log shows it kept to that.
+    const FINAL_RATE = 4;
+    const final = new ControllerProcess({ env, label: 'prune-final', identity: IDENTITY, lease: LEASE, extraArgs: ['--audit-file', auditFile, '--retention-rate', String(FINAL_RATE)] });
     await report.step('the last controller finishes; the garbage collector removes what the trees owned', async () => {
       await final.ready();
       await waitForObject(
@@ -235,6 +237,17 @@ describe('controller killed with SIGKILL while it prunes', () => {
         expect(Date.parse(e.stageTimestamp)).toBeGreaterThanOrEqual(podAt!);
       }
       report.count('NetworkPolicies deleted by the controller (after their Pod)', npDeletes);
+      // Rate: of the last controller's deletions, any n within t seconds stay within burst + rate × t (+1 slack).
+      const mine = events
+        .filter((e) => e.user.username === 'admin' && Date.parse(e.stageTimestamp) >= final.spawnedAtWall)
+        .map((e) => Date.parse((e as { requestReceivedTimestamp?: string }).requestReceivedTimestamp ?? e.stageTimestamp))
+        .sort((a, b) => a - b);
+      report.count('deletions by the last controller', mine.length);
+      for (let i = 0; i < mine.length; i++) {
+        for (let j = i; j < mine.length; j++) {
+          expect(j - i + 1, `deletions ${i}..${j} within ${(mine[j]! - mine[i]!) / 1000} s`).toBeLessThanOrEqual(4 * FINAL_RATE + 1 + (FINAL_RATE * (mine[j]! - mine[i]!)) / 1000);
+        }
+      }
       expect((await final.stop()).code).toBe(0);
     });
   });

@@ -215,7 +215,8 @@ export function proposalOps(ctx: OpContext): Op[] {
       kind,
       verb: 'delete',
       case: 'delete a proposal',
-      expect: allow('admin'),
+      // The controller: retention deletes a finished tree after its audit record (docs/audit.md).
+      expect: allow('admin', 'controller'),
       prepare: async (id) => {
         await must(ctx.kc.admin, create(proposalObject({ namespace: ns, name: `p-del-${id}`, submittedBy: 'admin' })));
       },
