@@ -93,6 +93,9 @@ function controllerOptionsFromChart(rendered: Rendered[], kubeConfig: KubeConfig
     else if (flag === 'policy') config.policyName = value;
     else if (flag === 'leader-elect') leaderElection = value === 'false' ? false : leaderElection;
     else if (flag === 'lease-name') leaderElection = leaderElection === false ? false : { ...leaderElection, leaseName: value };
+    else if (flag === 'retention') config.retention = { ...config.retention, enabled: value === 'true' };
+    else if (flag === 'retention-rate') config.retention = { ...config.retention, deletionsPerSecond: Number(value), burst: Math.max(1, Math.ceil(Number(value) * 4)) };
+    else if (flag === 'audit-file') config.retention = { ...config.retention, auditFile: value };
     // This process serves on loopback (port 0) and logs quietly.
     else if (flag !== 'metrics-addr' && flag !== 'log-level') throw new Error(`the chart passes --${flag}, which this test does not map`);
   }
