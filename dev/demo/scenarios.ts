@@ -361,13 +361,9 @@ export const tamperedFilesOnRealNode: Scenario = {
   run: async (ctx) => {
     const t0 = performance.now();
     const { stack } = ctx;
-    const run = await runProposal(ctx, {
-      // The real node serves no repository: the genuine job fetches a status page through the egress gate.
-      as: stack.bob,
-      submitter: 'bob',
-      name: nameOf(ctx, 'fetch-status'),
-      spec: networkCallSpec('bob', [`http://${stack.egressDestination.host}:${stack.egressDestination.port}/tamper`], stack.egressDestination),
-    });
+    // The genuine job runs the repository's smoke tests as Casey, as on the process node. (As Bob, a
+    // NETWORK_CALL here made his later READ_REPO in (d) the second half of a toxic pair.)
+    const run = await runProposal(ctx, { as: stack.agents.casey, submitter: 'casey', name: nameOf(ctx, 'smoke-tests'), spec: runTestsSpec(repositoryOf(ctx)), timeoutMs: 150_000 });
     const c = new Checks();
     checkDecision(c, run, 'ALLOW');
     checkSucceeded(c, run);
