@@ -33,8 +33,8 @@ import { PendingReasons } from './pending-reasons.ts';
 import { PolicyReconciler } from './policy-reconciler.ts';
 import type { PolicyState } from './policy-state.ts';
 import { ProposalReconciler } from './proposal-reconciler.ts';
-import { NAMESPACE_KEYS, RetentionReconciler, type NamespaceKey } from './retention-reconciler.ts';
-import { SUBMITTER_KEYS, type SubmitterKey } from './queue-keys.ts';
+import { RetentionReconciler } from './retention-reconciler.ts';
+import { NAMESPACE_KEYS, SUBMITTER_KEYS, type NamespaceKey, type SubmitterKey } from './queue-keys.ts';
 import { SessionLedger } from './session-ledger.ts';
 import { ToolCache } from './tool-cache.ts';
 

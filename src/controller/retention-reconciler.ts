@@ -13,7 +13,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { effectiveRetention } from '../api/governance-policy.ts';
 import type { JobStatus } from '../api/job.ts';
-import type { KeyCodec, ReconcileContext, ReconcileResult } from '../runtime/controller.ts';
+import type { ReconcileContext, ReconcileResult } from '../runtime/controller.ts';
 import { NAMESPACE_INDEX } from '../runtime/informer.ts';
 import { getObject, isConflict, isNotFound, kubeRequest } from '../runtime/kube-http.ts';
 import type { TokenBucket } from '../runtime/rate-limiter.ts';
@@ -26,19 +26,10 @@ import { jobNetworkPolicyName, jobPodName } from './names.ts';
 import { isControlledBy } from './owner.ts';
 import { createdAt } from './parse.ts';
 import type { PolicyState } from './policy-state.ts';
+import type { NamespaceKey } from './queue-keys.ts';
 import { DECISIONS, JOBS, NETWORK_POLICIES, PODS, PROPOSALS } from './resources.ts';
 import { planJobResources, planNamespace, type PruneReason, type RetentionSettings, type TreeFacts } from './retention.ts';
 import { decisionFacts, jobFacts } from './session-ledger.ts';
-
-export interface NamespaceKey {
-  namespace: string;
-}
-
-export const NAMESPACE_KEYS: KeyCodec<NamespaceKey> = {
-  encode: (key) => key.namespace,
-  decode: (raw) => ({ namespace: raw }),
-  logFields: (key) => ({ namespace: key.namespace }),
-};
 
 /** Deletions of one pass at most; the rest waits for the next pass (the queue stays fair between namespaces). */
 const MAX_DELETIONS_PER_PASS = 50;

@@ -4,19 +4,20 @@
 // kill no job Pod is without its NetworkPolicy and every Proposal gone has its audit record in the file; at the end
 // every finished tree is gone with everything it owned, the pending ones stay, and the API server's own audit log
 // shows each Proposal DELETE after its record and each NetworkPolicy DELETE after its Pod's.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AuditRecord } from '../../src/api/audit.ts';
+import type { AuditRecord } from '../../src/api/audit.ts';
 import { Job } from '../../src/api/kinds.ts';
-import type { Receipt } from '../../src/api/receipt.ts';
 import { jobNetworkPolicyName, jobPodName } from '../../src/controller/names.ts';
 import { DECISIONS, GOVERNANCE_POLICIES, JOBS, NETWORK_POLICIES, PODS, PROPOSALS } from '../../src/controller/resources.ts';
 import { sha256Hex } from '../../src/hash/canonical.ts';
 import { getObject, kubeRequest } from '../../src/runtime/kube-http.ts';
 import { resourcePath } from '../../src/runtime/resource.ts';
 import { auditEvents } from '../support/audit.ts';
+import { waitFor } from '../support/kube.ts';
+import { readAuditRecords, simulateRunnerExit, succeededReceipt } from '../support/runner-exit.ts';
 import { ControllerProcess, type LeaseTimings, type LogLine } from './support/controller-process.ts';
 import { admin, RUNNER_IMAGE, setupChaosEnv } from './support/env.ts';
 import { chaosCounts } from './support/mode.ts';
@@ -55,60 +56,18 @@ function templateAt(i: number): Template {
   return (['allow', 'allow', 'deny', 'human'] as const)[i % 4]!;
 }
 
-function records(): AuditRecord[] {
-  let text: string;
-  try {
-    text = readFileSync(auditFile, 'utf8');
-  } catch {
-    return [];
-  }
-  // Every line parses: a record is one append, so a kill never leaves half of one behind.
-  return text
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => AuditRecord.parse(JSON.parse(l)));
-}
+// Every line parses: a record is one append, so a kill never leaves half of one behind.
+const records = (): AuditRecord[] => readAuditRecords(auditFile);
 
 async function finishJob(name: string): Promise<number> {
   const job = Job.parse(await waitForObject(() => getObject(admin, JOBS, { namespace: ns, name }), `job ${name}`));
   const pod = await waitForObject(() => getObject(admin, PODS, { namespace: ns, name: jobPodName(name) }), `Pod of ${name}`);
-  const deh = job.spec.envelopeHash;
-  const receipt: Receipt = {
-    v: 1,
-    status: 'Succeeded',
-    reasonCode: '',
-    jobUID: job.metadata.uid ?? '',
-    deh: { claimed: deh, recomputed: deh, verified: true },
-    steps: job.spec.envelope.steps.map((s) => ({ tool: s.tool, exitCode: 0, outputHash: sha256Hex('ok') })),
-    usage: { steps: job.spec.envelope.steps.length, toolCalls: job.spec.envelope.steps.length, runtimeMs: 10, externalIO: 0 },
-    artifacts: [{ path: `notes/${name}.md`, sha256: sha256Hex(name) }],
-  };
-  const at = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-  await kubeRequest(admin, {
-    method: 'PATCH',
-    path: `/api/v1/namespaces/${ns}/pods/${pod.metadata.name ?? ''}/status`,
-    contentType: 'application/merge-patch+json',
-    body: {
-      status: {
-        phase: 'Succeeded',
-        containerStatuses: [
-          { name: 'runner', image: RUNNER_IMAGE, imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0, reason: 'Completed', message: JSON.stringify(receipt), startedAt: at, finishedAt: at } } },
-        ],
-      },
-    },
-  });
+  const receipt = succeededReceipt(job, { artifacts: [{ path: `notes/${name}.md`, sha256: sha256Hex(name) }], runtimeMs: 10 });
+  await simulateRunnerExit(admin, { namespace: ns, name: pod.metadata.name ?? '', image: RUNNER_IMAGE }, JSON.stringify(receipt));
   return Date.now();
 }
 
-async function waitForObject<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
+const waitForObject = <T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 60_000) => waitFor(fn, { what, timeoutMs, intervalMs: 200 });
 
 async function phases(): Promise<Map<string, string>> {
   const r = await kubeRequest<{ items: { metadata: { name: string }; status?: { phase?: string } }[] }>(admin, { method: 'GET', path: resourcePath(PROPOSALS, { namespace: ns }) });

@@ -18,6 +18,7 @@ import { kubeRequest } from '../../../src/runtime/kube-http.ts';
 import type { KubeObject } from '../../../src/runtime/resource.ts';
 import { resourcePath } from '../../../src/runtime/resource.ts';
 import { waitFor } from '../../support/kube.ts';
+import { simulateRunnerExit } from '../../support/runner-exit.ts';
 import { admin, caseySpec, get, JOBS, propose, RUNNER_IMAGE, setupEnv, startTestController } from './harness.ts';
 
 const env = await setupEnv('m87-foreign');
@@ -90,27 +91,7 @@ describe('a job Pod someone else created', () => {
       usage: { steps: steps.length, toolCalls: steps.length, runtimeMs: 100, externalIO: 0 },
       artifacts: [{ path: 'NOTES.md', sha256: sha256Hex('v1') }],
     };
-    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-    await kubeRequest(admin, {
-      method: 'PATCH',
-      path: `/api/v1/namespaces/${env.jobNamespace}/pods/${podName}/status`,
-      contentType: 'application/merge-patch+json',
-      body: {
-        status: {
-          phase: 'Succeeded',
-          containerStatuses: [
-            {
-              name: 'runner',
-              image: RUNNER_IMAGE,
-              imageID: '',
-              ready: false,
-              restartCount: 0,
-              state: { terminated: { exitCode: 0, reason: 'Completed', message: JSON.stringify(forged), startedAt: now, finishedAt: now } },
-            },
-          ],
-        },
-      },
-    });
+    await simulateRunnerExit(admin, { namespace: env.jobNamespace, name: podName, image: RUNNER_IMAGE }, JSON.stringify(forged));
 
     await setEnforceLabel('restricted');
     // The jobs controller re-checks the namespace after its requeue (30 s) and finds the foreign Pod.

@@ -12,6 +12,7 @@ import { kubeRequest } from '../../../src/runtime/kube-http.ts';
 import type { KubeObject } from '../../../src/runtime/resource.ts';
 import { verifyDeh } from '../../../src/integrity/signing.ts';
 import { waitFor } from '../../support/kube.ts';
+import { simulateRunnerExit as publishRunnerExit, succeededReceipt } from '../../support/runner-exit.ts';
 import {
   admin,
   approve,
@@ -67,51 +68,12 @@ const condition = (o: KubeObject | undefined, type: string) =>
   ((o?.status as { conditions?: { type: string; status: string; reason: string }[] } | undefined)?.conditions ?? []).find((c) => c.type === type);
 
 async function simulateRunnerExit(pod: KubeObject, receipt: Receipt | string, exitCode = 0): Promise<void> {
-  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-  await kubeRequest(admin, {
-    method: 'PATCH',
-    path: `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`,
-    contentType: 'application/merge-patch+json',
-    body: {
-      status: {
-        phase: exitCode === 0 ? 'Succeeded' : 'Failed',
-        containerStatuses: [
-          {
-            name: 'runner',
-            image: RUNNER_IMAGE,
-            imageID: '',
-            ready: false,
-            restartCount: 0,
-            state: {
-              terminated: {
-                exitCode,
-                reason: exitCode === 0 ? 'Completed' : 'Error',
-                message: typeof receipt === 'string' ? receipt : JSON.stringify(receipt),
-                startedAt: now,
-                finishedAt: now,
-              },
-            },
-          },
-        ],
-      },
-    },
-  });
+  const where = { namespace: pod.metadata.namespace ?? '', name: pod.metadata.name ?? '', image: RUNNER_IMAGE };
+  await publishRunnerExit(admin, where, typeof receipt === 'string' ? receipt : JSON.stringify(receipt), exitCode);
 }
 
 function receiptFor(job: Job, overrides: Partial<Receipt> = {}): Receipt {
-  const deh = job.spec.envelopeHash;
-  const steps = job.spec.envelope.steps;
-  return {
-    v: 1,
-    status: 'Succeeded',
-    reasonCode: '',
-    jobUID: job.metadata.uid ?? '',
-    deh: { claimed: deh, recomputed: deh, verified: true },
-    steps: steps.map((s) => ({ tool: s.tool, exitCode: 0, outputHash: sha256Hex('ok') })),
-    usage: { steps: steps.length, toolCalls: steps.length, runtimeMs: 900, externalIO: 0 },
-    artifacts: [{ path: 'NOTES.md', sha256: sha256Hex('v1') }],
-    ...overrides,
-  };
+  return { ...succeededReceipt(job, { artifacts: [{ path: 'NOTES.md', sha256: sha256Hex('v1') }], runtimeMs: 900 }), ...overrides };
 }
 
 async function waitForPod(name: string): Promise<PodView> {

@@ -16,6 +16,7 @@ import type { RunningController } from '../../../src/controller/start.ts';
 import { kubeRequest } from '../../../src/runtime/kube-http.ts';
 import type { KubeObject } from '../../../src/runtime/resource.ts';
 import { waitFor } from '../../support/kube.ts';
+import { simulateRunnerExit } from '../../support/runner-exit.ts';
 import { PODS } from '../../../src/controller/resources.ts';
 import {
   admin,
@@ -193,27 +194,7 @@ describe('webhook notifications', () => {
     await propose(env, 'casey', 'notify-4', caseySpec(env, { summary: 'Write that fails' }));
     const pod = await waitFor(() => get(PODS, env.jobNamespace, 'm87-job-notify-4'), { what: 'the job Pod of notify-4' });
     // The runner "exits" 1 without a receipt: the Job fails closed.
-    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-    await kubeRequest(admin, {
-      method: 'PATCH',
-      path: `/api/v1/namespaces/${env.jobNamespace}/pods/${pod.metadata.name ?? ''}/status`,
-      contentType: 'application/merge-patch+json',
-      body: {
-        status: {
-          phase: 'Failed',
-          containerStatuses: [
-            {
-              name: 'runner',
-              image: RUNNER_IMAGE,
-              imageID: '',
-              ready: false,
-              restartCount: 0,
-              state: { terminated: { exitCode: 1, reason: 'Error', message: 'not a receipt', startedAt: now, finishedAt: now } },
-            },
-          ],
-        },
-      },
-    });
+    await simulateRunnerExit(admin, { namespace: env.jobNamespace, name: pod.metadata.name ?? '', image: RUNNER_IMAGE }, 'not a receipt', 1);
     await waitForPhase(env, 'notify-4', ['Failed']);
     await waitForNotified('notify-4', 'Failed');
     await settle();

@@ -6,12 +6,12 @@
 // The API server's own audit log proves the order of every deletion: no Proposal deleted without an audit
 // record written before, no NetworkPolicy deleted before its Pod. Malformed retention settings are refused
 // by the API server, naming the field.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AuditRecord } from '../../../src/api/audit.ts';
+import type { AuditRecord } from '../../../src/api/audit.ts';
 import { API_VERSION } from '../../../src/api/group.ts';
 import { Job } from '../../../src/api/kinds.ts';
 import type { ProposalSpecInput } from '../../../src/api/proposal.ts';
@@ -21,6 +21,7 @@ import { canonicalHash, sha256Hex } from '../../../src/hash/canonical.ts';
 import { errorCode, kubeRequest } from '../../../src/runtime/kube-http.ts';
 import { resourcePath, type KubeObject } from '../../../src/runtime/resource.ts';
 import { auditEvents } from '../../support/audit.ts';
+import { readAuditRecords, simulateRunnerExit, succeededReceipt } from '../../support/runner-exit.ts';
 import { waitFor } from '../../support/kube.ts';
 import { admin, createPolicy, DECISIONS, get, JOBS, phaseOf, propose, PROPOSALS, RUNNER_IMAGE, setupEnv, startTestController, waitForPhase } from './harness.ts';
 
@@ -48,18 +49,7 @@ await startTestController(env, {
 const ns = env.jobNamespace;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-function records(): AuditRecord[] {
-  let text: string;
-  try {
-    text = readFileSync(auditFile, 'utf8');
-  } catch {
-    return [];
-  }
-  return text
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => AuditRecord.parse(JSON.parse(l)));
-}
+const records = (): AuditRecord[] => readAuditRecords(auditFile);
 
 /** Moves the controller's clock and has retention look again at once (a policy update wakes every namespace). */
 async function advance(seconds: number, retention?: Record<string, number>): Promise<void> {
@@ -102,38 +92,8 @@ async function outcome(name: string): Promise<string | undefined> {
 async function finishJob(name: string): Promise<Job> {
   const job = Job.parse(await waitFor(() => get(JOBS, ns, name), { what: `job ${name}` }));
   const pod = await waitFor(() => get(PODS, ns, `m87-job-${name}`), { what: `job Pod of ${name}` });
-  const deh = job.spec.envelopeHash;
-  const receipt: Receipt = {
-    v: 1,
-    status: 'Succeeded',
-    reasonCode: '',
-    jobUID: job.metadata.uid ?? '',
-    deh: { claimed: deh, recomputed: deh, verified: true },
-    steps: job.spec.envelope.steps.map((s) => ({ tool: s.tool, exitCode: 0, outputHash: sha256Hex('ok') })),
-    usage: { steps: job.spec.envelope.steps.length, toolCalls: job.spec.envelope.steps.length, runtimeMs: 100, externalIO: 0 },
-    artifacts: [{ path: 'report.txt', sha256: sha256Hex('read') }],
-  };
-  const at = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-  await kubeRequest(admin, {
-    method: 'PATCH',
-    path: `/api/v1/namespaces/${ns}/pods/${pod.metadata.name ?? ''}/status`,
-    contentType: 'application/merge-patch+json',
-    body: {
-      status: {
-        phase: 'Succeeded',
-        containerStatuses: [
-          {
-            name: 'runner',
-            image: RUNNER_IMAGE,
-            imageID: '',
-            ready: false,
-            restartCount: 0,
-            state: { terminated: { exitCode: 0, reason: 'Completed', message: JSON.stringify(receipt), startedAt: at, finishedAt: at } },
-          },
-        ],
-      },
-    },
-  });
+  const receipt = succeededReceipt(job, { artifacts: [{ path: 'report.txt', sha256: sha256Hex('read') }] });
+  await simulateRunnerExit(admin, { namespace: ns, name: pod.metadata.name ?? '', image: RUNNER_IMAGE }, JSON.stringify(receipt));
   await waitForPhase(env, name, ['Succeeded']);
   return Job.parse(await get(JOBS, ns, name));
 }
