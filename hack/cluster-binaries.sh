@@ -169,6 +169,14 @@ ensure_system_tools() {
 }
 
 T0=$SECONDS
+# One provisioning at a time per cache: a second `npm test`/`npm run demo`/bench started meanwhile waits and
+# then finds everything cached, instead of building the same binaries again on the same cores.
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.cluster-binaries.lock"
+if ! flock -n 9; then
+  FORCE_LOG=1 log "another hack/cluster-binaries.sh is provisioning $CACHE; waiting for it…"
+  flock 9
+fi
 ensure_system_tools
 # The real node's packages (containerd, runc, CNI plugins, umoci, iptables, ipset): installed when missing and
 # root, else named; the control plane does not need them, so their absence does not fail this script.
