@@ -136,7 +136,17 @@ export function createControllers(p: ControllerParts): Controllers {
 
   // Delivered notifications are recorded in Proposal.status by its one writer, the proposals controller.
   const notified = p.config.notifications ? new NotificationRecords() : undefined;
-  const proposalReconciler = new ProposalReconciler({ ...p, toolCache, ledger, fresh, pending, mintRequests, enqueueSubmitter, ...(notified ? { notified } : {}) });
+  const proposalReconciler = new ProposalReconciler({
+    ...p,
+    toolCache,
+    ledger,
+    fresh,
+    pending,
+    mintRequests,
+    createJob: (request, ctx) => decider.createJob(request, ctx),
+    enqueueSubmitter,
+    ...(notified ? { notified } : {}),
+  });
   const proposals = new Controller<ObjectKey>({
     name: 'proposals',
     reconcile: tolerateNamespaceDeletion((key, ctx) => proposalReconciler.reconcile(key, ctx)),

@@ -1,10 +1,12 @@
 // Proposal → Decision, and authorized Job → created, in one order per submitter. The queue key is the
 // submitter, so one submitter's proposals are decided one at a time and in creation order (the session
 // topology of each depends on the decisions and Jobs before it), while different submitters proceed in
-// parallel. Each reconcile first creates the Jobs the proposals controller found authorized for this
-// submitter (MintRequests), then decides the earliest undecided proposal and, when more are waiting, queues
-// the submitter again (behind other submitters: fairness). Jobs and decisions of one submitter are thus
-// written by one worker in one order: the next decision sees every authorization before it.
+// parallel. Each reconcile first creates the approved REQUIRE_HUMAN Jobs the proposals controller handed
+// over for this submitter (MintRequests), then decides the earliest undecided proposal and, when more are
+// waiting, queues the submitter again (behind other submitters: fairness). Those Jobs and the decisions of
+// one submitter are thus written by one worker in one order: the next decision sees every authorization
+// before it. An ALLOW's Job adds nothing to the session history (its effects count from the Decision), so
+// it is created from the proposal's own reconcile (createJob) and never holds up the submitter's queue.
 //
 // Never decides while the policy is missing or invalid, never when over the rate limit, and an object that
 // does not parse is skipped, not retried in a loop. Why a proposal waits is handed to the proposals
@@ -261,14 +263,21 @@ export class Decider {
         this.#s.mintRequests.done(submitter, request);
         continue;
       }
-      if (!(await this.#create(request, ctx))) retry = true;
+      if (!(await this.createJob(request, ctx))) retry = true;
       else this.#s.mintRequests.done(submitter, request);
     }
     return retry ? { requeueAfterMs: 2000 } : undefined;
   }
 
-  /** true when the Job of this incarnation exists now; false while one of an earlier incarnation is in the way. */
-  async #create(request: MintRequest, ctx: ReconcileContext): Promise<boolean> {
+  /**
+   * Creates the Job of an authorized proposal; the one place Jobs are created. In the submitter's order
+   * (#mint) for an approved REQUIRE_HUMAN proposal, whose Job is what adds its effects to the session
+   * history; directly from the proposals controller for an ALLOW, whose effects already count from its
+   * Decision. true when the Job of this incarnation exists now; false while one of an earlier incarnation
+   * is in the way.
+   */
+  async createJob(request: MintRequest, ctx: ReconcileContext): Promise<boolean> {
+    await this.#s.barrier.wait(ctx.signal);
     const { namespace, name, uid } = request.proposal;
     const log = this.#s.log.child({ controller: 'decisions', namespace, name, reconcileID: ctx.reconcileID });
     const { object, created } = await createIfAbsent<KubeObject>(this.#s.kc, JOBS, request.job, {

@@ -1,7 +1,8 @@
-// Jobs the proposals controller found authorized (ALLOW, or REQUIRE_HUMAN with its approvals), handed to
-// the decisions controller, which creates them in the submitter's queue: a submitter's decisions and the
-// Jobs that add to their session history are then written in one order by one worker, so the next
-// decision always sees every authorization before it (no lock shared between controllers).
+// Jobs the proposals controller found authorized: approved REQUIRE_HUMAN ones are handed to the decisions
+// controller, which creates them in the submitter's queue: a submitter's decisions and the Jobs that add to
+// their session history are then written in one order by one worker, so the next decision always sees every
+// authorization before it (no lock shared between controllers). An ALLOW's Job is created directly
+// (Decider.createJob): its effects are in the history from its Decision on.
 import type { KubeObject } from '../runtime/resource.ts';
 
 export interface ProposalKey {

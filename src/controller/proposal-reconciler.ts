@@ -2,7 +2,8 @@
 // evaluated by one worker at a time, in creation order. This is the one writer of Proposal.status: it
 // shows the decision, the approval state and the Job, or why nothing is decided yet (reasons the decisions
 // controller found, handed over in PendingReasons). A proposal found authorized gets its signed Job built
-// here and handed to the decisions controller (MintRequests), which creates it in the submitter's order.
+// here; the decisions controller creates it: an ALLOW's at once (createJob), an approved REQUIRE_HUMAN's in
+// the submitter's order (MintRequests), because only that Job adds to the submitter's session history.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { API_VERSION } from '../api/group.ts';
@@ -26,7 +27,7 @@ import type { ControllerMetrics } from './metrics.ts';
 import { buildJob, MintError } from './minting.ts';
 import type { ToolCache } from './tool-cache.ts';
 import { checkToolBindings } from '../tool-catalogue/binding.ts';
-import type { MintRequests } from './mint-requests.ts';
+import type { MintRequest, MintRequests } from './mint-requests.ts';
 import { FIELD_MANAGER } from './names.ts';
 import { ownerRef } from './owner.ts';
 import type { NotificationRecords } from './notifications.ts';
@@ -52,8 +53,10 @@ export interface ProposalReconcilerDeps {
   events: EventRecorder;
   /** In: why the decisions controller has not decided a proposal. */
   pending: PendingReasons;
-  /** Out: authorized Jobs for the decisions controller to create. */
+  /** Out: approved REQUIRE_HUMAN Jobs for the decisions controller to create in the submitter's order. */
   mintRequests: MintRequests;
+  /** Creates an ALLOW's Job now (the decisions controller's createJob); false while an earlier incarnation's Job is in the way. */
+  createJob(request: MintRequest, ctx: ReconcileContext): Promise<boolean>;
   enqueueSubmitter(submitter: string): void;
   barrier: LeaderBarrier;
   /** The Tool cache: a decision whose tools were deleted or changed since is not minted. */
@@ -204,13 +207,15 @@ export class ProposalReconciler {
     } else if (jobPlan.action === 'mint') {
       try {
         const job = buildJob({ proposal: { namespace, name, uid, hash }, decision, approvalRefs: plan?.approvedBy ?? [], signingKey: d.signingKey });
-        d.mintRequests.add(submitter, {
+        const request: MintRequest = {
           proposal: { namespace, name, uid, hash },
           job: job as unknown as KubeObject,
           approvalRequestedAt: decision.spec.outcome === 'REQUIRE_HUMAN' ? Date.parse(decision.spec.decidedAt) : undefined,
-        });
+        };
+        // The status is written once the Job exists (creating it queues us again): one write, not two.
+        if (decision.spec.outcome === 'ALLOW') return (await d.createJob(request, ctx)) ? undefined : { requeueAfterMs: 2000 };
+        d.mintRequests.add(submitter, request);
         d.enqueueSubmitter(submitter);
-        // The status is written once the Job exists (the decisions controller queues us again): one write, not two.
         return;
       } catch (err) {
         if (!(err instanceof MintError)) throw err;
