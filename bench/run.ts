@@ -15,10 +15,11 @@ import { REPO_ROOT } from '../dev/cluster/binaries.ts';
 import { startControlPlane } from '../dev/cluster/index.ts';
 import { USAGE, parseBenchArgs, type BenchOptions } from './args.ts';
 import { BENCH_RATE_LIMIT_PER_MINUTE, setupCluster, submitterUsernames } from './cluster-setup.ts';
-import { runMemory, runPhase, runSoak, type BenchContext } from './phase.ts';
+import { runMemory, runPhase, type BenchContext } from './phase.ts';
 import { runEngineBench } from './processes.ts';
 import { Progress } from './progress.ts';
 import { renderReport } from './report.ts';
+import { runSoak, SOAK_APISERVER_FLAGS } from './soak.ts';
 import type { BenchResults, ControllerKind, EngineFigures, PhaseResult, Rate } from './results.ts';
 import { compare, evaluateTargets, rateLabel } from './targets.ts';
 
@@ -76,9 +77,10 @@ async function withPlane(
   logDir: string,
   namespaces: readonly string[],
   fn: (ctx: BenchContext) => Promise<void>,
+  apiserverFlags: readonly string[] = [],
 ): Promise<void> {
   progress.update('starting a control plane…');
-  const plane = await startControlPlane({ onProgress: (line) => progress.update(`control plane: ${line}`) });
+  const plane = await startControlPlane({ onProgress: (line) => progress.update(`control plane: ${line}`), apiserverFlags });
   try {
     const admin = plane.kubeConfig('admin');
     await setupCluster(admin, submitterUsernames(namespaces, opts.submitters));
@@ -153,9 +155,16 @@ async function main(): Promise<number> {
   let soak: BenchResults['soak'];
   if (opts.parts.includes('soak')) {
     // Last and longest: a failure here must not lose the figures measured before it.
-    await withPlane(opts, progress, logDir, [SOAK_NAMESPACE], async (ctx) => {
-      soak = await runSoak(ctx, { n: opts.soakN, batch: opts.soakBatch, rate: opts.soakRate, namespace: SOAK_NAMESPACE });
-    }).catch((err: unknown) => {
+    await withPlane(
+      opts,
+      progress,
+      logDir,
+      [SOAK_NAMESPACE],
+      async (ctx) => {
+        soak = await runSoak(ctx, { n: opts.soakN, rate: opts.soakRate, sampleEvery: opts.soakSample, namespace: SOAK_NAMESPACE, retentionRate: opts.soakRetentionRate });
+      },
+      SOAK_APISERVER_FLAGS,
+    ).catch((err: unknown) => {
       progress.log(`soak failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     });
   }
@@ -172,7 +181,7 @@ async function main(): Promise<number> {
       rates: opts.rates,
       parts: opts.parts,
       memoryN: opts.memoryN,
-      ...(opts.parts.includes('soak') ? { soak: { n: opts.soakN, batch: opts.soakBatch, rate: opts.soakRate } } : {}),
+      ...(opts.parts.includes('soak') ? { soak: { n: opts.soakN, rate: opts.soakRate, sampleEvery: opts.soakSample } } : {}),
       submitters: opts.submitters,
       concurrency: opts.concurrency,
       workers: opts.workers,
