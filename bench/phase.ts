@@ -8,6 +8,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { ControlPlane } from '../dev/cluster/index.ts';
 import { sleep } from '../src/runtime/backoff.ts';
 import { kubeRequest } from '../src/runtime/kube-http.ts';
+import { fetchApiserverProfile, summarizeProfile } from './apiserver-profile.ts';
 import { diffRequestCounts, scrapeRequestCounts, summarizeRequests, type RequestSummary } from './api-requests.ts';
 import { setupPhaseNamespace, type Submitter } from './cluster-setup.ts';
 import type { LoaderConfig, LoaderDone } from './loader.ts';
@@ -33,6 +34,8 @@ export interface BenchContext {
   workers: number;
   controllerLogLevel: string;
   profileDir: string | undefined;
+  /** Go CPU profiles of kube-apiserver during each phase's measured load (the plane runs with --profiling=true). */
+  apiserverProfile?: { dir: string; seconds: number } | undefined;
 }
 
 interface Run {
@@ -46,6 +49,7 @@ interface Run {
   pods: number;
   /** apiserver_request_total over the measured load (after the warm-up), attributed. */
   requests: RequestSummary | undefined;
+  apiserverProfile: PhaseResult['apiserverProfile'];
 }
 
 const round2 = (v: number) => Math.round(v * 100) / 100;
@@ -159,12 +163,26 @@ async function observe(
     const cpu0 = { controller: processCpu(child.pid), apiserver: processCpu(apiserverPid), etcd: processCpu(etcdPid) };
     const loadStart = loadavg();
     const t0 = performance.now();
+    const profile = ctx.apiserverProfile;
+    const profileFile = profile === undefined ? undefined : join(profile.dir, `kube-apiserver.${opts.namespace}.pprof`);
+    const profiling =
+      profile === undefined || profileFile === undefined
+        ? undefined
+        : fetchApiserverProfile(admin, plane.caPem, profile.seconds, profileFile).then(
+            async () => ({ file: profileFile, seconds: profile.seconds, summary: await summarizeProfile(profileFile) }),
+            (err: unknown) => {
+              progress.log(`[${opts.label}] API server profile failed: ${(err as Error).message}`);
+              return undefined;
+            },
+          );
     const loaderDone = await loadAndWait(ctx, watch, child.pid, { ...load, label: opts.label, namePrefix: prefix, n: opts.n, rate: opts.rate });
     if (opts.settle === true) await settle(child.pid, (s) => progress.update(`[${opts.label}] all decided; waiting for the controller to go quiet (${s})`));
     const cpu1 = { controller: processCpu(child.pid), apiserver: processCpu(apiserverPid), etcd: processCpu(etcdPid) };
     // Writes still in flight when the last result showed (a Job.status after its Pod) land within a second.
     await sleep(1000);
     const requests1 = await scrapeRequestCounts(admin).catch(() => undefined);
+    if (profiling !== undefined) progress.update(`[${opts.label}] waiting for the API server profile (${profile?.seconds ?? '?'} s from the start of the load)…`);
+    const apiserverProfile = await profiling;
     const timings = watch.timings();
     writeTimings(join(ctx.logDir, `${opts.namespace}.timings.csv`), timings);
     return {
@@ -181,6 +199,7 @@ async function observe(
       loadAverage: { start: loadStart.map(round2), end: loadavg().map(round2) },
       pods: watch.counts().pods,
       requests: requests0 && requests1 ? summarizeRequests(diffRequestCounts(requests0, requests1)) : undefined,
+      apiserverProfile,
     };
   } finally {
     const how = await child.stop();
@@ -268,6 +287,7 @@ export async function runPhase(ctx: BenchContext, controller: ControllerKind, ra
     durationSeconds: round2(run.durationSeconds),
     loadAverage: run.loadAverage,
     ...(requests ? { requests } : {}),
+    ...(run.apiserverProfile ? { apiserverProfile: run.apiserverProfile } : {}),
   };
 }
 

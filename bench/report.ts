@@ -1,6 +1,7 @@
 // The human-readable report (stdout): plain-text tables of the figures in bench/results/latest.json.
 import type { BenchResults, PhaseResult, SoakResult } from './results.ts';
 import { rateLabel } from './targets.ts';
+import { renderPprofSummary } from './apiserver-profile.ts';
 
 /** A number with `digits` decimals, or "-" when it is not a finite number. */
 export function num(value: number | undefined, digits = 0): string {
@@ -123,6 +124,10 @@ export function renderReport(r: BenchResults): string {
       `Memory: controller RSS ${num(m.rssMiB)} MiB (peak ${num(m.peakRssMiB)} MiB) with ${m.decided.toLocaleString('en-US')} of ${m.proposals.toLocaleString('en-US')} proposals decided`,
       `  cached: ${objects}; ${num(m.objectsJsonMiB)} MiB as JSON, of which ${num(m.managedFieldsJsonMiB)} MiB metadata.managedFields`,
     );
+  }
+
+  for (const p of r.phases) {
+    if (p.apiserverProfile) out.push('', ...renderPprofSummary(`${rateLabel(p.rate)} ${p.controller === 'm87' ? 'm87' : 'baseline'}, ${p.apiserverProfile.seconds} s, ${p.apiserverProfile.file}`, p.apiserverProfile.summary));
   }
 
   if (r.soak) out.push('', ...renderSoak(r.soak));

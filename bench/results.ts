@@ -1,5 +1,6 @@
 // The shape of bench/results/latest.json: everything the table shows, and the settings that produced it.
 import type { RequestSummary } from './api-requests.ts';
+import type { PprofSummary } from './apiserver-profile.ts';
 import type { LatencySummary } from './stats.ts';
 
 /** API requests the controller may make per decision (issue 16): up to the job Pod and Job.status for an ALLOW. */
@@ -73,6 +74,8 @@ export interface PhaseResult {
   durationSeconds: number;
   loadAverage: { start: number[]; end: number[] };
   requests?: RequestFigures;
+  /** Go CPU profile of kube-apiserver over the first seconds of the measured load (--apiserver-profile). */
+  apiserverProfile?: { file: string; seconds: number; summary: PprofSummary };
 }
 
 export interface MemoryResult {

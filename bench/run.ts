@@ -20,6 +20,7 @@ import { runEngineBench } from './processes.ts';
 import { Progress } from './progress.ts';
 import { renderReport } from './report.ts';
 import { runSoak, SOAK_APISERVER_FLAGS } from './soak.ts';
+import { APISERVER_PROFILING_FLAGS } from './apiserver-profile.ts';
 import type { BenchResults, ControllerKind, EngineFigures, PhaseResult, Rate } from './results.ts';
 import { compare, evaluateTargets, rateLabel } from './targets.ts';
 
@@ -95,6 +96,7 @@ async function withPlane(
       workers: opts.workers,
       controllerLogLevel: opts.controllerLogLevel,
       profileDir: opts.profileDir,
+      ...(opts.apiserverProfileDir !== undefined ? { apiserverProfile: { dir: opts.apiserverProfileDir, seconds: opts.apiserverProfileSeconds } } : {}),
     });
   } finally {
     progress.update('stopping the control plane…');
@@ -119,6 +121,7 @@ async function main(): Promise<number> {
   const loadAverageAtStart = loadavg().map((l) => Math.round(l * 100) / 100);
   const logDir = mkdtempSync(join(tmpdir(), 'm87-bench-'));
   if (opts.profileDir !== undefined) mkdirSync(opts.profileDir, { recursive: true });
+  if (opts.apiserverProfileDir !== undefined) mkdirSync(opts.apiserverProfileDir, { recursive: true });
   progress.log(`m87 bench: logs in ${logDir}`);
 
   let engine: EngineFigures | undefined;
@@ -136,13 +139,14 @@ async function main(): Promise<number> {
   for (const p of planned) {
     // A control plane per phase: nothing of an earlier phase is in etcd, in the controller's caches or
     // in anybody's work queue (the real controller would otherwise act on the baseline's objects).
+    const flags = opts.apiserverProfileDir !== undefined ? APISERVER_PROFILING_FLAGS : [];
     await withPlane(opts, progress, logDir, [p.namespace], async (ctx) => {
       const result = await runPhase(ctx, p.controller, p.rate, opts.n, p.namespace, opts.warmup);
       phases.push(result);
       progress.log(
         `${rateLabel(p.rate)} ${p.controller === 'm87' ? 'm87' : 'baseline'}: ${result.decided}/${result.n} decided, ${result.sustainedPerSecond.toFixed(1)} decisions/s, p50 ${result.latencyMs.p50.toFixed(0)} ms, p99 ${result.latencyMs.p99.toFixed(0)} ms${result.pod ? `, pod p99 ${result.pod.latencyMs.p99.toFixed(0)} ms` : ''}`,
       );
-    });
+    }, flags);
   }
   if (opts.parts.includes('memory')) {
     // A plane of its own: the figure is for exactly --memory-n proposals in the controller's caches.
