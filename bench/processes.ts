@@ -6,6 +6,7 @@ import { closeSync, createWriteStream, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { REPO_ROOT } from '../dev/cluster/binaries.ts';
+import { onOwnerExit } from '../dev/cluster/exit-hooks.ts';
 import { sleep } from '../src/runtime/backoff.ts';
 import { CONTROLLER_NAMESPACE, POLICY_NAME } from './cluster-setup.ts';
 import type { LoaderDone, LoaderMessage, LoaderProgress } from './loader.ts';
@@ -71,9 +72,10 @@ export interface ControllerChildOptions {
   extraArgs?: readonly string[];
 }
 
-/** Children still running: killed if the bench itself exits early (error, Ctrl-C), never left behind. */
+/** Children still running: killed if the bench itself exits early (error, Ctrl-C, SIGTERM), never left behind. */
 const running = new Set<ChildProcess>();
-process.once('exit', () => {
+// The plane's exit hooks run on exit and on SIGINT/SIGTERM/SIGHUP (then re-raise the signal, so no 'exit' event).
+onOwnerExit(() => {
   for (const child of running) child.kill('SIGKILL');
 });
 

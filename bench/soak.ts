@@ -306,13 +306,13 @@ export async function runSoak(ctx: BenchContext, opts: SoakOptions): Promise<Soa
     // Drain: retention removes what is left (the last trees are due a TTL after they finish).
     stage = 'drain';
     const drainEveryMs = Math.min(60_000, Math.max(10_000, (opts.sampleEvery / opts.rate) * 1000));
-    const drainDeadline = performance.now() + 15 * 60_000;
+    const drainDeadline = performance.now() + 10 * 60_000;
     for (;;) {
       await sleep(drainEveryMs);
       const s = await sample();
       if (s.proposalsRetained === 0) break;
       if (performance.now() > drainDeadline) {
-        progress.log(`[soak] ${s.proposalsRetained} proposals still retained 15 min after the last was sent; stopping`);
+        progress.log(`[soak] ${s.proposalsRetained} proposals still retained 10 min after the last was sent; stopping`);
         break;
       }
     }
