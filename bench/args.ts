@@ -54,7 +54,7 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --soak                   add the soak part: --soak-n proposals sent open-loop, the controller's retention deleting
                            every finished tree; controller RSS, etcd database size and more as a curve, judged FLAT/GROWING
   --soak-n <count>         proposals in the soak (default 100000)
-  --soak-rate <r>          proposals/s in the soak (default 10)
+  --soak-rate <r>          proposals/s in the soak (default 5)
   --soak-sample <count>    a sample of the curve every <count> proposals sent (default 5000)
   --soak-retention-rate <r>  the soak controller's --retention-rate (default: 2 x what --soak-rate needs)
   --apiserver-profile <dir>  Go CPU profile of kube-apiserver during each e2e/baseline phase's load (pprof), summarised
@@ -121,7 +121,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   }
   if (parts.length === 0) throw new Error('--parts: name at least one part');
   if (values.soak === true) parts.push('soak');
-  const soakRate = Number(values['soak-rate'] ?? '10');
+  const soakRate = Number(values['soak-rate'] ?? '5');
   if (!Number.isFinite(soakRate) || soakRate <= 0) throw new Error(`--soak-rate: want a positive number, got ${JSON.stringify(values['soak-rate'])}`);
   const soakRetentionRate = values['soak-retention-rate'] === undefined ? undefined : Number(values['soak-retention-rate']);
   if (soakRetentionRate !== undefined && !(Number.isFinite(soakRetentionRate) && soakRetentionRate > 0 && soakRetentionRate <= 1000)) {

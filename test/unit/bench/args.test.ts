@@ -6,7 +6,7 @@ describe('bench flags', () => {
   it('defaults to the issue: N 2000, rates 20 and 50, every part, 10,000 for memory, latest.json', () => {
     const o = parseBenchArgs([]);
     expect(o).toMatchObject({ n: 2000, rates: [20, 50], parts: ['e2e', 'baseline', 'memory', 'engine'], memoryN: 10_000, out: 'bench/results/latest.json' });
-    expect(o).toMatchObject({ soakN: 100_000, soakRate: 10, soakSample: 5000, soakRetentionRate: undefined, apiserverProfileDir: undefined, apiserverProfileSeconds: 30 });
+    expect(o).toMatchObject({ soakN: 100_000, soakRate: 5, soakSample: 5000, soakRetentionRate: undefined, apiserverProfileDir: undefined, apiserverProfileSeconds: 30 });
     expect(parseBenchArgs(['--soak', '--soak-n', '5000', '--soak-sample', '500', '--soak-rate', '25']).parts).toEqual(['e2e', 'baseline', 'memory', 'engine', 'soak']);
     expect(parseBenchArgs(['--parts', 'soak', '--soak-n', '5000'])).toMatchObject({ parts: ['soak'], soakN: 5000 });
     expect(o.controllerLogLevel).toBe('info');
