@@ -53,6 +53,44 @@ export interface PprofSummary {
   functions: TopRow[];
   /** Self time by package, percent of all samples, largest first. */
   packages: { name: string; flatPercent: number }[];
+  /** What the API server does, by cumulative time of the functions that do it (CATEGORIES); overlapping. */
+  categories: { name: string; cumPercent: number }[];
+}
+
+/**
+ * Where an API server's CPU goes, by the cumulative share of the functions that do each thing (a row's share
+ * includes everything it calls, so rows overlap: "update / patch" contains its share of "CRD validation").
+ * Several functions of a row are summed (they do not call each other).
+ */
+export const CATEGORIES: readonly { name: string; match: RegExp }[] = [
+  { name: 'API request handlers (all)', match: /handlers\/finisher\.finishRequest\.func1$/ },
+  { name: 'create', match: /registry\/generic\/registry\.\(\*Store\)\.Create$/ },
+  { name: 'update / patch (incl. status)', match: /registry\/generic\/registry\.\(\*Store\)\.Update$/ },
+  { name: 'delete', match: /registry\/generic\/registry\.\(\*Store\)\.Delete$/ },
+  { name: 'get / list', match: /registry\/generic\/registry\.\(\*Store\)\.(Get|List)$/ },
+  { name: 'CRD validation (OpenAPI schema, CEL rules)', match: /customresource\.(customResourceStrategy\.Validate|customResourceStrategy\.ValidateUpdate|statusStrategy\.ValidateUpdate)$/ },
+  { name: 'CEL evaluation', match: /cel-go\/cel\.\(\*prog\)\.ContextEval$/ },
+  { name: 'managed fields', match: /fieldmanager\.\(\*FieldManager\)\.(UpdateNoErrors|Update|Apply)$/ },
+  { name: 'admission', match: /pkg\/admission\.\(\*auditHandler\)\.(Admit|Validate)$/ },
+  { name: 'etcd client (gRPC calls)', match: /google\.golang\.org\/grpc\.\(\*ClientConn\)\.Invoke$/ },
+  { name: 'watch: decoding etcd events', match: /storage\/etcd3\.\(\*watchChan\)\.transform$/ },
+  { name: 'watch: serving watchers', match: /cacher\.\(\*cacheWatcher\)\.processInterval$/ },
+  { name: 'JSON encoding', match: /^encoding\/json\.\(\*encodeState\)\.marshal$/ },
+  { name: 'JSON decoding', match: /^(encoding\/json\.Unmarshal|sigs\.k8s\.io\/json\.UnmarshalCaseSensitivePreserveInts)$/ },
+  { name: 'TLS record write / read', match: /^crypto\/tls\.\(\*Conn\)\.(Write|Read)$/ },
+  { name: 'audit log (the plane writes one)', match: /audit\/log\.\(\*backend\)\.ProcessEvents$|audit\/buffered\.\(\*bufferedBackend\)\.processEvents$/ },
+  { name: 'garbage collection (background mark)', match: /^runtime\.gcBgMarkWorker$/ },
+  { name: 'allocation (mallocgc)', match: /^runtime\.mallocgc$/ },
+];
+
+/** Cumulative share per CATEGORIES row from `pprof -top -cum` rows (rows that match nothing are left out). Pure. */
+export function categorize(cumRows: readonly TopRow[]): { name: string; cumPercent: number }[] {
+  const out: { name: string; cumPercent: number }[] = [];
+  for (const c of CATEGORIES) {
+    const rows = cumRows.filter((r) => c.match.test(r.name.replace(/ \(inline\)$/, '')));
+    if (rows.length > 0) out.push({ name: c.name, cumPercent: Math.round(rows.reduce((sum, r) => sum + r.cumPercent, 0) * 100) / 100 });
+  }
+  return out;
 }
 
 /** The package of a Go symbol: `k8s.io/apiserver/pkg/storage/cacher.(*Cacher).Watch` → `k8s.io/apiserver/pkg/storage/cacher`. Pure. */
@@ -75,13 +113,16 @@ export function parsePprofTop(text: string, topFunctions = 25): PprofSummary {
   const byPackage = new Map<string, number>();
   for (const r of rows) byPackage.set(goPackage(r.name), (byPackage.get(goPackage(r.name)) ?? 0) + r.flatPercent);
   const packages = [...byPackage.entries()].map(([name, flatPercent]) => ({ name, flatPercent: Math.round(flatPercent * 100) / 100 })).sort((a, b) => b.flatPercent - a.flatPercent);
-  return { header, functions: rows.slice(0, topFunctions), packages };
+  return { header, functions: rows.slice(0, topFunctions), packages, categories: [] };
 }
 
-/** Runs `go tool pprof -top` on a profile (every node, so the package sums cover all samples). */
+/** Runs `go tool pprof -top` on a profile (every node, so the package sums cover all samples), and `-top -cum` for the categories. */
 export async function summarizeProfile(file: string): Promise<PprofSummary> {
-  const { stdout } = await execFileAsync('go', ['tool', 'pprof', '-top', '-nodecount=100000', file], { maxBuffer: 64 * 1024 * 1024 });
-  return parsePprofTop(stdout);
+  const pprof = async (extra: string[]) =>
+    (await execFileAsync('go', ['tool', 'pprof', '-top', '-nodefraction=0', '-edgefraction=0', '-nodecount=100000', ...extra, file], { maxBuffer: 256 * 1024 * 1024 })).stdout;
+  const flat = parsePprofTop(await pprof([]));
+  const cum = parsePprofTop(await pprof(['-cum']), Number.MAX_SAFE_INTEGER);
+  return { ...flat, categories: categorize(cum.functions) };
 }
 
 export function renderPprofSummary(label: string, s: PprofSummary, rows = 15): string[] {
@@ -92,6 +133,7 @@ export function renderPprofSummary(label: string, s: PprofSummary, rows = 15): s
         .slice(0, rows)
         .map((p) => `${p.name} ${p.flatPercent.toFixed(1)}`)
         .join(', '),
+    '  what it does (cumulative % of samples; rows overlap): ' + s.categories.map((c) => `${c.name} ${c.cumPercent.toFixed(1)}`).join(', '),
     '  top functions (self %, cumulative %):',
     ...s.functions.slice(0, rows).map((f) => `    ${f.flatPercent.toFixed(1).padStart(5)} ${f.cumPercent.toFixed(1).padStart(5)}  ${f.name}`),
   ];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { goPackage, parsePprofTop } from '../../../bench/apiserver-profile.ts';
+import { categorize, goPackage, parsePprofTop } from '../../../bench/apiserver-profile.ts';
 
 const TOP = `File: kube-apiserver
 Type: cpu
@@ -32,5 +32,25 @@ describe('API server profile summary', () => {
     expect(s.functions[3]?.name).toBe('runtime.scanobject (inline)');
     expect(s.packages[0]).toEqual({ name: 'runtime', flatPercent: 22.5 });
     expect(s.packages.map((p) => p.name)).toEqual(['runtime', 'crypto/tls', 'k8s.io/apiserver/pkg/storage/cacher', 'sync', 'encoding/json']);
+  });
+
+  it('sums the cumulative share of the functions of each category, and leaves out categories nothing matched', () => {
+    const rows = [
+      { flatPercent: 0, cumPercent: 37, name: 'k8s.io/apiserver/pkg/endpoints/handlers/finisher.finishRequest.func1' },
+      { flatPercent: 0, cumPercent: 10.5, name: 'k8s.io/apiserver/pkg/registry/generic/registry.(*Store).Create' },
+      { flatPercent: 0, cumPercent: 3.1, name: 'k8s.io/apiextensions-apiserver/pkg/registry/customresource.customResourceStrategy.Validate' },
+      { flatPercent: 0, cumPercent: 4.3, name: 'k8s.io/apiextensions-apiserver/pkg/registry/customresource.statusStrategy.ValidateUpdate' },
+      { flatPercent: 0, cumPercent: 15.5, name: 'runtime.gcBgMarkWorker' },
+      { flatPercent: 0, cumPercent: 15.5, name: 'runtime.gcBgMarkWorker.func2' },
+      { flatPercent: 0, cumPercent: 2, name: 'crypto/tls.(*Conn).Write' },
+      { flatPercent: 0, cumPercent: 0.3, name: 'crypto/tls.(*Conn).Read' },
+    ];
+    expect(categorize(rows)).toEqual([
+      { name: 'API request handlers (all)', cumPercent: 37 },
+      { name: 'create', cumPercent: 10.5 },
+      { name: 'CRD validation (OpenAPI schema, CEL rules)', cumPercent: 7.4 },
+      { name: 'TLS record write / read', cumPercent: 2.3 },
+      { name: 'garbage collection (background mark)', cumPercent: 15.5 },
+    ]);
   });
 });
