@@ -16,10 +16,17 @@ export interface BenchOptions {
   warmup: number;
   /** Proposals in the cluster for the memory figure. */
   memoryN: number;
-  /** Soak: proposals in all, in batches of soakBatch sent at soakRate/s; each batch deleted once decided. */
+  /** Soak: proposals in all, sent open-loop at soakRate/s; the controller's retention deletes the trees. */
   soakN: number;
-  soakBatch: number;
   soakRate: number;
+  /** A sample of the soak's curve every this many proposals sent. */
+  soakSample: number;
+  /** --retention-rate of the soak's controller; undefined: computed from soakRate (soak-stats.ts). */
+  soakRetentionRate: number | undefined;
+  /** Take a Go CPU profile of kube-apiserver during each end-to-end phase into this directory. */
+  apiserverProfileDir: string | undefined;
+  /** Seconds of each API server profile. */
+  apiserverProfileSeconds: number;
   out: string;
   submitters: number;
   /** Loader requests in flight in the as-fast-as-possible phases. */
@@ -44,11 +51,14 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --parts <p,p>            which parts: ${PARTS.join(',')} (default all)
   --warmup <count>         unmeasured proposals per phase before the measured ones, at <= 20/s (default 100; 0 = none)
   --memory-n <count>       proposals for the memory figure (default 10000)
-  --soak                   add the soak part: --soak-n proposals over time, each batch deleted (cascade) once decided;
-                           controller RSS and etcd database size as a curve
+  --soak                   add the soak part: --soak-n proposals sent open-loop, the controller's retention deleting
+                           every finished tree; controller RSS, etcd database size and more as a curve, judged FLAT/GROWING
   --soak-n <count>         proposals in the soak (default 100000)
-  --soak-batch <count>     proposals per soak batch (default 1000)
-  --soak-rate <r>          proposals/s in the soak (default 50)
+  --soak-rate <r>          proposals/s in the soak (default 5)
+  --soak-sample <count>    a sample of the curve every <count> proposals sent (default 5000)
+  --soak-retention-rate <r>  the soak controller's --retention-rate (default: 2 x what --soak-rate needs)
+  --apiserver-profile <dir>  Go CPU profile of kube-apiserver during each e2e/baseline phase's load (pprof), summarised
+  --apiserver-profile-seconds <s>  length of each API server profile (default 30)
   --out <file>             JSON results (default bench/results/latest.json)
   --submitters <count>     agent ServiceAccounts submitting (default 8)
   --concurrency <count>    loader requests in flight when going as fast as possible (default 16)
@@ -78,8 +88,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       'memory-n': { type: 'string' },
       soak: { type: 'boolean' },
       'soak-n': { type: 'string' },
-      'soak-batch': { type: 'string' },
       'soak-rate': { type: 'string' },
+      'soak-sample': { type: 'string' },
+      'soak-retention-rate': { type: 'string' },
+      'apiserver-profile': { type: 'string' },
+      'apiserver-profile-seconds': { type: 'string' },
       out: { type: 'string' },
       submitters: { type: 'string' },
       concurrency: { type: 'string' },
@@ -108,8 +121,12 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   }
   if (parts.length === 0) throw new Error('--parts: name at least one part');
   if (values.soak === true) parts.push('soak');
-  const soakRate = Number(values['soak-rate'] ?? '50');
+  const soakRate = Number(values['soak-rate'] ?? '5');
   if (!Number.isFinite(soakRate) || soakRate <= 0) throw new Error(`--soak-rate: want a positive number, got ${JSON.stringify(values['soak-rate'])}`);
+  const soakRetentionRate = values['soak-retention-rate'] === undefined ? undefined : Number(values['soak-retention-rate']);
+  if (soakRetentionRate !== undefined && !(Number.isFinite(soakRetentionRate) && soakRetentionRate > 0 && soakRetentionRate <= 1000)) {
+    throw new Error(`--soak-retention-rate: want deletions per second in (0, 1000], got ${JSON.stringify(values['soak-retention-rate'])}`);
+  }
   const level = values['controller-log-level'] ?? 'info';
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) {
     throw new Error(`--controller-log-level: unknown level ${JSON.stringify(level)}`);
@@ -121,8 +138,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     warmup: values.warmup === '0' ? 0 : positiveInt(values.warmup, '--warmup', 100),
     memoryN: positiveInt(values['memory-n'], '--memory-n', 10_000),
     soakN: positiveInt(values['soak-n'], '--soak-n', 100_000),
-    soakBatch: positiveInt(values['soak-batch'], '--soak-batch', 1000),
     soakRate,
+    soakSample: positiveInt(values['soak-sample'], '--soak-sample', 5000),
+    soakRetentionRate,
+    apiserverProfileDir: values['apiserver-profile'],
+    apiserverProfileSeconds: positiveInt(values['apiserver-profile-seconds'], '--apiserver-profile-seconds', 30),
     out: values.out ?? 'bench/results/latest.json',
     submitters: positiveInt(values.submitters, '--submitters', 8),
     concurrency: positiveInt(values.concurrency, '--concurrency', 16),

@@ -8,7 +8,8 @@ import type { AgentProfileSpec } from '../src/api/agent-profile.ts';
 import { installCrds } from '../dev/codegen/install.ts';
 import type { GovernancePolicySpec } from '../src/api/governance-policy.ts';
 import { API_VERSION } from '../src/api/group.ts';
-import { AGENT_PROFILES, GOVERNANCE_POLICIES } from '../src/controller/resources.ts';
+import { AGENT_PROFILES, GOVERNANCE_POLICIES, TOOLS } from '../src/controller/resources.ts';
+import { SHIPPED_TOOLS } from '../src/tool-catalogue/default-catalogue.ts';
 import type { ControlPlane } from '../dev/cluster/index.ts';
 import { serviceAccountUsername } from '../dev/cluster/index.ts';
 import { DEFAULT_AGENT_PROFILES, DEFAULT_POLICY_SPEC } from '../src/governance/defaults.ts';
@@ -50,9 +51,12 @@ async function post(kc: KubeConfig, path: string, body: unknown): Promise<void> 
   await kubeRequest(kc, { method: 'POST', path, body });
 }
 
-/** CRDs, controller namespace, policy and profiles. */
+/** CRDs, controller namespace, the shipped Tools (the catalogue the engine decides against, as the chart installs it), policy and profiles. */
 export async function setupCluster(admin: KubeConfig, allSubmitters: readonly string[]): Promise<void> {
   await installCrds(admin);
+  for (const [name, spec] of Object.entries(SHIPPED_TOOLS)) {
+    await post(admin, resourcePath(TOOLS, {}), { apiVersion: API_VERSION, kind: 'Tool', metadata: { name }, spec });
+  }
   await post(admin, '/api/v1/namespaces', { metadata: { name: CONTROLLER_NAMESPACE } });
   await post(admin, resourcePath(GOVERNANCE_POLICIES, {}), {
     apiVersion: API_VERSION,

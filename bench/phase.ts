@@ -8,13 +8,14 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { ControlPlane } from '../dev/cluster/index.ts';
 import { sleep } from '../src/runtime/backoff.ts';
 import { kubeRequest } from '../src/runtime/kube-http.ts';
+import { fetchApiserverProfile, summarizeProfile } from './apiserver-profile.ts';
 import { diffRequestCounts, scrapeRequestCounts, summarizeRequests, type RequestSummary } from './api-requests.ts';
 import { setupPhaseNamespace, type Submitter } from './cluster-setup.ts';
 import type { LoaderConfig, LoaderDone } from './loader.ts';
 import { EXPECTED_OUTCOME } from './mix.ts';
 import { cpuSeconds, peakResidentBytes, residentBytes, startControllerChild, startLoader, type ControllerChild } from './processes.ts';
 import type { Progress } from './progress.ts';
-import { BUDGET, type ControllerKind, type MemoryResult, type PhaseResult, type Rate, type RequestFigures, type SoakPoint, type SoakResult } from './results.ts';
+import { BUDGET, type ControllerKind, type MemoryResult, type PhaseResult, type Rate, type RequestFigures } from './results.ts';
 import { overallRate, summarize, sustainedRate } from './stats.ts';
 import { rateLabel } from './targets.ts';
 import { LatencyWatch, type ProposalTiming } from './watch-latency.ts';
@@ -33,6 +34,8 @@ export interface BenchContext {
   workers: number;
   controllerLogLevel: string;
   profileDir: string | undefined;
+  /** Go CPU profiles of kube-apiserver during each phase's measured load (the plane runs with --profiling=true). */
+  apiserverProfile?: { dir: string; seconds: number } | undefined;
 }
 
 interface Run {
@@ -46,6 +49,7 @@ interface Run {
   pods: number;
   /** apiserver_request_total over the measured load (after the warm-up), attributed. */
   requests: RequestSummary | undefined;
+  apiserverProfile: PhaseResult['apiserverProfile'];
 }
 
 const round2 = (v: number) => Math.round(v * 100) / 100;
@@ -159,12 +163,26 @@ async function observe(
     const cpu0 = { controller: processCpu(child.pid), apiserver: processCpu(apiserverPid), etcd: processCpu(etcdPid) };
     const loadStart = loadavg();
     const t0 = performance.now();
+    const profile = ctx.apiserverProfile;
+    const profileFile = profile === undefined ? undefined : join(profile.dir, `kube-apiserver.${opts.namespace}.pprof`);
+    const profiling =
+      profile === undefined || profileFile === undefined
+        ? undefined
+        : fetchApiserverProfile(admin, plane.caPem, profile.seconds, profileFile).then(
+            async () => ({ file: profileFile, seconds: profile.seconds, summary: await summarizeProfile(profileFile) }),
+            (err: unknown) => {
+              progress.log(`[${opts.label}] API server profile failed: ${(err as Error).message}`);
+              return undefined;
+            },
+          );
     const loaderDone = await loadAndWait(ctx, watch, child.pid, { ...load, label: opts.label, namePrefix: prefix, n: opts.n, rate: opts.rate });
     if (opts.settle === true) await settle(child.pid, (s) => progress.update(`[${opts.label}] all decided; waiting for the controller to go quiet (${s})`));
     const cpu1 = { controller: processCpu(child.pid), apiserver: processCpu(apiserverPid), etcd: processCpu(etcdPid) };
     // Writes still in flight when the last result showed (a Job.status after its Pod) land within a second.
     await sleep(1000);
     const requests1 = await scrapeRequestCounts(admin).catch(() => undefined);
+    if (profiling !== undefined) progress.update(`[${opts.label}] waiting for the API server profile (${profile?.seconds ?? '?'} s from the start of the load)…`);
+    const apiserverProfile = await profiling;
     const timings = watch.timings();
     writeTimings(join(ctx.logDir, `${opts.namespace}.timings.csv`), timings);
     return {
@@ -181,6 +199,7 @@ async function observe(
       loadAverage: { start: loadStart.map(round2), end: loadavg().map(round2) },
       pods: watch.counts().pods,
       requests: requests0 && requests1 ? summarizeRequests(diffRequestCounts(requests0, requests1)) : undefined,
+      apiserverProfile,
     };
   } finally {
     const how = await child.stop();
@@ -268,6 +287,7 @@ export async function runPhase(ctx: BenchContext, controller: ControllerKind, ra
     durationSeconds: round2(run.durationSeconds),
     loadAverage: run.loadAverage,
     ...(requests ? { requests } : {}),
+    ...(run.apiserverProfile ? { apiserverProfile: run.apiserverProfile } : {}),
   };
 }
 
@@ -346,111 +366,5 @@ export async function runMemory(ctx: BenchContext, n: number, namespace: string)
     managedFieldsJsonMiB: managedFieldsBytes / MiB,
     sustainedPerSecond: sustainedRate(decided.map((t) => t.decidedAt)),
     durationSeconds: round2(run.durationSeconds),
-  };
-}
-
-/** etcd's database size (file) and the part of it in use, from its /metrics (plain HTTP on loopback). */
-async function etcdDbBytes(plane: ControlPlane): Promise<{ total: number; inUse: number } | undefined> {
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${plane.ports.etcdClient}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-    const value = (name: string) => Number(new RegExp(`^${name}\\s+([0-9.eE+]+)$`, 'm').exec(text)?.[1] ?? NaN);
-    return { total: value('etcd_mvcc_db_total_size_in_bytes'), inUse: value('etcd_mvcc_db_total_size_in_use_in_bytes') };
-  } catch {
-    return undefined;
-  }
-}
-
-/** How many objects of a namespaced list path are left (one page of 1 is enough: 0 or more). */
-async function anyLeft(admin: KubeConfig, path: string): Promise<boolean> {
-  const page = await retried(() => kubeRequest<ListPage>(admin, { method: 'GET', path, query: { limit: 1 } }));
-  return (page.items ?? []).length > 0;
-}
-
-/** The bench's own idempotent requests survive a dropped connection (the plane is loaded; a soak is long). */
-async function retried<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (i >= attempts) throw err;
-      await sleep(1000 * i);
-    }
-  }
-}
-
-/**
- * The soak: `n` proposals in batches of `batch` sent at `rate`/s to one controller process. Once a batch is
- * decided (and its ALLOWs have Pods), the bench deletes its Proposals (background propagation: the garbage
- * collector removes Decisions, Jobs, Pods and NetworkPolicies through owner references, as a retention
- * policy's deletion would) and waits for the tree to go. One point of the curve per batch: controller RSS
- * with the batch retained and after it went, etcd's database size.
- */
-export async function runSoak(ctx: BenchContext, opts: { n: number; batch: number; rate: number; namespace: string }): Promise<SoakResult> {
-  const { plane, admin, progress } = ctx;
-  const submitters = await setupPhaseNamespace(plane, admin, opts.namespace, ctx.submitters);
-  const watch = new LatencyWatch({ kubeConfig: admin, namespace: opts.namespace, watchPods: true });
-  await watch.start();
-  const child = await startControllerChild({
-    kind: 'm87',
-    kubeconfigPath: plane.kubeconfigPath,
-    context: 'admin',
-    logFile: join(ctx.logDir, `${opts.namespace}.controller.log`),
-    logLevel: ctx.controllerLogLevel,
-    workers: ctx.workers,
-  });
-  const points: SoakPoint[] = [];
-  const t0 = performance.now();
-  const base = `/apis/governance.m87.io/v1alpha1/namespaces/${opts.namespace}`;
-  let sent = 0;
-  let decided = 0;
-  try {
-    for (let i = 0; sent < opts.n; i++) {
-      const n = Math.min(opts.batch, opts.n - sent);
-      const label = `soak ${sent + n}/${opts.n}`;
-      const done = await loadAndWait(ctx, watch, child.pid, { label, namespace: opts.namespace, namePrefix: `soak-b${i}`, submitters, n, rate: opts.rate, watchPods: true });
-      sent += n;
-      decided += watch.counts().decided;
-      const retainedRss = residentBytes(child.pid) ?? NaN;
-      progress.update(`[${label}] deleting the batch (cascade)…`);
-      await retried(() => kubeRequest(admin, { method: 'DELETE', path: `${base}/proposals`, query: { propagationPolicy: 'Background' }, timeoutMs: 120_000 }));
-      const deadline = performance.now() + 120_000;
-      let gone = false;
-      while (!gone && performance.now() < deadline) {
-        gone = !(await anyLeft(admin, `${base}/proposals`)) && !(await anyLeft(admin, `${base}/decisions`)) && !(await anyLeft(admin, `${base}/jobs`)) && !(await anyLeft(admin, `/api/v1/namespaces/${opts.namespace}/pods`));
-        if (!gone) await sleep(500);
-      }
-      watch.reset();
-      const db = await etcdDbBytes(plane);
-      const point: SoakPoint = {
-        batch: i,
-        sent,
-        created: done.created,
-        seconds: round2((performance.now() - t0) / 1000),
-        rssRetainedMiB: round2(retainedRss / MiB),
-        rssAfterDeleteMiB: round2((residentBytes(child.pid) ?? NaN) / MiB),
-        etcdDbMiB: round2((db?.total ?? NaN) / MiB),
-        etcdDbInUseMiB: round2((db?.inUse ?? NaN) / MiB),
-        treeGone: gone,
-      };
-      points.push(point);
-      progress.log(
-        `[soak] ${sent}/${opts.n}: RSS ${point.rssRetainedMiB.toFixed(0)} MiB with the batch, ${point.rssAfterDeleteMiB.toFixed(0)} MiB after it went; etcd ${point.etcdDbMiB.toFixed(1)} MiB (${point.etcdDbInUseMiB.toFixed(1)} in use)${gone ? '' : '; tree not gone after 120 s'}`,
-      );
-    }
-  } finally {
-    const how = await child.stop();
-    if (how !== 'exit 0') progress.log(`[soak] controller ended with ${how} (log ${child.logFile})`);
-    await watch.stop();
-  }
-  return {
-    n: opts.n,
-    batch: opts.batch,
-    rate: opts.rate,
-    sent,
-    decided,
-    retention: 'bench deletes each decided batch (DELETE collection of Proposals, background propagation; the garbage collector removes the tree)',
-    peakRssMiB: round2((peakResidentBytes(child.pid) ?? NaN) / MiB),
-    durationSeconds: round2((performance.now() - t0) / 1000),
-    points,
   };
 }

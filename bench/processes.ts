@@ -6,6 +6,7 @@ import { closeSync, createWriteStream, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { REPO_ROOT } from '../dev/cluster/binaries.ts';
+import { onOwnerExit } from '../dev/cluster/exit-hooks.ts';
 import { sleep } from '../src/runtime/backoff.ts';
 import { CONTROLLER_NAMESPACE, POLICY_NAME } from './cluster-setup.ts';
 import type { LoaderDone, LoaderMessage, LoaderProgress } from './loader.ts';
@@ -51,6 +52,8 @@ export interface ControllerChild {
   kind: ControllerKind;
   pid: number;
   logFile: string;
+  /** The real controller's metrics endpoint (http://127.0.0.1:<port>); undefined for the baseline. */
+  metricsBase: string | undefined;
   /** Stops it (SIGTERM, then SIGKILL after 20 s); resolves with the exit code or signal. */
   stop(): Promise<string>;
 }
@@ -65,11 +68,14 @@ export interface ControllerChildOptions {
   /** pino level of the real controller. */
   logLevel: string;
   workers: number;
+  /** More flags for the real controller (the soak's --retention-rate, --audit-file). */
+  extraArgs?: readonly string[];
 }
 
-/** Children still running: killed if the bench itself exits early (error, Ctrl-C), never left behind. */
+/** Children still running: killed if the bench itself exits early (error, Ctrl-C, SIGTERM), never left behind. */
 const running = new Set<ChildProcess>();
-process.once('exit', () => {
+// The plane's exit hooks run on exit and on SIGINT/SIGTERM/SIGHUP (then re-raise the signal, so no 'exit' event).
+onOwnerExit(() => {
   for (const child of running) child.kill('SIGKILL');
 });
 
@@ -135,6 +141,7 @@ export async function startControllerChild(opts: ControllerChildOptions): Promis
           'ghcr.io/m87/m87:bench',
           '--log-level',
           opts.logLevel,
+          ...(opts.extraArgs ?? []),
         ]
       : [...prof, join(REPO_ROOT, 'bench/noop-controller.ts'), '--kubeconfig', opts.kubeconfigPath, '--context', opts.context, '--workers', String(opts.workers)];
   // The real controller logs (pino, JSON lines) straight into the file, as into a container's log pipe:
@@ -161,8 +168,9 @@ export async function startControllerChild(opts: ControllerChildOptions): Promis
     child.once('exit', () => reject(new Error(`${what} exited while starting; see its log`)));
   });
   const timeout = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  let base: string | undefined;
   try {
-    const base = await ready;
+    base = await ready;
     if (opts.kind === 'm87') await waitForHttp200(`${base}/readyz`, child, 120_000, what);
   } finally {
     clearTimeout(timeout);
@@ -171,6 +179,7 @@ export async function startControllerChild(opts: ControllerChildOptions): Promis
     kind: opts.kind,
     pid: child.pid,
     logFile: opts.logFile,
+    metricsBase: opts.kind === 'm87' ? base : undefined,
     stop: async () => {
       const result = await stopChild(child);
       await new Promise((resolve) => log.end(resolve));

@@ -1,6 +1,7 @@
 // The human-readable report (stdout): plain-text tables of the figures in bench/results/latest.json.
-import type { BenchResults, PhaseResult } from './results.ts';
+import type { BenchResults, PhaseResult, SoakResult } from './results.ts';
 import { rateLabel } from './targets.ts';
+import { renderPprofSummary } from './apiserver-profile.ts';
 
 /** A number with `digits` decimals, or "-" when it is not a finite number. */
 export function num(value: number | undefined, digits = 0): string {
@@ -125,20 +126,11 @@ export function renderReport(r: BenchResults): string {
     );
   }
 
-  if (r.soak) {
-    const k = r.soak;
-    out.push(
-      '',
-      `Soak: ${k.sent.toLocaleString('en-US')} proposals in batches of ${k.batch} at ${k.rate}/s, ${k.decided.toLocaleString('en-US')} decided, ${num(k.durationSeconds)} s; retention: ${k.retention}`,
-      `  controller peak RSS ${num(k.peakRssMiB)} MiB; the curve (one row per batch):`,
-    );
-    out.push(
-      formatTable(
-        ['sent', 's', 'RSS with batch MiB', 'RSS after delete MiB', 'etcd DB MiB', 'etcd in use MiB', 'tree gone'],
-        k.points.map((p) => [String(p.sent), num(p.seconds), num(p.rssRetainedMiB), num(p.rssAfterDeleteMiB), num(p.etcdDbMiB, 1), num(p.etcdDbInUseMiB, 1), p.treeGone ? 'yes' : 'NO']),
-      ),
-    );
+  for (const p of r.phases) {
+    if (p.apiserverProfile) out.push('', ...renderPprofSummary(`${rateLabel(p.rate)} ${p.controller === 'm87' ? 'm87' : 'baseline'}, ${p.apiserverProfile.seconds} s, ${p.apiserverProfile.file}`, p.apiserverProfile.summary));
   }
+
+  if (r.soak) out.push('', ...renderSoak(r.soak));
 
   if (r.engine) {
     const e = r.engine;
@@ -151,4 +143,50 @@ export function renderReport(r: BenchResults): string {
   out.push('', 'Targets');
   out.push(formatTable(['target', 'actual', 'result'], r.targets.map((t) => [t.target, t.actual, t.pass === null ? 'not run' : t.pass ? 'pass' : 'MISS'])));
   return `${out.join('\n')}\n`;
+}
+
+/** The soak's summary, its curve and the verdicts (also printed by itself at the end of a soak). */
+export function renderSoak(k: SoakResult): string[] {
+  const out: string[] = [];
+  const lat = (l: SoakResult['decisionsBeforePruning']) => (l.n === 0 ? 'none' : `${l.n.toLocaleString('en-US')} decisions, p50 ${num(l.p50)} ms, p99 ${num(l.p99)} ms`);
+  out.push(
+    `Soak: ${k.sent.toLocaleString('en-US')} proposals sent at ${k.rate}/s (${k.created.toLocaleString('en-US')} created, ${k.decided.toLocaleString('en-US')} decided) in ${num(k.durationSeconds)} s; the controller's retention deletes every finished tree`,
+    `  retention: history TTL ${k.retention.historyTTLSeconds} s, job Pods kept ${k.retention.jobResourcesKeepForSeconds} s, session window ${k.retention.sessionWindowSeconds} s, approvals expire after ${k.retention.approvalExpirySeconds} s; --retention-rate ${k.retention.deletionsPerSecond} (${k.retention.why})`,
+    `  deleted: ${Object.entries(k.deletions)
+      .map(([kind, v]) => `${num(v)} ${kind}`)
+      .join(', ')}; audit file ${k.auditRecords.toLocaleString('en-US')} records for ${k.auditDistinctProposals.toLocaleString('en-US')} distinct proposals; ${num(k.proposalsLeft)} proposals left at the end`,
+    `  runner exits published by the kubelet stand-in: ${k.runnerExits.published.toLocaleString('en-US')}${k.runnerExits.failed > 0 ? ` (${k.runnerExits.failed} failed: ${k.runnerExits.firstError ?? '?'})` : ''}; controller peak RSS ${num(k.peakRssMiB)} MiB; API server flags ${k.apiserverFlags.join(' ')}`,
+    `  decision latency before retention deleted a tree: ${lat(k.decisionsBeforePruning)}; while it deletes: ${lat(k.decisionsWhilePruning)}`,
+    `  the curve (${k.csv}):`,
+  );
+  out.push(
+    formatTable(
+      ['sent', 's', 'stage', 'RSS MiB', 'heap MiB', 'proposals', 'pods', 'etcd MiB', 'etcd in use', 'apiserver RSS', 'dec/s', 'p50 ms', 'p99 ms', 'del/s', 'trees/s'],
+      k.samples.map((s) => [
+        String(s.sent),
+        num(s.seconds),
+        s.pruning ? s.stage : `${s.stage} (before pruning)`,
+        num(s.controllerRssMiB),
+        num(s.controllerHeapUsedMiB),
+        num(s.proposalsRetained),
+        num(s.podsRetained),
+        num(s.etcdDbMiB, 1),
+        num(s.etcdDbInUseMiB, 1),
+        num(s.apiserverRssMiB),
+        num(s.windowDecisionsPerSecond, 1),
+        num(s.windowP50Ms),
+        num(s.windowP99Ms),
+        num(s.deletionsPerSecond, 1),
+        num(s.treeDeletionsPerSecond, 1),
+      ]),
+    ),
+  );
+  out.push('  flat? (load samples: mean of the last third against the middle third; slope over both per 10,000 proposals)');
+  out.push(
+    formatTable(
+      ['curve', 'verdict', 'middle mean', 'last mean', 'slope / 10k'],
+      Object.entries(k.flatness).map(([name, f]) => [name, f.verdict, num(f.middleMean, 1), num(f.lastMean, 1), num(f.slopePer10k, 2)]),
+    ),
+  );
+  return out;
 }

@@ -1,5 +1,6 @@
 // The shape of bench/results/latest.json: everything the table shows, and the settings that produced it.
 import type { RequestSummary } from './api-requests.ts';
+import type { PprofSummary } from './apiserver-profile.ts';
 import type { LatencySummary } from './stats.ts';
 
 /** API requests the controller may make per decision (issue 16): up to the job Pod and Job.status for an ALLOW. */
@@ -73,6 +74,8 @@ export interface PhaseResult {
   durationSeconds: number;
   loadAverage: { start: number[]; end: number[] };
   requests?: RequestFigures;
+  /** Go CPU profile of kube-apiserver over the first seconds of the measured load (--apiserver-profile). */
+  apiserverProfile?: { file: string; seconds: number; summary: PprofSummary };
 }
 
 export interface MemoryResult {
@@ -92,34 +95,80 @@ export interface MemoryResult {
   durationSeconds: number;
 }
 
-/** One batch of the soak. */
-export interface SoakPoint {
-  batch: number;
-  /** Proposals sent so far. */
+/** One sample of the soak's curve (taken every --soak-sample proposals sent, and while it drains). */
+export interface SoakSample {
+  /** Proposals the loader had sent (created + failed) when the sample was taken. */
   sent: number;
-  created: number;
   seconds: number;
-  /** Controller VmRSS with the batch decided and still stored, MiB. */
-  rssRetainedMiB: number;
-  /** Controller VmRSS once the batch's tree was deleted, MiB. */
-  rssAfterDeleteMiB: number;
-  /** etcd database file size and the part in use (etcd_mvcc_db_total_size_in_bytes / _in_use_), MiB. */
+  /** 'load' while the loader sends; 'drain' after it finished (retention removes the rest). */
+  stage: 'load' | 'drain';
+  /** Retention had deleted a proposal tree before this sample's window began. */
+  pruning: boolean;
+  /** Decided so far (cumulative). */
+  decided: number;
+  controllerRssMiB: number;
+  /** nodejs_heap_size_used_bytes of the controller's /metrics. */
+  controllerHeapUsedMiB: number;
+  apiserverRssMiB: number;
+  etcdRssMiB: number;
+  /** Proposals / job Pods in the namespace (LIST limit=1 with remainingItemCount). */
+  proposalsRetained: number;
+  podsRetained: number;
   etcdDbMiB: number;
   etcdDbInUseMiB: number;
-  /** The batch's Proposals, Decisions, Jobs and Pods were all gone within 120 s. */
-  treeGone: boolean;
+  /** Decisions in this sample's window, their rate, and their latency from send. */
+  windowDecisions: number;
+  windowDecisionsPerSecond: number;
+  windowP50Ms: number;
+  windowP99Ms: number;
+  /** m87_retention_deletions_total over the window, per second: every kind, and Proposals (trees) alone. */
+  deletionsPerSecond: number;
+  treeDeletionsPerSecond: number;
+}
+
+export interface SoakFlatness {
+  verdict: string;
+  middleMean: number;
+  lastMean: number;
+  slopePer10k: number;
+  samples: number;
 }
 
 export interface SoakResult {
   n: number;
-  batch: number;
   rate: number;
+  sampleEvery: number;
   sent: number;
+  created: number;
   decided: number;
-  retention: string;
+  /** How the trees went: the controller's retention, the policy's settings and the rate chosen. */
+  retention: {
+    historyTTLSeconds: number;
+    jobResourcesKeepForSeconds: number;
+    sessionWindowSeconds: number;
+    approvalExpirySeconds: number;
+    deletionsPerSecond: number;
+    why: string;
+  };
+  apiserverFlags: string[];
+  /** m87_retention_deletions_total at the end, by kind. */
+  deletions: Record<string, number>;
+  /** Lines of the controller's --audit-file (one per deleted tree; a tree whose DELETE conflicted is written again). */
+  auditRecords: number;
+  auditDistinctProposals: number;
+  /** Trees left at the end (the drain did not finish when > 0). */
+  proposalsLeft: number;
+  /** The kubelet stand-in's runner exits published / failed (bench/kubelet-standin.ts). */
+  runnerExits: { published: number; failed: number; firstError: string | undefined };
   peakRssMiB: number;
   durationSeconds: number;
-  points: SoakPoint[];
+  /** Decision latency before retention deleted its first tree, and after (while it deletes). */
+  decisionsBeforePruning: LatencySummary;
+  decisionsWhilePruning: LatencySummary;
+  /** The load samples judged (first third = fill; last third against the middle). */
+  flatness: Record<'controllerRssMiB' | 'controllerHeapUsedMiB' | 'proposalsRetained' | 'etcdDbInUseMiB' | 'etcdDbMiB' | 'apiserverRssMiB', SoakFlatness>;
+  csv: string;
+  samples: SoakSample[];
 }
 
 export interface EngineFigures {
@@ -155,7 +204,7 @@ export interface BenchSettings {
   rates: number[];
   parts: string[];
   memoryN: number;
-  soak?: { n: number; batch: number; rate: number };
+  soak?: { n: number; rate: number; sampleEvery: number };
   submitters: number;
   concurrency: number;
   workers: number;

@@ -15,10 +15,12 @@ import { REPO_ROOT } from '../dev/cluster/binaries.ts';
 import { startControlPlane } from '../dev/cluster/index.ts';
 import { USAGE, parseBenchArgs, type BenchOptions } from './args.ts';
 import { BENCH_RATE_LIMIT_PER_MINUTE, setupCluster, submitterUsernames } from './cluster-setup.ts';
-import { runMemory, runPhase, runSoak, type BenchContext } from './phase.ts';
+import { runMemory, runPhase, type BenchContext } from './phase.ts';
 import { runEngineBench } from './processes.ts';
 import { Progress } from './progress.ts';
 import { renderReport } from './report.ts';
+import { runSoak, SOAK_APISERVER_FLAGS } from './soak.ts';
+import { APISERVER_PROFILING_FLAGS } from './apiserver-profile.ts';
 import type { BenchResults, ControllerKind, EngineFigures, PhaseResult, Rate } from './results.ts';
 import { compare, evaluateTargets, rateLabel } from './targets.ts';
 
@@ -76,9 +78,10 @@ async function withPlane(
   logDir: string,
   namespaces: readonly string[],
   fn: (ctx: BenchContext) => Promise<void>,
+  apiserverFlags: readonly string[] = [],
 ): Promise<void> {
   progress.update('starting a control plane…');
-  const plane = await startControlPlane({ onProgress: (line) => progress.update(`control plane: ${line}`) });
+  const plane = await startControlPlane({ onProgress: (line) => progress.update(`control plane: ${line}`), apiserverFlags });
   try {
     const admin = plane.kubeConfig('admin');
     await setupCluster(admin, submitterUsernames(namespaces, opts.submitters));
@@ -93,6 +96,7 @@ async function withPlane(
       workers: opts.workers,
       controllerLogLevel: opts.controllerLogLevel,
       profileDir: opts.profileDir,
+      ...(opts.apiserverProfileDir !== undefined ? { apiserverProfile: { dir: opts.apiserverProfileDir, seconds: opts.apiserverProfileSeconds } } : {}),
     });
   } finally {
     progress.update('stopping the control plane…');
@@ -117,6 +121,7 @@ async function main(): Promise<number> {
   const loadAverageAtStart = loadavg().map((l) => Math.round(l * 100) / 100);
   const logDir = mkdtempSync(join(tmpdir(), 'm87-bench-'));
   if (opts.profileDir !== undefined) mkdirSync(opts.profileDir, { recursive: true });
+  if (opts.apiserverProfileDir !== undefined) mkdirSync(opts.apiserverProfileDir, { recursive: true });
   progress.log(`m87 bench: logs in ${logDir}`);
 
   let engine: EngineFigures | undefined;
@@ -134,13 +139,14 @@ async function main(): Promise<number> {
   for (const p of planned) {
     // A control plane per phase: nothing of an earlier phase is in etcd, in the controller's caches or
     // in anybody's work queue (the real controller would otherwise act on the baseline's objects).
+    const flags = opts.apiserverProfileDir !== undefined ? APISERVER_PROFILING_FLAGS : [];
     await withPlane(opts, progress, logDir, [p.namespace], async (ctx) => {
       const result = await runPhase(ctx, p.controller, p.rate, opts.n, p.namespace, opts.warmup);
       phases.push(result);
       progress.log(
         `${rateLabel(p.rate)} ${p.controller === 'm87' ? 'm87' : 'baseline'}: ${result.decided}/${result.n} decided, ${result.sustainedPerSecond.toFixed(1)} decisions/s, p50 ${result.latencyMs.p50.toFixed(0)} ms, p99 ${result.latencyMs.p99.toFixed(0)} ms${result.pod ? `, pod p99 ${result.pod.latencyMs.p99.toFixed(0)} ms` : ''}`,
       );
-    });
+    }, flags);
   }
   if (opts.parts.includes('memory')) {
     // A plane of its own: the figure is for exactly --memory-n proposals in the controller's caches.
@@ -153,9 +159,16 @@ async function main(): Promise<number> {
   let soak: BenchResults['soak'];
   if (opts.parts.includes('soak')) {
     // Last and longest: a failure here must not lose the figures measured before it.
-    await withPlane(opts, progress, logDir, [SOAK_NAMESPACE], async (ctx) => {
-      soak = await runSoak(ctx, { n: opts.soakN, batch: opts.soakBatch, rate: opts.soakRate, namespace: SOAK_NAMESPACE });
-    }).catch((err: unknown) => {
+    await withPlane(
+      opts,
+      progress,
+      logDir,
+      [SOAK_NAMESPACE],
+      async (ctx) => {
+        soak = await runSoak(ctx, { n: opts.soakN, rate: opts.soakRate, sampleEvery: opts.soakSample, namespace: SOAK_NAMESPACE, retentionRate: opts.soakRetentionRate });
+      },
+      SOAK_APISERVER_FLAGS,
+    ).catch((err: unknown) => {
       progress.log(`soak failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     });
   }
@@ -172,7 +185,7 @@ async function main(): Promise<number> {
       rates: opts.rates,
       parts: opts.parts,
       memoryN: opts.memoryN,
-      ...(opts.parts.includes('soak') ? { soak: { n: opts.soakN, batch: opts.soakBatch, rate: opts.soakRate } } : {}),
+      ...(opts.parts.includes('soak') ? { soak: { n: opts.soakN, rate: opts.soakRate, sampleEvery: opts.soakSample } } : {}),
       submitters: opts.submitters,
       concurrency: opts.concurrency,
       workers: opts.workers,

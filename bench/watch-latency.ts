@@ -44,6 +44,17 @@ export function decidedOutcome(obj: KubeObject): { decided: boolean; outcome: st
   return { decided, outcome: typeof status?.outcome === 'string' ? status.outcome : undefined };
 }
 
+/** The soak's taps on the watch streams (the phases use none). */
+export interface WatchHooks {
+  /** A proposal's first Decided=True (its timing complete up to the Pod). */
+  onDecided?: (t: ProposalTiming & { decidedAt: number }) => void;
+  /** A Proposal left the cluster (retention deleted its tree): its timing is forgotten (the soak's memory stays flat). */
+  onProposalDeleted?: (name: string) => void;
+  /** A job Pod was added or changed / deleted (the soak's kubelet stand-in). */
+  onPod?: (pod: KubeObject) => void;
+  onPodDeleted?: (pod: KubeObject) => void;
+}
+
 export class LatencyWatch {
   readonly #proposals: Informer<KubeObject>;
   readonly #podInformer: Informer<KubeObject> | undefined;
@@ -55,11 +66,24 @@ export class LatencyWatch {
   #decided = 0;
   #allowed = 0;
   #pods = 0;
+  readonly #hooks: WatchHooks;
 
-  constructor(opts: { kubeConfig: KubeConfig; namespace: string; watchPods: boolean }) {
+  constructor(opts: { kubeConfig: KubeConfig; namespace: string; watchPods: boolean; hooks?: WatchHooks }) {
     const logger = pino({ level: 'warn' });
+    this.#hooks = opts.hooks ?? {};
     this.#proposals = new Informer<KubeObject>({ kubeConfig: opts.kubeConfig, resource: PROPOSALS, namespace: opts.namespace, logger });
     this.#proposals.addHandlers({ onAdd: (o) => this.#onProposal(o), onUpdate: (_old, o) => this.#onProposal(o) });
+    if (opts.hooks?.onProposalDeleted !== undefined) {
+      const onDeleted = opts.hooks.onProposalDeleted;
+      this.#proposals.addHandlers({
+        onDelete: (o) => {
+          const name = o.metadata.name;
+          if (name === undefined) return;
+          this.#timings.delete(name);
+          onDeleted(name);
+        },
+      });
+    }
     if (opts.watchPods) {
       this.#podInformer = new Informer<KubeObject>({
         kubeConfig: opts.kubeConfig,
@@ -69,6 +93,9 @@ export class LatencyWatch {
         logger,
       });
       this.#podInformer.addHandlers({ onAdd: (o) => this.#onPod(o), onUpdate: (_old, o) => this.#onPod(o) });
+      const { onPod, onPodDeleted } = this.#hooks;
+      if (onPod !== undefined) this.#podInformer.addHandlers({ onAdd: onPod, onUpdate: (_old, o) => onPod(o) });
+      if (onPodDeleted !== undefined) this.#podInformer.addHandlers({ onDelete: onPodDeleted });
     }
   }
 
@@ -131,6 +158,7 @@ export class LatencyWatch {
     if (outcome !== undefined) t.outcome = outcome;
     this.#decided++;
     if (outcome === 'ALLOW') this.#allowed++;
+    this.#hooks.onDecided?.(t as ProposalTiming & { decidedAt: number });
   }
 
   #onPod(obj: KubeObject): void {

@@ -50,6 +50,11 @@ export interface ApiserverOptions {
    * and the `kubernetes` Service's endpoints point here so in-cluster clients can reach it.
    */
   readonly podNetworkAddress?: string;
+  /**
+   * Flags appended after the plane's own (a later flag wins): e.g. the soak bench's shorter
+   * `--etcd-compaction-interval`, or `--profiling=true` for a CPU profile of the API server.
+   */
+  readonly extraFlags?: readonly string[];
 }
 
 export function apiserverArgs(layout: PlaneLayout, ports: ApiserverOptions): string[] {
@@ -88,6 +93,7 @@ export function apiserverArgs(layout: PlaneLayout, ports: ApiserverOptions): str
     '--audit-log-format=json',
     '--audit-log-mode=batch',
     '--audit-log-batch-max-wait=1s',
+    ...(ports.extraFlags ?? []),
   ];
 }
 

@@ -60,6 +60,12 @@ export interface StartControlPlaneOptions {
    * names it and the `kubernetes` Service's endpoints point to it. Default: none (loopback only).
    */
   readonly podNetworkAddress?: string;
+  /**
+   * Extra kube-apiserver flags, appended after the plane's own (a later flag wins). For benchmarks (the soak's
+   * `--etcd-compaction-interval`, `--profiling=true`); not kept in the state file, so a fault-injection restart
+   * of the API server (faults.ts) starts it without them.
+   */
+  readonly apiserverFlags?: readonly string[];
 }
 
 export interface ControlPlanePorts {
@@ -187,7 +193,7 @@ export async function startControlPlane(options: StartControlPlaneOptions = {}):
   const unregister = onOwnerExit(() => destroyPlaneSync(stateDir, state.processes));
 
   try {
-    const plane = await bringUp({ layout, binaries, deadline, onProgress, save, getState: () => state, podNetworkAddress: options.podNetworkAddress });
+    const plane = await bringUp({ layout, binaries, deadline, onProgress, save, getState: () => state, podNetworkAddress: options.podNetworkAddress, apiserverFlags: options.apiserverFlags ?? [] });
     save({ phase: 'running', owner: options.persistent === true ? null : state.owner });
     if (options.persistent === true) unregister();
     onProgress(`control plane ready in ${seconds(t0)}`);
@@ -213,6 +219,7 @@ interface BringUpContext {
   readonly save: (patch: Partial<PlaneState>) => void;
   readonly getState: () => PlaneState;
   readonly podNetworkAddress: string | undefined;
+  readonly apiserverFlags: readonly string[];
 }
 
 async function bringUp(ctx: BringUpContext): Promise<{ caPem: string }> {
@@ -320,7 +327,7 @@ async function bringUp(ctx: BringUpContext): Promise<{ caPem: string }> {
       const [secure = 0] = await freeLoopbackPorts(1, takenPorts);
       return { secure };
     },
-    (ports) => apiserverArgs(layout, { secure: ports.secure, etcdClient: etcd.client, podNetworkAddress }),
+    (ports) => apiserverArgs(layout, { secure: ports.secure, etcdClient: etcd.client, podNetworkAddress, extraFlags: ctx.apiserverFlags }),
     async (ports) => (await httpGet(`https://${LOOPBACK}:${ports.secure}/readyz`, { caPem: pki.ca.certPem })).status === 200,
     (ports) => `kube-apiserver /readyz on ${LOOPBACK}:${ports.secure}`,
   );

@@ -33,6 +33,10 @@ import { decisionFacts, jobFacts } from './session-ledger.ts';
 
 /** Deletions of one pass at most; the rest waits for the next pass (the queue stays fair between namespaces). */
 const MAX_DELETIONS_PER_PASS = 50;
+/** Deletions in flight at once within a pass (each still paid with a token). */
+const PARALLEL_DELETIONS = 8;
+/** The next pass after one that used its budget (the key goes to the back of the queue meanwhile). */
+const BUSY_REQUEUE_MS = 250;
 /** Look again at least this often while something is waiting (clock shifts, missed events). */
 const MAX_REQUEUE_MS = 10 * 60_000;
 
@@ -90,35 +94,59 @@ export class RetentionReconciler {
     const later = (at: number): void => {
       nextAt = nextAt === undefined ? at : Math.min(nextAt, at);
     };
-    try {
-      // Job Pods and NetworkPolicies.
-      for (const job of this.#d.informers.jobs.byIndex(NAMESPACE_INDEX, key.namespace)) {
-        if (budget <= 0) break;
-        const r = await this.#jobResources(job, settings, now, ctx);
-        if (r.deleted) budget--;
-        if (r.at !== undefined) later(r.at);
-      }
-      // Proposal trees.
-      const trees: TreeFacts[] = [];
-      const objects = new Map<string, KubeObject>();
-      for (const p of this.#d.informers.proposals.byIndex(NAMESPACE_INDEX, key.namespace)) {
-        const facts = this.#treeFacts(p);
-        if (facts === undefined) continue;
-        trees.push(facts);
-        objects.set(facts.name, p);
-      }
-      const plan = planNamespace(trees, settings, now);
-      if (plan.nextAt !== undefined) later(plan.nextAt);
-      for (const { tree, reason } of plan.prune) {
-        if (budget <= 0) break;
-        const p = objects.get(tree.name);
-        if (p !== undefined && (await this.#pruneTree(p, reason, ctx))) budget--;
-      }
-      if (budget <= 0) return { requeueAfterMs: 1000 };
-    } catch (err) {
-      if (!(err instanceof OutOfTokens)) throw err;
-      return { requeueAfterMs: Math.ceil(1000 / this.#d.deletionsPerSecond) };
+    let outOfTokens = false;
+    let more = false;
+    // Up to PARALLEL_DELETIONS at once: the token bucket, not one request's latency, bounds the rate.
+    const run = async <T>(items: Iterable<T>, cap: number, fn: (item: T) => Promise<boolean>): Promise<void> => {
+      const it = items[Symbol.iterator]();
+      let used = 0;
+      const worker = async (): Promise<void> => {
+        for (;;) {
+          if (outOfTokens) return;
+          if (budget <= 0 || used >= cap) {
+            more = true; // whatever is left waits for the next pass
+            return;
+          }
+          const next = it.next();
+          if (next.done === true) return;
+          try {
+            if (await fn(next.value)) {
+              budget--;
+              used++;
+            }
+          } catch (err) {
+            if (!(err instanceof OutOfTokens)) throw err;
+            outOfTokens = true;
+          }
+        }
+      };
+      const results = await Promise.allSettled(Array.from({ length: PARALLEL_DELETIONS }, worker));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+    };
+    // Job Pods and NetworkPolicies: at most half the pass, so a backlog of them never starves the trees.
+    await run(this.#d.informers.jobs.byIndex(NAMESPACE_INDEX, key.namespace), MAX_DELETIONS_PER_PASS / 2, async (job) => {
+      const r = await this.#jobResources(job, settings, now, ctx);
+      if (r.at !== undefined) later(r.at);
+      return r.deleted;
+    });
+    // Proposal trees.
+    const trees: TreeFacts[] = [];
+    const objects = new Map<string, KubeObject>();
+    for (const p of this.#d.informers.proposals.byIndex(NAMESPACE_INDEX, key.namespace)) {
+      const facts = this.#treeFacts(p);
+      if (facts === undefined) continue;
+      trees.push(facts);
+      objects.set(facts.name, p);
     }
+    const plan = planNamespace(trees, settings, now);
+    if (plan.nextAt !== undefined) later(plan.nextAt);
+    await run(plan.prune, MAX_DELETIONS_PER_PASS, async ({ tree, reason }) => {
+      const p = objects.get(tree.name);
+      return p !== undefined && (await this.#pruneTree(p, reason, ctx));
+    });
+    if (outOfTokens) return { requeueAfterMs: Math.ceil(1000 / this.#d.deletionsPerSecond) };
+    if (more) return { requeueAfterMs: BUSY_REQUEUE_MS };
     if (nextAt === undefined) return;
     return { requeueAfterMs: Math.min(MAX_REQUEUE_MS, Math.max(1000, nextAt - now + 250)) };
   }

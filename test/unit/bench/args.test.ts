@@ -6,8 +6,8 @@ describe('bench flags', () => {
   it('defaults to the issue: N 2000, rates 20 and 50, every part, 10,000 for memory, latest.json', () => {
     const o = parseBenchArgs([]);
     expect(o).toMatchObject({ n: 2000, rates: [20, 50], parts: ['e2e', 'baseline', 'memory', 'engine'], memoryN: 10_000, out: 'bench/results/latest.json' });
-    expect(o).toMatchObject({ soakN: 100_000, soakBatch: 1000, soakRate: 50 });
-    expect(parseBenchArgs(['--soak', '--soak-n', '5000', '--soak-batch', '500', '--soak-rate', '25']).parts).toEqual(['e2e', 'baseline', 'memory', 'engine', 'soak']);
+    expect(o).toMatchObject({ soakN: 100_000, soakRate: 5, soakSample: 5000, soakRetentionRate: undefined, apiserverProfileDir: undefined, apiserverProfileSeconds: 30 });
+    expect(parseBenchArgs(['--soak', '--soak-n', '5000', '--soak-sample', '500', '--soak-rate', '25']).parts).toEqual(['e2e', 'baseline', 'memory', 'engine', 'soak']);
     expect(parseBenchArgs(['--parts', 'soak', '--soak-n', '5000'])).toMatchObject({ parts: ['soak'], soakN: 5000 });
     expect(o.controllerLogLevel).toBe('info');
     expect(o.warmup).toBe(100);
@@ -33,6 +33,8 @@ describe('bench flags', () => {
     expect(() => parseBenchArgs(['--parts', 'e2e,speed'])).toThrow(/--parts.*speed/);
     expect(() => parseBenchArgs(['--parts', ','])).toThrow(/--parts/);
     expect(() => parseBenchArgs(['--soak-rate', '0'])).toThrow(/--soak-rate/);
+    expect(() => parseBenchArgs(['--soak-sample', '0'])).toThrow(/--soak-sample/);
+    expect(() => parseBenchArgs(['--soak-retention-rate', '5000'])).toThrow(/--soak-retention-rate/);
     expect(() => parseBenchArgs(['--controller-log-level', 'loud'])).toThrow(/--controller-log-level/);
     expect(() => parseBenchArgs(['--bogus'])).toThrow(/bogus/);
   });
