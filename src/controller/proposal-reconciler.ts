@@ -3,7 +3,7 @@
 // shows the decision, the approval state and the Job, or why nothing is decided yet (reasons the decisions
 // controller found, handed over in PendingReasons). A proposal found authorized gets its signed Job built
 // here and handed to the decisions controller (MintRequests), which creates it in the submitter's order.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from '../runtime/kube-access.ts';
 import type { Logger } from 'pino';
 import { API_VERSION } from '../api/group.ts';
 import type { ApprovalStatus } from '../api/approval.ts';
@@ -38,7 +38,7 @@ import { APPROVALS, JOBS, PROPOSALS } from './resources.ts';
 import { jobFacts, type SessionLedger } from './session-ledger.ts';
 
 export interface ProposalReconcilerDeps {
-  kc: KubeConfig;
+  kc: KubeClient;
   /** The controller's clock (epoch ms). */
   now: () => number;
   log: Logger;
