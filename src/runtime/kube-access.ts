@@ -220,7 +220,7 @@ function credentialsOfKubeConfig(kc: KubeConfigLike): AccessCredentials {
     await kc.applyToHTTPSOptions(opts);
     return opts;
   };
-  const asBuffer = (v: unknown): Buffer | undefined => (v === undefined || v === null ? undefined : Buffer.isBuffer(v) ? v : Buffer.from(String(v)));
+  const asBuffer = (v: unknown): Buffer | undefined => (Buffer.isBuffer(v) ? v : typeof v === 'string' ? Buffer.from(v) : undefined);
   return {
     source: 'kubeconfig (through @kubernetes/client-node)',
     server: () => {
@@ -238,7 +238,7 @@ function credentialsOfKubeConfig(kc: KubeConfigLike): AccessCredentials {
       for (const [k, v] of Object.entries(o.headers ?? {})) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : String(v);
       if (o.auth) headers.Authorization = `Basic ${Buffer.from(o.auth).toString('base64')}`;
       // Its own agent only for a proxy; otherwise our pool (client-node's agent does not keep connections alive).
-      return { headers, agent: cluster.proxyUrl && o.agent instanceof Object ? (o.agent as HttpAgent) : undefined };
+      return { headers, agent: cluster.proxyUrl && typeof o.agent === 'object' ? o.agent : undefined };
     },
   };
 }

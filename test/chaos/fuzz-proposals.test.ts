@@ -51,8 +51,8 @@ interface Rejection {
 
 function rejectionOf(err: unknown): Rejection | undefined {
   if (!(err instanceof KubeApiError)) return undefined;
-  const body = err.body as { message?: string; details?: { causes?: { field?: string }[] } } | string | undefined;
-  const status = typeof body === 'object' && body !== null ? body : {};
+  const body = err.body;
+  const status: { message?: string; details?: { causes?: { field?: string }[] } } = typeof body === 'object' ? body : {};
   const message = status.message ?? (typeof body === 'string' ? body : '');
   const fields = (status.details?.causes ?? []).map((c) => c.field ?? '').filter((f) => f !== '' && f !== '<nil>');
   // Some checks (e.g. CEL's integer format) report the field only in the message text, under the cause "<nil>".

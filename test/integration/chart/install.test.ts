@@ -167,7 +167,7 @@ describe('chart against the local control plane', () => {
           return true;
         } catch (error) {
           // RBAC bindings take effect once the authorizer has seen them.
-          if (error instanceof KubeApiError && error.code === 403 && !String(error.body).includes('ValidatingAdmissionPolicy')) return false;
+          if (error instanceof KubeApiError && error.code === 403 && !error.message.includes('ValidatingAdmissionPolicy')) return false;
           throw error;
         }
       },

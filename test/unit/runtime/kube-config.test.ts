@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { accessOf, KubeAccess, KubeConfigError } from '../../../src/runtime/kube-access.ts';
+import { accessOf, KubeConfigError, type KubeAccess } from '../../../src/runtime/kube-access.ts';
 import { inClusterAccess, leanKubeconfig, loadKubeAccess } from '../../../src/runtime/kube-config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'm87-kubeconfig-'));

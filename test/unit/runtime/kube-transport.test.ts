@@ -33,7 +33,7 @@ afterEach(async () => {
 /** A plain-HTTP loopback server; ctx.nth is the request's number on its socket (1 = fresh connection). */
 async function loopback(handler: Handler): Promise<Loopback> {
   const perSocket = new WeakMap<Socket, number>();
-  const state: Loopback = { url: '', connections: 0, answered: [], close: async () => undefined };
+  const state: Loopback = { url: '', connections: 0, answered: [], close: () => Promise.resolve() };
   const server = createServer((req, res) => {
     const nth = (perSocket.get(req.socket) ?? 0) + 1;
     perSocket.set(req.socket, nth);
