@@ -5,9 +5,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
-import { accessOf, KubeConfigError, type KubeAccess } from '../../../src/runtime/kube-access.ts';
+import { accessOf, KubeConfigError, TOKEN_FILE_TTL_MS, type KubeAccess } from '../../../src/runtime/kube-access.ts';
 import { inClusterAccess, leanKubeconfig, loadKubeAccess } from '../../../src/runtime/kube-config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'm87-kubeconfig-'));
@@ -119,6 +119,29 @@ describe('lean kubeconfig loading', () => {
     const fromEnv = await loadKubeAccess({ env: { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBECONFIG: file } });
     expect((await fromEnv.credentials.authorize()).headers).toEqual({ Authorization: 'Bearer env' });
     expect(fromEnv.source).toBe(`kubeconfig ${file} (context ctx)`);
+  });
+});
+
+describe('a rotated ServiceAccount token', () => {
+  it('is read again once the last read is a minute old', async () => {
+    const sa = join(dir, 'rotating');
+    mkdirSync(sa, { recursive: true });
+    writeFileSync(join(sa, 'ca.crt'), PEM);
+    writeFileSync(join(sa, 'token'), 'first');
+    vi.useFakeTimers({ toFake: ['performance'] });
+    try {
+      const a = inClusterAccess({ KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: '6443' }, sa);
+      writeFileSync(join(sa, 'token'), 'second');
+      expect((await a.credentials.authorize()).headers.Authorization).toBe('Bearer first');
+      vi.advanceTimersByTime(TOKEN_FILE_TTL_MS + 1);
+      expect((await a.credentials.authorize()).headers.Authorization).toBe('Bearer second');
+      // While the kubelet replaces the file, the last token is kept.
+      rmSync(join(sa, 'token'));
+      vi.advanceTimersByTime(TOKEN_FILE_TTL_MS + 1);
+      expect((await a.credentials.authorize()).headers.Authorization).toBe('Bearer second');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
