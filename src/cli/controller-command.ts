@@ -161,6 +161,7 @@ export async function runController(argv: string[]): Promise<number> {
   const notifications = notificationsConfig({ secret: values['notify-webhook-secret'], key: values['notify-webhook-key'], events: values['notify-events'] });
   const logger = pino({ level, base: { component: 'm87-controller' } });
   const kc = await loadAccess(values.kubeconfig, values.context);
+  logger.info({ credentials: kc.source, server: kc.server }, 'Kubernetes API access loaded');
 
   const controller = await startController({
     kubeConfig: kc,
