@@ -2,9 +2,8 @@
 // policy and its binding). These probes make "in force" observable: each sends a server-side dry-run
 // request that only the named policy denies, as a caller that is not the controller. Nothing is stored.
 import type { KubeConfig } from '@kubernetes/client-node';
-import { ApiException } from '@kubernetes/client-node';
 import { waitUntil } from '../cluster/probe.ts';
-import { kubeRequest } from '../../src/runtime/kube-http.ts';
+import { KubeApiError, kubeRequest } from '../../src/runtime/kube-http.ts';
 import {
   approvalObject,
   configMapObject,
@@ -69,7 +68,7 @@ export async function probePolicy(kc: KubeConfig, policy: AdmissionPolicyName, c
     await kubeRequest(kc, { method: 'POST', path: objectPath(obj, { collection: true }), query: { dryRun: 'All' }, body: obj });
     return 'not-enforced';
   } catch (error) {
-    if (!(error instanceof ApiException)) throw error;
+    if (!(error instanceof KubeApiError)) throw error;
     return error.code === 403 && error.message.includes(`ValidatingAdmissionPolicy '${policy}'`) ? 'enforced' : 'not-enforced';
   }
 }

@@ -1,13 +1,14 @@
 // `m87 controller`: runs the controller until SIGTERM/SIGINT (exit 0 after an orderly shutdown) or until
 // leadership is lost or start-up fails (exit 1, so the Deployment restarts it as a fresh candidate).
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { DEFAULT_CONFIG } from '../controller/config.ts';
 import { parseListenAddress } from '../controller/http-server.ts';
 import { isNotificationEvent, NOTIFICATION_EVENTS, type NotificationEvent } from '../controller/notification-webhook.ts';
 import type { NotificationsConfig } from '../controller/notifications.ts';
 import { startController } from '../controller/start.ts';
+import { KubeConfigError, type KubeAccess } from '../runtime/kube-access.ts';
+import { loadKubeAccess } from '../runtime/kube-config.ts';
 import { CliError, EXIT } from './output.ts';
 
 const HELP = `Usage: m87 controller [flags]
@@ -83,14 +84,17 @@ export function parseDuration(value: string | undefined, flag: string): number |
   return Math.round(m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000);
 }
 
-function loadKubeConfig(path: string | undefined, context: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  if (path !== undefined) kc.loadFromFile(path);
-  else if (process.env.KUBERNETES_SERVICE_HOST !== undefined && process.env.KUBECONFIG === undefined) kc.loadFromCluster();
-  else kc.loadFromDefault();
-  if (context !== undefined) kc.setCurrentContext(context);
-  if (kc.getCurrentCluster() === null) throw new CliError('no cluster: the kubeconfig has no current context', EXIT.usage);
-  return kc;
+/**
+ * The controller's credentials without @kubernetes/client-node for static kubeconfigs and in-cluster config
+ * (src/runtime/kube-config.ts); exec plugins, auth providers and proxies load it on demand.
+ */
+async function loadAccess(path: string | undefined, context: string | undefined): Promise<KubeAccess> {
+  try {
+    return await loadKubeAccess({ kubeconfig: path, context });
+  } catch (err) {
+    if (err instanceof KubeConfigError) throw new CliError(err.message, EXIT.usage);
+    throw err;
+  }
 }
 
 export async function runController(argv: string[]): Promise<number> {
@@ -156,7 +160,8 @@ export async function runController(argv: string[]): Promise<number> {
   if (values['audit-file'] === '') throw new CliError('--audit-file: want a path', EXIT.usage);
   const notifications = notificationsConfig({ secret: values['notify-webhook-secret'], key: values['notify-webhook-key'], events: values['notify-events'] });
   const logger = pino({ level, base: { component: 'm87-controller' } });
-  const kc = loadKubeConfig(values.kubeconfig, values.context);
+  const kc = await loadAccess(values.kubeconfig, values.context);
+  logger.info({ credentials: kc.source, server: kc.server }, 'Kubernetes API access loaded');
 
   const controller = await startController({
     kubeConfig: kc,

@@ -8,7 +8,7 @@
 //     record, finished proposal trees (retention-reconciler.ts), at its own token-bucket rate.
 //   notifications (key: proposal, only when configured) — nothing in the cluster: webhook messages; each
 //     delivery is recorded by the proposals controller (condition Notified).
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from '../runtime/kube-access.ts';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { SigningKey } from '../integrity/signing.ts';
@@ -40,7 +40,7 @@ import { ToolCache } from './tool-cache.ts';
 
 /** What the reconcilers are built from. */
 export interface ControllerParts {
-  kc: KubeConfig;
+  kc: KubeClient;
   now: () => number;
   config: ControllerConfig;
   log: Logger;

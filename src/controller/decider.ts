@@ -11,7 +11,7 @@
 // Never decides while the policy is missing or invalid, never when over the rate limit, and an object that
 // does not parse is skipped, not retried in a loop. Why a proposal waits is handed to the proposals
 // controller (PendingReasons), the one writer of Proposal.status.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from '../runtime/kube-access.ts';
 import type { Logger } from 'pino';
 import { API_VERSION, LABELS } from '../api/group.ts';
 import { decisionSpecFrom } from '../governance/decision-spec.ts';
@@ -41,7 +41,7 @@ import type { ToolCache } from './tool-cache.ts';
 import { decisionFacts, jobFacts, type SessionLedger } from './session-ledger.ts';
 
 export interface DeciderDeps {
-  kc: KubeConfig;
+  kc: KubeClient;
   /** The controller's clock (epoch ms). */
   now: () => number;
   log: Logger;

@@ -3,7 +3,7 @@
 // is logged and never fails a reconcile, and like client-go's spam filter they are rate limited (a token
 // bucket): at hundreds of decisions per second the Decision objects are the record, and an Event per
 // decision would cost as much apiserver capacity as the decision itself. Dropped events are counted.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from '../runtime/kube-access.ts';
 import type { Logger } from 'pino';
 import { errorCode, kubeRequest } from '../runtime/kube-http.ts';
 import { TokenBucket } from '../runtime/rate-limiter.ts';
@@ -25,7 +25,7 @@ export type EventType = 'Normal' | 'Warning';
 const COMPONENT = 'm87-controller';
 
 export class EventRecorder {
-  readonly #kc: KubeConfig;
+  readonly #kc: KubeClient;
   readonly #log: Logger;
   readonly #fence: () => void;
   readonly #instance: string;
@@ -37,7 +37,7 @@ export class EventRecorder {
   readonly #onDrop: (() => void) | undefined;
 
   constructor(opts: {
-    kubeConfig: KubeConfig;
+    kubeConfig: KubeClient;
     logger: Logger;
     fence: () => void;
     instance: string;

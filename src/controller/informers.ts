@@ -1,5 +1,5 @@
 // The controller's informers (one per resource, shared by every reconciler) and the indexes they keep.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient as KubeConfig } from '../runtime/kube-access.ts'; // a KubeAccess or a client-node KubeConfig
 import type { Logger } from 'pino';
 import { PROPOSAL_PHASES } from '../api/proposal.ts';
 import { Informer, stripManagedFields, type IndexFunc } from '../runtime/informer.ts';

@@ -7,7 +7,7 @@ import { LABELS } from '../api/group.ts';
 import { jobOutputsName, OUTPUTS_INDEX_KEY, OUTPUTS_TOTAL_MAX_BYTES, outputDataKey, type StoredOutput } from '../integrity/job-outputs.ts';
 import type { Receipt } from '../api/receipt.ts';
 import { collectOutputs, FrameError, OUTPUT_ARTIFACT_PREFIX, outputArtifactPath } from '../integrity/framed-output.ts';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from '../runtime/kube-access.ts';
 import type { ReconcileContext } from '../runtime/controller.ts';
 import { isNotFound, kubeRequestText } from '../runtime/kube-http.ts';
 import type { KubeObject } from '../runtime/resource.ts';
@@ -54,7 +54,7 @@ export function outputsConfigMap(job: { namespace: string; name: string; uid: st
 
 /** Reads the runner's log, checks every output against the receipt and stores them; never a partial set. */
 export async function collectJobOutputs(
-  kc: KubeConfig,
+  kc: KubeClient,
   job: { namespace: string; name: string; uid: string },
   podName: string,
   receipt: Receipt,

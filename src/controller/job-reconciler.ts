@@ -5,7 +5,7 @@ import { API_VERSION } from '../api/group.ts';
 import type { Job } from '../api/kinds.ts';
 import type { JobStatus } from '../api/job.ts';
 import { envelopeHash } from '../integrity/document-hashes.ts';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from '../runtime/kube-access.ts';
 import type { Logger } from 'pino';
 import type { ObjectKey, ReconcileContext, ReconcileResult } from '../runtime/controller.ts';
 import { getObject } from '../runtime/kube-http.ts';
@@ -38,7 +38,7 @@ const JOB_CONDITION = { envelopeVerified: 'EnvelopeVerified', succeeded: 'Succee
 type StatusEdit = (status: JobStatus, now: Date) => JobStatus;
 
 export interface JobReconcilerDeps {
-  kc: KubeConfig;
+  kc: KubeClient;
   /** The controller's clock (epoch ms). */
   now: () => number;
   log: Logger;

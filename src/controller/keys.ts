@@ -4,7 +4,7 @@
 // secret for approval challenges (the Secret the policy names, created with random bytes if absent).
 // Nothing here ever logs key material: only names and key ids.
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from '../runtime/kube-access.ts';
 import { getObject, kubeRequest } from '../runtime/kube-http.ts';
 import type { KubeObject } from '../runtime/resource.ts';
 import { resourcePath } from '../runtime/resource.ts';
@@ -56,7 +56,7 @@ function signingKeyFromSecret(secret: SecretObject, where: string): SigningKey {
 }
 
 /** Loads the signing key Secret, creating it with a fresh key when absent. */
-export async function ensureSigningKey(kc: KubeConfig, namespace: string, name: string, opts: { signal?: AbortSignal } = {}): Promise<SigningKey> {
+export async function ensureSigningKey(kc: KubeClient, namespace: string, name: string, opts: { signal?: AbortSignal } = {}): Promise<SigningKey> {
   const fresh = generateSigningKey();
   const { object } = await createIfAbsent<SecretObject>(
     kc,
@@ -80,7 +80,7 @@ export async function ensureSigningKey(kc: KubeConfig, namespace: string, name: 
  * once its namespace has the key.
  */
 export class PublicKeyPublisher {
-  readonly #kc: KubeConfig;
+  readonly #kc: KubeClient;
   readonly #name: string;
   readonly #key: SigningKey;
   readonly #informer: Informer<KubeObject>;
@@ -88,7 +88,7 @@ export class PublicKeyPublisher {
   readonly #published = new Map<string, string>();
   readonly #inFlight = new Map<string, Promise<void>>();
 
-  constructor(kc: KubeConfig, name: string, key: SigningKey, informer: Informer<KubeObject>) {
+  constructor(kc: KubeClient, name: string, key: SigningKey, informer: Informer<KubeObject>) {
     this.#kc = kc;
     this.#name = name;
     this.#key = key;
@@ -162,12 +162,12 @@ const CHALLENGE_REFRESH_MS = 10 * 60_000;
 
 /** The challenge HMAC key named by the policy; created with random bytes when the Secret is absent. */
 export class ChallengeSecrets {
-  readonly #kc: KubeConfig;
+  readonly #kc: KubeClient;
   readonly #now: () => number;
   #cache: { ref: string; value: Buffer; loadedAt: number } | undefined;
 
   /** `now` is the controller's clock (epoch ms). */
-  constructor(kc: KubeConfig, now: () => number) {
+  constructor(kc: KubeClient, now: () => number) {
     this.#kc = kc;
     this.#now = now;
   }

@@ -1,6 +1,6 @@
 // Job Pods run only where Pod Security "restricted" is enforced: the Pod we build complies anyway, but an
 // enforcing namespace also rejects anything that would weaken it later (mutating webhooks, edits).
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from '../runtime/kube-access.ts';
 import { errorCode, getObject } from '../runtime/kube-http.ts';
 import { NAMESPACES } from './resources.ts';
 
@@ -8,12 +8,12 @@ const ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
 const TTL_MS = 30_000;
 
 export class NamespaceGuard {
-  readonly #kc: KubeConfig;
+  readonly #kc: KubeClient;
   readonly #now: () => number;
   readonly #cache = new Map<string, { ok: boolean; at: number }>();
 
   /** `now` is the controller's clock (epoch ms). */
-  constructor(kc: KubeConfig, now: () => number) {
+  constructor(kc: KubeClient, now: () => number) {
     this.#kc = kc;
     this.#now = now;
   }

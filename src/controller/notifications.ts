@@ -15,7 +15,7 @@
 //   message twice (at least once, never silently lost); a transition older than maxAgeSeconds when first
 //   seen (e.g. everything already Failed when notifications are turned on) is not announced.
 // - The webhook URL is read from a Secret in the controller's namespace and never logged.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from '../runtime/kube-access.ts';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Decision } from '../api/kinds.ts';
@@ -128,14 +128,14 @@ export class NotificationRecords {
 
 /** Reads the webhook URL from its Secret; a read is reused for `cacheMs` and dropped after a failed delivery. */
 export class WebhookUrlSource {
-  readonly #kc: KubeConfig;
+  readonly #kc: KubeClient;
   readonly #ref: { namespace: string; name: string };
   readonly #key: string;
   readonly #cacheMs: number;
   readonly #now: () => number;
   #cached: { url: URL; at: number } | undefined;
 
-  constructor(opts: { kc: KubeConfig; namespace: string; name: string; key: string; cacheMs: number; now: () => number }) {
+  constructor(opts: { kc: KubeClient; namespace: string; name: string; key: string; cacheMs: number; now: () => number }) {
     this.#kc = opts.kc;
     this.#ref = { namespace: opts.namespace, name: opts.name };
     this.#key = opts.key;
@@ -310,7 +310,7 @@ export function logNotificationResult(
 }
 
 export interface NotificationsParts {
-  kc: KubeConfig;
+  kc: KubeClient;
   now: () => number;
   /** The controller namespace (where the Secret lives). */
   namespace: string;

@@ -1,6 +1,6 @@
 // GovernancePolicy.status: the hash recorded in Decisions and a Valid condition saying why a policy cannot
 // be used, so `kubectl get gpol` answers "why is nothing being decided?".
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from '../runtime/kube-access.ts';
 import type { z } from 'zod';
 import type { GovernancePolicyStatus as StatusSchema } from '../api/governance-policy.ts';
 import type { ObjectKey, ReconcileContext } from '../runtime/controller.ts';
@@ -14,7 +14,7 @@ import { FIELD_MANAGER } from './names.ts';
 type GovernancePolicyStatus = z.infer<typeof StatusSchema>;
 
 export interface PolicyReconcilerDeps {
-  kc: KubeConfig;
+  kc: KubeClient;
   /** The controller's clock (epoch ms). */
   now: () => number;
   policyName: string;

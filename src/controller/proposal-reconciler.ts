@@ -4,7 +4,7 @@
 // controller found, handed over in PendingReasons). A proposal found authorized gets its signed Job built
 // here; the decisions controller creates it: an ALLOW's at once (createJob), an approved REQUIRE_HUMAN's in
 // the submitter's order (MintRequests), because only that Job adds to the submitter's session history.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from '../runtime/kube-access.ts';
 import type { Logger } from 'pino';
 import { API_VERSION } from '../api/group.ts';
 import type { ApprovalStatus } from '../api/approval.ts';
@@ -39,7 +39,7 @@ import { APPROVALS, JOBS, PROPOSALS } from './resources.ts';
 import { jobFacts, type SessionLedger } from './session-ledger.ts';
 
 export interface ProposalReconcilerDeps {
-  kc: KubeConfig;
+  kc: KubeClient;
   /** The controller's clock (epoch ms). */
   now: () => number;
   log: Logger;

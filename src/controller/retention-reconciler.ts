@@ -9,7 +9,7 @@
 //   and Job through their owner references, and the Job's Pod, NetworkPolicy and outputs after it.
 //   A Job never outlives its Proposal by more than the garbage collector's delay, and no tree is deleted
 //   without its record written first (a record may be written twice if the controller dies in between).
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from '../runtime/kube-access.ts';
 import type { Logger } from 'pino';
 import { effectiveRetention } from '../api/governance-policy.ts';
 import type { JobStatus } from '../api/job.ts';
@@ -46,7 +46,7 @@ export interface RetentionCounters {
 }
 
 export interface RetentionReconcilerDeps {
-  kc: KubeConfig;
+  kc: KubeClient;
   now: () => number;
   log: Logger;
   informers: Pick<Informers, 'proposals' | 'decisions' | 'approvals' | 'jobs' | 'pods' | 'networkPolicies'>;

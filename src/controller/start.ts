@@ -2,7 +2,7 @@
 // proposals, jobs, policy) on the runtime's Manager with Lease-based leader election, the HTTP endpoints
 // and the key material. Standbys keep warm caches and serve /metrics; only the leader reconciles and
 // every write passes the elector's fence.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from '../runtime/kube-access.ts';
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { Backoff, sleep } from '../runtime/backoff.ts';
@@ -33,7 +33,7 @@ export interface LeaderElectionSettings {
 }
 
 export interface StartControllerOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeClient;
   config?: Partial<ControllerConfig>;
   logger?: Logger;
   registry?: Registry;
@@ -84,7 +84,7 @@ async function withRetry<T>(what: string, log: Logger, fn: () => Promise<T>, att
 }
 
 /** The Manager, with Lease-based election unless `leaderElection` is false. */
-function createManager(opts: StartControllerOptions, leaseKc: KubeConfig, config: ControllerConfig, log: Logger, registry: Registry): Manager {
+function createManager(opts: StartControllerOptions, leaseKc: KubeClient, config: ControllerConfig, log: Logger, registry: Registry): Manager {
   const le = opts.leaderElection === false ? undefined : (opts.leaderElection ?? {});
   const managerOptions: ManagerOptions = {
     logger: log,

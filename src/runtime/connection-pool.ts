@@ -1,130 +1,127 @@
-// One keep-alive connection pool per KubeConfig, for every request the runtime makes (informers, writes,
-// leader election, events, the CLI and the client library all go through kube-http.ts).
-// @kubernetes/client-node (2.0.1) builds a new undici Agent in every applySecurityAuthentication call, so
-// without this every request opens a new TLS connection: a full handshake on both sides, per request. At
-// hundreds of requests per second that handshake, not the work, dominates CPU (measured: 4.8 ms CPU per GET
-// instead of 1.4 ms). The shared Agent is renewed periodically so rotated client credentials are picked up;
-// the old one keeps serving what is in flight (long watches) and is closed later.
+// One keep-alive connection pool (a node:https or node:http Agent) per KubeAccess object, for every request
+// the runtime makes (informers, writes, leader election, events, the CLI and the client library all go through
+// kube-http.ts). Without a pool every request would open a new TLS connection: a full handshake on both
+// sides, per request (measured with the earlier undici stack: 4.8 ms CPU per GET instead of 1.4 ms).
 //
-// Keyed by KubeConfig object identity. withOwnConnections(kc) gives a view of kc with a pool of its own
-// (e.g. leader election, so a Lease renew never shares connections with bulk traffic) that can be closed
-// on shutdown without touching anyone else's connections.
-import type { KubeConfig, RequestContext } from '@kubernetes/client-node';
-
-interface Closable {
-  close?: () => Promise<void>;
-  destroy?: () => Promise<void>;
-}
-
-type Dispatcher = Parameters<RequestContext['setDispatcher']>[0];
-
-interface Pool {
-  dispatcher: Dispatcher;
-  createdAt: number;
-  retired: Set<Closable>;
-}
+// The pool's TLS material is read again every RENEW_AFTER_MS; when it changed (a rotated client certificate)
+// a new Agent serves new requests and the old one is destroyed once its longest possible request (a watch,
+// at most ~10 minutes) is over.
+//
+// Keyed by object identity. withOwnConnections(client) gives a view with a pool of its own (e.g. leader
+// election, so a Lease renew never queues behind bulk traffic) that can be closed on shutdown without
+// touching anyone else's connections.
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { accessOf, KubeAccess, type KubeClient, type TlsMaterial } from './kube-access.ts';
 
 const RENEW_AFTER_MS = 5 * 60_000;
 const RETIRED_CLOSE_AFTER_MS = 15 * 60_000;
+/** TCP keep-alive probes on idle pooled sockets (as client-go: 30 s). */
+const KEEPALIVE_INITIAL_DELAY_MS = 30_000;
 
-const pools = new WeakMap<KubeConfig, Pool>();
-/** Dispatchers handed out by a pool: an authenticated context that already carries one is left alone. */
-const pooled = new WeakSet<object>();
+function sameMaterial(a: TlsMaterial, b: TlsMaterial): boolean {
+  const eq = (x: Buffer | undefined, y: Buffer | undefined): boolean => (x === undefined ? y === undefined : y !== undefined && x.equals(y));
+  return eq(a.ca, b.ca) && eq(a.cert, b.cert) && eq(a.key, b.key) && a.rejectUnauthorized === b.rejectUnauthorized && a.servername === b.servername;
+}
 
-/**
- * Gives ctx (already authenticated with kc) kc's shared dispatcher instead of the fresh one client-node
- * just built. Idempotent. Plain HTTP without TLS options has no dispatcher: nothing to pool.
- */
-export function shareConnections(kc: KubeConfig, ctx: RequestContext): void {
-  const fresh = ctx.getDispatcher();
-  if (fresh === undefined || pooled.has(fresh)) return;
-  const now = performance.now();
-  let pool = pools.get(kc);
-  if (pool !== undefined && now - pool.createdAt > RENEW_AFTER_MS) {
-    // Let requests in flight (and long watches) finish on the old pool; close it gracefully later.
-    const old = pool.dispatcher as Closable;
-    const retired = pool.retired;
-    retired.add(old);
-    setTimeout(() => {
-      retired.delete(old);
-      void old.close?.().catch(() => undefined);
-    }, RETIRED_CLOSE_AFTER_MS).unref();
-    pool = { dispatcher: fresh, createdAt: now, retired };
-    pools.set(kc, pool);
-    pooled.add(fresh);
-    return;
+export class ConnectionPool {
+  readonly #access: KubeAccess;
+  #agent: HttpAgent | undefined;
+  #material: TlsMaterial | undefined;
+  #checkedAt = 0;
+  #renewing: Promise<HttpAgent> | undefined;
+  readonly #retired = new Set<HttpAgent>();
+  #closed = false;
+
+  constructor(access: KubeAccess) {
+    this.#access = access;
   }
+
+  /** The Agent for the next request (created on first use; renewed when the TLS material changed). */
+  agent(): HttpAgent | Promise<HttpAgent> {
+    if (this.#closed) throw new Error(`connection pool of ${this.#access.source} is closed`);
+    if (this.#agent !== undefined && performance.now() - this.#checkedAt < RENEW_AFTER_MS) return this.#agent;
+    this.#renewing ??= this.#renew().finally(() => (this.#renewing = undefined));
+    return this.#renewing;
+  }
+
+  async #renew(): Promise<HttpAgent> {
+    const material = await this.#access.credentials.tls();
+    this.#checkedAt = performance.now();
+    if (this.#agent !== undefined && this.#material !== undefined && sameMaterial(this.#material, material)) return this.#agent;
+    const old = this.#agent;
+    const https = this.#access.server.startsWith('https:');
+    const options = { keepAlive: true, keepAliveMsecs: KEEPALIVE_INITIAL_DELAY_MS, scheduling: 'lifo' as const };
+    this.#agent = https ? new HttpsAgent({ ...options, ...definedOnly(material) }) : new HttpAgent(options);
+    this.#material = material;
+    if (old !== undefined) {
+      // Requests in flight (long watches) finish on the old Agent; it is destroyed later.
+      this.#retired.add(old);
+      setTimeout(() => {
+        this.#retired.delete(old);
+        old.destroy();
+      }, RETIRED_CLOSE_AFTER_MS).unref();
+    }
+    return this.#agent;
+  }
+
+  /** Destroys every socket of this pool; a request after close fails. */
+  close(): void {
+    this.#closed = true;
+    for (const agent of [...this.#retired, ...(this.#agent ? [this.#agent] : [])]) agent.destroy();
+    this.#retired.clear();
+    this.#agent = undefined;
+  }
+}
+
+function definedOnly(material: TlsMaterial): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(material).filter(([, v]) => v !== undefined));
+}
+
+const pools = new WeakMap<KubeAccess, ConnectionPool>();
+
+/** The pool of client's KubeAccess (created on first use). */
+export function poolOf(access: KubeAccess): ConnectionPool {
+  let pool = pools.get(access);
   if (pool === undefined) {
-    pools.set(kc, { dispatcher: fresh, createdAt: now, retired: new Set() });
-    pooled.add(fresh);
-    return;
+    pool = new ConnectionPool(access);
+    pools.set(access, pool);
   }
-  ctx.setDispatcher(pool.dispatcher);
+  return pool;
 }
 
-/** Whether kc has an open pool (for tests and diagnostics). */
-export function hasConnectionPool(kc: KubeConfig): boolean {
-  return pools.has(kc);
+/** Whether client has an open pool (for tests and diagnostics). */
+export function hasConnectionPool(client: KubeClient): boolean {
+  return pools.has(accessOf(client));
 }
 
-/** Closes kc's pool (graceful, then forced after 5 s); a later request opens a new one. */
-export async function closeConnections(kc: KubeConfig): Promise<void> {
-  const pool = pools.get(kc);
-  if (pool === undefined) return;
-  pools.delete(kc);
-  const all = [...pool.retired, pool.dispatcher as Closable];
-  pool.retired.clear();
-  await Promise.all(
-    all.map(async (d) => {
-      const closed = await Promise.race([
-        (d.close?.() ?? Promise.resolve()).then(
-          () => true,
-          () => false,
-        ),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5000).unref()),
-      ]);
-      if (!closed) await destroyQuietly(d);
-    }),
-  );
+/** Closes client's pool; a later request opens a new one. */
+export function closeConnections(client: KubeClient): Promise<void> {
+  const access = accessOf(client);
+  const pool = pools.get(access);
+  if (pool !== undefined) {
+    pools.delete(access);
+    pool.close();
+  }
+  return Promise.resolve();
 }
 
-export interface PooledKubeConfig extends KubeConfig {
+export interface OwnConnections {
   /** Closes this view's connections (call on shutdown). */
   closePool(): Promise<void>;
 }
 
-/**
- * A view of kc (same clusters, users, context; everything delegates to kc) with a connection pool of its
- * own. Callers outside kube-http.ts (client-node's generated APIs) are pooled too.
- */
-export function withOwnConnections(kc: KubeConfig): PooledKubeConfig {
-  const view = Object.create(kc) as PooledKubeConfig;
-  view.applySecurityAuthentication = async (ctx: RequestContext): Promise<void> => {
-    await kc.applySecurityAuthentication(ctx);
-    shareConnections(view, ctx);
-  };
-  view.closePool = () => closeConnections(view);
-  return view;
-}
+/** A client-node KubeConfig with a pool of its own (dev/ and tests hand these to the runtime). */
+export type PooledKubeConfig = KubeConfig & OwnConnections;
 
 /**
- * Destroying a pool whose HTTP/2 streams are still open (long watches) makes undici emit
- * ClientDestroyedError on streams that may have no listener left, which would turn an orderly shutdown into
- * a crash (exit 1). Only during this deliberate destroy, and only that error, is expected; anything else
- * still ends the process as an uncaught exception would.
+ * A view of client (same server and credentials) with a connection pool of its own. A KubeAccess gives a new
+ * KubeAccess; a client-node KubeConfig gives a KubeConfig view of it (everything delegates to it) that the
+ * runtime pools separately.
  */
-async function destroyQuietly(d: Closable): Promise<void> {
-  const onUncaught = (err: unknown): void => {
-    if ((err as { code?: unknown } | null)?.code === 'UND_ERR_DESTROYED') return;
-    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  };
-  process.on('uncaughtException', onUncaught);
-  try {
-    await d.destroy?.().catch(() => undefined);
-    // Stream errors are emitted asynchronously after destroy resolves.
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  } finally {
-    process.off('uncaughtException', onUncaught);
-  }
+export function withOwnConnections<T extends KubeClient>(client: T): T & OwnConnections {
+  const view = (client instanceof KubeAccess ? new KubeAccess(client.credentials) : Object.create(client)) as T & OwnConnections;
+  view.closePool = () => closeConnections(view);
+  return view;
 }

@@ -8,9 +8,9 @@
 //   that happened while disconnected are not missed;
 // - a watchdog restarts a watch that has been silent (no event, no bookmark) for too long;
 // - a periodic relist re-diffs against the server as a safety net, a periodic resync re-emits the cache.
-import type { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { Backoff, sleep, type BackoffOptions } from './backoff.ts';
+import type { KubeClient } from './kube-access.ts';
 import { isGone, kubeRequest, streamWatch, type KubeStatus, type RawWatchEvent } from './kube-http.ts';
 import { deepFreeze } from '../hash/freeze.ts';
 import {
@@ -46,7 +46,7 @@ export function indexByLabel(label: string): IndexFunc<KubeObject> {
 }
 
 export interface InformerOptions<T extends KubeObject> {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeClient;
   resource: ResourceType;
   /** Restrict to one namespace (namespaced resources only); default all namespaces. */
   namespace?: string;

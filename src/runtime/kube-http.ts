@@ -1,12 +1,15 @@
-// Minimal JSON client for any resource, on top of @kubernetes/client-node's authentication and HTTP stack
-// (KubeConfig.applySecurityAuthentication + its undici-based fetch), with one pooled dispatcher per KubeConfig. We bypass the generated typed APIs
-// because (a) the runtime is generic over group/version/plural, (b) the typed models round-trip some
-// fields badly (MicroTime comes back as a string typed as a Date subclass), and (c) the library's `Watch`
-// aborts any stream silent for a hard-coded, private 30 s — shorter than the apiserver's ~60 s bookmark
-// interval, so a quiet watch would never receive a bookmark. Errors are client-node `ApiException`s, so
-// callers check `.code` the same way as for the generated APIs.
-import { ApiException, IsomorphicFetchHttpLibrary, RequestContext, type KubeConfig } from '@kubernetes/client-node';
-import { shareConnections } from './connection-pool.ts';
+// Minimal JSON client for any resource, on the runtime's own transport (kube-transport.ts: node:https with one
+// keep-alive pool per KubeAccess). We bypass @kubernetes/client-node's generated typed APIs and its fetch
+// because (a) the runtime is generic over group/version/plural, (b) the typed models round-trip some fields
+// badly (MicroTime comes back as a string typed as a Date subclass), (c) the library's `Watch` aborts any
+// stream silent for a hard-coded, private 30 s — shorter than the apiserver's ~60 s bookmark interval, so a
+// quiet watch would never receive a bookmark — and (d) loading it costs the controller ~80 MiB RSS and its
+// undici stack ~30 % of the controller's CPU. Every function takes a KubeClient: a KubeAccess (kube-config.ts)
+// or a client-node KubeConfig (adapted by kube-access.ts). Errors with an HTTP answer are KubeApiErrors
+// (`.code`, `.body`: the Status); errors without one are KubeTransportErrors or the signal's reason.
+import type { IncomingMessage } from 'node:http';
+import { accessOf, type KubeClient } from './kube-access.ts';
+import { readText, send } from './kube-transport.ts';
 import { resourcePath, type KubeObject, type ResourceType } from './resource.ts';
 
 export type QueryValue = string | number | boolean | undefined;
@@ -39,29 +42,48 @@ export interface KubeStatus {
   details?: Record<string, unknown>;
 }
 
-export type KubeApiError = ApiException<KubeStatus | string | undefined>;
+/** A request the API server answered with a non-2xx status. `body` is its Status, else the raw text. */
+export class KubeApiError extends Error {
+  override name = 'KubeApiError';
+  /** HTTP status code. */
+  readonly code: number;
+  readonly body: KubeStatus | string | undefined;
+  readonly headers: Record<string, string>;
 
-const httpLibrary = new IsomorphicFetchHttpLibrary();
+  constructor(code: number, message: string, body: KubeStatus | string | undefined, headers: Record<string, string> = {}) {
+    super(message);
+    this.code = code;
+    this.body = body;
+    this.headers = headers;
+  }
+}
+
 const DEFAULT_TIMEOUT_MS = 30_000;
 
-async function prepare(kc: KubeConfig, req: KubeRequest, signal: AbortSignal): Promise<RequestContext> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('kubeconfig: no current cluster (current-context unset or unknown)');
-  const url = new URL(cluster.server.replace(/\/+$/, '') + req.path);
+function requestUrl(server: string, req: Pick<KubeRequest, 'path' | 'query'>): URL {
+  const url = new URL(server + req.path);
   for (const [k, v] of Object.entries(req.query ?? {})) {
     if (v !== undefined) url.searchParams.set(k, String(v));
   }
-  const ctx = new RequestContext(url.toString(), req.method);
-  ctx.setHeaderParam('Accept', 'application/json');
+  return url;
+}
+
+/** Sends req; resolves with the status, headers and the (unread) response. */
+async function open(client: KubeClient, req: KubeRequest, signal: AbortSignal): Promise<IncomingMessage> {
+  const access = accessOf(client);
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  let body: string | undefined;
   if (req.body !== undefined) {
-    ctx.setHeaderParam('Content-Type', req.contentType ?? 'application/json');
-    ctx.setBody(JSON.stringify(req.body));
+    headers['Content-Type'] = req.contentType ?? 'application/json';
+    body = JSON.stringify(req.body);
   }
-  await kc.applySecurityAuthentication(ctx);
-  // One keep-alive pool per KubeConfig: no TLS handshake per request (connection-pool.ts).
-  shareConnections(kc, ctx);
-  ctx.setSignal(signal);
-  return ctx;
+  return send(access, { method: req.method, url: requestUrl(access.server, req), headers, body, signal, fence: req.fence });
+}
+
+function headersOf(res: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
 }
 
 function parseJson(text: string): unknown {
@@ -85,20 +107,17 @@ export function apiError(
   const parsed = parseJson(bodyText);
   const status = isStatus(parsed) ? parsed : undefined;
   const detail = status ? `${status.reason ?? 'Unknown'}: ${status.message ?? ''}` : bodyText.slice(0, 500);
-  return new ApiException<KubeStatus | string | undefined>(
-    code,
-    `${req.method} ${req.path} failed with HTTP ${code}: ${detail}`,
-    status ?? bodyText,
-    headers,
-  );
+  return new KubeApiError(code, `${req.method} ${req.path} failed with HTTP ${code}: ${detail}`, status ?? bodyText, headers);
 }
 
-/** HTTP status code of an ApiException (or of an error carrying statusCode), else undefined. */
+/** HTTP status code of a KubeApiError (or of an error carrying a numeric code or statusCode, e.g. client-node's ApiException), else undefined. */
 export function errorCode(err: unknown): number | undefined {
-  if (err instanceof ApiException) return err.code;
+  if (err instanceof KubeApiError) return err.code;
   if (err !== null && typeof err === 'object') {
     const e = err as { code?: unknown; statusCode?: unknown };
     if (typeof e.statusCode === 'number') return e.statusCode;
+    // client-node's ApiException (its generated APIs, used by the CLI, dev/ and tests): code and body.
+    if (typeof e.code === 'number' && Number.isInteger(e.code) && e.code >= 100 && e.code < 600 && 'body' in e) return e.code;
   }
   return undefined;
 }
@@ -115,24 +134,27 @@ export function isGone(err: unknown): boolean {
   return errorCode(err) === 410;
 }
 
-/** The Status `reason` of an ApiException, e.g. 'AlreadyExists' vs 'Conflict' (both HTTP 409). */
+/** The Status `reason` of a KubeApiError, e.g. 'AlreadyExists' vs 'Conflict' (both HTTP 409). */
 export function errorReason(err: unknown): string | undefined {
-  if (err instanceof ApiException && isStatus(err.body)) return err.body.reason;
+  if (err instanceof KubeApiError && isStatus(err.body)) return err.body.reason;
   return undefined;
 }
 
-/** One request, JSON in and out. Throws ApiException on any non-2xx status. */
-export async function kubeRequest<T = unknown>(kc: KubeConfig, req: KubeRequest): Promise<T> {
+/** One request, its answer as text. Throws KubeApiError on any non-2xx status. */
+async function requestText(kc: KubeClient, req: KubeRequest): Promise<string> {
   // AbortSignal.timeout only takes integers >= 0.
   const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(req.timeoutMs ?? DEFAULT_TIMEOUT_MS)));
   const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
-  const ctx = await prepare(kc, req, signal);
-  req.fence?.();
-  const resp = await httpLibrary.send(ctx).toPromise();
-  const text = await resp.body.text();
-  if (resp.httpStatusCode < 200 || resp.httpStatusCode >= 300) {
-    throw apiError(req, resp.httpStatusCode, text, resp.headers);
-  }
+  const res = await open(kc, req, signal);
+  const text = await readText(res, signal);
+  const status = res.statusCode ?? 0;
+  if (status < 200 || status >= 300) throw apiError(req, status, text, headersOf(res));
+  return text;
+}
+
+/** One request, JSON in and out. Throws KubeApiError on any non-2xx status. */
+export async function kubeRequest<T = unknown>(kc: KubeClient, req: KubeRequest): Promise<T> {
+  const text = await requestText(kc, req);
   return (text === '' ? undefined : parseJson(text)) as T;
 }
 
@@ -143,47 +165,46 @@ export interface RawWatchEvent {
 
 /**
  * Opens a watch (the caller sets `watch=1` etc. in query) and calls onEvent for each JSON line, in order.
- * Resolves when the server ends the stream; rejects on HTTP errors (ApiException), transport errors, or
+ * Resolves when the server ends the stream; rejects on HTTP errors (KubeApiError), transport errors, or
  * with the signal's reason when aborted. The caller owns reconnecting.
  */
 export async function streamWatch(
-  kc: KubeConfig,
+  kc: KubeClient,
   req: { path: string; query: Record<string, QueryValue>; signal: AbortSignal },
   onEvent: (event: RawWatchEvent) => void,
   onOpen?: () => void,
 ): Promise<void> {
   const full: KubeRequest = { method: 'GET', path: req.path, query: req.query };
-  const ctx = await prepare(kc, full, req.signal);
-  const resp = await httpLibrary.send(ctx).toPromise();
-  if (resp.httpStatusCode !== 200) {
-    throw apiError(full, resp.httpStatusCode, await resp.body.text(), resp.headers);
-  }
-  onOpen?.();
-  const stream = resp.body.stream();
-  if (!stream) throw new Error(`GET ${req.path}: watch response has no body`);
-  const reader = stream.getReader();
-  const decoder = new TextDecoder();
-  let buffered = '';
+  const res = await open(kc, full, req.signal);
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      buffered += decoder.decode(value, { stream: true });
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl).trim();
-        buffered = buffered.slice(nl + 1);
-        if (line === '') continue;
-        const parsed = parseJson(line);
-        if (parsed === null || typeof parsed !== 'object' || typeof (parsed as { type?: unknown }).type !== 'string') {
-          throw new Error(`GET ${req.path}: malformed watch event ${line.slice(0, 200)}`);
+    if (res.statusCode !== 200) {
+      throw apiError(full, res.statusCode ?? 0, await readText(res, req.signal), headersOf(res));
+    }
+    onOpen?.();
+    res.setEncoding('utf8');
+    let buffered = '';
+    try {
+      for await (const chunk of res) {
+        buffered += chunk as string;
+        let nl: number;
+        while ((nl = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, nl).trim();
+          buffered = buffered.slice(nl + 1);
+          if (line === '') continue;
+          const parsed = parseJson(line);
+          if (parsed === null || typeof parsed !== 'object' || typeof (parsed as { type?: unknown }).type !== 'string') {
+            throw new Error(`GET ${req.path}: malformed watch event ${line.slice(0, 200)}`);
+          }
+          onEvent(parsed as RawWatchEvent);
         }
-        onEvent(parsed as RawWatchEvent);
       }
+    } catch (err) {
+      if (req.signal.aborted) throw req.signal.reason;
+      throw err;
     }
   } finally {
-    // Release the connection even when onEvent threw or the stream errored.
-    await reader.cancel().catch(() => undefined);
+    // Release the connection even when onEvent threw or the stream errored (a no-op after a clean end).
+    if (!res.complete) res.destroy();
   }
 }
 
@@ -194,7 +215,7 @@ export interface ObjectRef {
 
 /** GET one object; undefined when it does not exist (404). */
 export async function getObject<T extends KubeObject = KubeObject>(
-  kc: KubeConfig,
+  kc: KubeClient,
   resource: ResourceType,
   ref: ObjectRef,
   opts: { signal?: AbortSignal } = {},
@@ -211,14 +232,7 @@ export async function getObject<T extends KubeObject = KubeObject>(
   }
 }
 
-/** One request whose response is text (e.g. pods/log). Throws ApiException on any non-2xx status. */
-export async function kubeRequestText(kc: KubeConfig, req: KubeRequest): Promise<string> {
-  const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(req.timeoutMs ?? DEFAULT_TIMEOUT_MS)));
-  const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
-  const ctx = await prepare(kc, req, signal);
-  req.fence?.();
-  const resp = await httpLibrary.send(ctx).toPromise();
-  const text = await resp.body.text();
-  if (resp.httpStatusCode < 200 || resp.httpStatusCode >= 300) throw apiError(req, resp.httpStatusCode, text, resp.headers);
-  return text;
+/** One request whose response is text (e.g. pods/log). Throws KubeApiError on any non-2xx status. */
+export function kubeRequestText(kc: KubeClient, req: KubeRequest): Promise<string> {
+  return requestText(kc, req);
 }

@@ -11,10 +11,10 @@
 // leaseDuration leaves the margin for writes already in flight.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { sleep } from './backoff.ts';
+import type { KubeClient } from './kube-access.ts';
 import { isConflict, isNotFound, kubeRequest } from './kube-http.ts';
 import { gauge } from './metrics.ts';
 import { resourcePath, type KubeObject, type ResourceType } from './resource.ts';
@@ -120,7 +120,7 @@ export class NotLeaderError extends Error {
 }
 
 export interface LeaderElectionOptions extends Partial<LeaderElectionTimings> {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeClient;
   /** Namespace and name of the Lease object. */
   namespace: string;
   name: string;

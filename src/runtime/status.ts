@@ -5,10 +5,9 @@
 // - createIfAbsent: create, treating AlreadyExists as "done" and returning the existing object, so a
 //   reconciler that crashed after creating something converges instead of failing forever.
 // Every write calls `fence` first, so a replica that lost leadership never writes.
-import type { KubeConfig } from '@kubernetes/client-node';
-import { ApiException } from '@kubernetes/client-node';
 import { Backoff, sleep, type BackoffOptions } from './backoff.ts';
-import { getObject, isConflict, kubeRequest, type ObjectRef } from './kube-http.ts';
+import type { KubeClient } from './kube-access.ts';
+import { getObject, isConflict, KubeApiError, kubeRequest, type ObjectRef } from './kube-http.ts';
 import { createMergePatch } from './merge-patch.ts';
 import { resourceLabel, resourcePath, type KubeObject, type ResourceType } from './resource.ts';
 
@@ -46,13 +45,13 @@ export type Mutation<T> = (draft: T) => T | void;
 
 const MERGE_PATCH = 'application/merge-patch+json';
 
-function notFound(resource: ResourceType, ref: ObjectRef): ApiException<string> {
+function notFound(resource: ResourceType, ref: ObjectRef): KubeApiError {
   const what = `${resourceLabel(resource)} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
-  return new ApiException<string>(404, `${what} not found`, `${what} not found`, {});
+  return new KubeApiError(404, `${what} not found`, `${what} not found`);
 }
 
 async function patchWithRetry<T extends KubeObject>(
-  kc: KubeConfig,
+  kc: KubeClient,
   resource: ResourceType,
   ref: ObjectRef,
   mutate: Mutation<T>,
@@ -109,7 +108,7 @@ function withoutStatus(obj: KubeObject): Record<string, unknown> {
 
 /** Updates the /status subresource; only `.status` changes of the mutation are sent. */
 export function patchStatus<T extends KubeObject>(
-  kc: KubeConfig,
+  kc: KubeClient,
   resource: ResourceType,
   ref: ObjectRef,
   mutate: Mutation<T>,
@@ -120,7 +119,7 @@ export function patchStatus<T extends KubeObject>(
 
 /** Updates the object itself (metadata, spec, …); `.status` changes are ignored (use patchStatus). */
 export function patchObject<T extends KubeObject>(
-  kc: KubeConfig,
+  kc: KubeClient,
   resource: ResourceType,
   ref: ObjectRef,
   mutate: Mutation<T>,
@@ -134,7 +133,7 @@ export function patchObject<T extends KubeObject>(
  * existing object is returned as-is: callers must check it is the one they meant (e.g. owner, labels).
  */
 export async function createIfAbsent<T extends KubeObject>(
-  kc: KubeConfig,
+  kc: KubeClient,
   resource: ResourceType,
   obj: T,
   opts: WriteOptions = {},

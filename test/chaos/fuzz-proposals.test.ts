@@ -11,10 +11,9 @@ import type { Outcome } from '../../src/api/decision.ts';
 import { DECISIONS, PROPOSALS } from '../../src/controller/resources.ts';
 import { waitUntil } from '../../dev/cluster/probe.ts';
 import { SEVERITY } from '../../src/governance/severity.ts';
-import { getObject, kubeRequest } from '../../src/runtime/kube-http.ts';
+import { getObject, KubeApiError, kubeRequest } from '../../src/runtime/kube-http.ts';
 import type { KubeObject } from '../../src/runtime/resource.ts';
 import { resourcePath } from '../../src/runtime/resource.ts';
-import { ApiException } from '@kubernetes/client-node';
 import { ControllerProcess } from './support/controller-process.ts';
 import { setupChaosEnv } from './support/env.ts';
 import { createUnderLooserSchema } from './support/legacy-object.ts';
@@ -51,14 +50,14 @@ interface Rejection {
 }
 
 function rejectionOf(err: unknown): Rejection | undefined {
-  if (!(err instanceof ApiException)) return undefined;
-  const body = (err as ApiException<unknown>).body as { message?: string; details?: { causes?: { field?: string }[] } } | string | undefined;
-  const status = typeof body === 'object' && body !== null ? body : {};
+  if (!(err instanceof KubeApiError)) return undefined;
+  const body = err.body;
+  const status: { message?: string; details?: { causes?: { field?: string }[] } } = typeof body === 'object' ? body : {};
   const message = status.message ?? (typeof body === 'string' ? body : '');
   const fields = (status.details?.causes ?? []).map((c) => c.field ?? '').filter((f) => f !== '' && f !== '<nil>');
   // Some checks (e.g. CEL's integer format) report the field only in the message text, under the cause "<nil>".
   for (const m of message.matchAll(/\b(?:spec|metadata)(?:\.[A-Za-z0-9_-]+|\[\d+\])+/g)) fields.push(m[0]);
-  return { code: (err as ApiException<unknown>).code, fields, message };
+  return { code: err.code, fields, message };
 }
 
 /** A cause names the mutated field when one path contains the other (spec.intent ⊃ spec.intent.id). */

@@ -5,7 +5,7 @@
 // the dashboard and the alerts: each names only metric families, labels and label values it exports.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiException, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -17,7 +17,7 @@ import { REPO_ROOT } from '../../../dev/cluster/binaries.ts';
 import { evaluate, type EvaluationResult } from '../../../src/governance/index.ts';
 import { canonicalHash } from '../../../src/hash/canonical.ts';
 import { proposalHash } from '../../../src/integrity/document-hashes.ts';
-import { kubeRequest } from '../../../src/runtime/kube-http.ts';
+import { KubeApiError, kubeRequest } from '../../../src/runtime/kube-http.ts';
 import { waitForAdmissionPolicies, waitForAdmissionPoliciesRemoved } from '../../../dev/security/admission-ready.ts';
 import { catalogueOf } from '../../../src/tool-catalogue/catalogue.ts';
 import { clusterInfo, clusterKubeConfig, serviceAccountKubeConfig, testNamespace, waitFor } from '../../support/kube.ts';
@@ -167,7 +167,7 @@ describe('chart against the local control plane', () => {
           return true;
         } catch (error) {
           // RBAC bindings take effect once the authorizer has seen them.
-          if (error instanceof ApiException && error.code === 403 && !String(error.body).includes('ValidatingAdmissionPolicy')) return false;
+          if (error instanceof KubeApiError && error.code === 403 && !error.message.includes('ValidatingAdmissionPolicy')) return false;
           throw error;
         }
       },
@@ -182,7 +182,7 @@ describe('chart against the local control plane', () => {
             path: `/apis/${API_VERSION}/namespaces/${agentNamespace}/decisions/${proposal.metadata.name}`,
           });
         } catch (error) {
-          if (error instanceof ApiException && error.code === 404) return undefined;
+          if (error instanceof KubeApiError && error.code === 404) return undefined;
           throw error;
         }
       },

@@ -1,9 +1,9 @@
 // Status and object writes against the real apiserver: merge patches guarded by resourceVersion, conflict
 // retry that re-reads and re-applies the mutation, no request when nothing changed, the write fence, and
 // createIfAbsent's AlreadyExists handling.
-import { ApiException, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { getObject } from '../../../src/runtime/kube-http.ts';
+import { getObject, KubeApiError } from '../../../src/runtime/kube-http.ts';
 import type { KubeObject } from '../../../src/runtime/resource.ts';
 import { createIfAbsent, getCondition, patchObject, patchStatus, setCondition, type Condition } from '../../../src/runtime/status.ts';
 import { clusterKubeConfig, testNamespace } from '../../support/kube.ts';
@@ -130,8 +130,8 @@ describe('patchStatus', () => {
 
   it('reports a missing object as 404', async () => {
     const error: unknown = await patchStatus<Widget>(admin, widgets, { namespace: ns, name: 'absent' }, () => undefined).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ApiException);
-    expect((error as ApiException<unknown>).code).toBe(404);
+    expect(error).toBeInstanceOf(KubeApiError);
+    expect((error as KubeApiError).code).toBe(404);
   });
 });
 

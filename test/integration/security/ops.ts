@@ -1,7 +1,7 @@
 // The operations of the security matrix: every verb on every kind, each with the outcome the design expects
 // for each identity. Identities not named in `expect` are expected to be refused by RBAC.
-import { ApiException, type KubeConfig } from '@kubernetes/client-node';
-import { kubeRequest, type KubeRequest } from '../../../src/runtime/kube-http.ts';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeApiError, kubeRequest, type KubeRequest } from '../../../src/runtime/kube-http.ts';
 import {
   approvalObject,
   configMapObject,
@@ -71,7 +71,7 @@ export function expectedOutcome(op: Op, id: Identity): Outcome {
   return op.expect[id] ?? RBAC;
 }
 
-function messageOf(error: ApiException<unknown>): string {
+function messageOf(error: KubeApiError): string {
   const body: unknown = error.body;
   if (body !== null && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string') {
     return (body as { message: string }).message;
@@ -85,8 +85,8 @@ export async function send(kc: KubeConfig, req: KubeRequest): Promise<Observatio
     await kubeRequest(kc, req);
     return { outcome: 'allowed', status: 200, message: '' };
   } catch (error) {
-    if (!(error instanceof ApiException)) throw error;
-    const message = messageOf(error as ApiException<unknown>);
+    if (!(error instanceof KubeApiError)) throw error;
+    const message = messageOf(error);
     return { outcome: classify(error.code, message), status: error.code, message };
   }
 }
