@@ -8,6 +8,7 @@ import { MANAGED_SELECTOR, PUBLIC_KEY_SELECTOR } from './names.ts';
 import { AGENT_PROFILES, APPROVALS, CONFIG_MAPS, DECISIONS, GOVERNANCE_POLICIES, JOBS, NETWORK_POLICIES, PODS, PROPOSALS, TOOLS } from './resources.ts';
 import { jobPodView, type JobPodView } from './job-pod-view.ts';
 import { ingestObject } from './parse.ts';
+import { StringTable } from './string-table.ts';
 import { indexBySubmitter, SUBMITTER_INDEX } from './session-ledger.ts';
 
 export interface Informers {
@@ -90,17 +91,25 @@ export function metadataOnly(obj: KubeObject): KubeObject {
   return { ...(apiVersion !== undefined ? { apiVersion } : {}), ...(kind !== undefined ? { kind } : {}), metadata };
 }
 
+/** The strings of every cached object, one copy each (string-table.ts). */
+export const CACHE_STRINGS = new StringTable();
+
+/** The transform, then its output's strings replaced by the shared copies. */
+function interned<T extends KubeObject>(transform: (obj: KubeObject) => T): (obj: KubeObject) => T {
+  return (obj) => CACHE_STRINGS.internAll(transform(obj));
+}
+
 /** What each informer's cache keeps of an object (its transform at ingest), by informer. */
 export const CACHE_TRANSFORMS: { readonly [K in keyof Informers]: (obj: KubeObject) => CachedType<Informers[K]> } = {
-  proposals: parsedAtIngest('Proposal'),
-  decisions: parsedAtIngest('Decision'),
-  approvals: parsedAtIngest('Approval'),
-  jobs: parsedAtIngest('Job'),
+  proposals: interned(parsedAtIngest('Proposal')),
+  decisions: interned(parsedAtIngest('Decision')),
+  approvals: interned(parsedAtIngest('Approval')),
+  jobs: interned(parsedAtIngest('Job')),
   profiles: leanObject,
   policies: leanObject,
   tools: leanObject,
-  pods: jobPodView,
-  networkPolicies: metadataOnly,
+  pods: interned(jobPodView),
+  networkPolicies: interned(metadataOnly),
   publicKeys: leanObject,
 };
 
