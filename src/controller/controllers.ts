@@ -21,7 +21,7 @@ import type { ControllerConfig } from './config.ts';
 import { Decider } from './decider.ts';
 import type { EventRecorder } from './events.ts';
 import { FreshObjects, type FreshWrites } from './fresh-objects.ts';
-import { statusDecided, submitterOf, UNDECIDED, type Informers } from './informers.ts';
+import { asKubeInformer, statusDecided, submitterOf, UNDECIDED, type Informers } from './informers.ts';
 import { JobReconciler } from './job-reconciler.ts';
 import type { ChallengeSecrets, PublicKeyPublisher } from './keys.ts';
 import type { LeaderBarrier } from './leader-barrier.ts';
@@ -250,7 +250,7 @@ function createRetention(p: ControllerParts): Controller<NamespaceKey> {
     .dependsOn(informers.decisions)
     .dependsOn(informers.approvals)
     .dependsOn(informers.jobs)
-    .dependsOn(informers.pods)
+    .dependsOn(asKubeInformer(informers.pods))
     .dependsOn(informers.networkPolicies)
     .dependsOn(informers.policies);
   const later = (obj: KubeObject): void => {

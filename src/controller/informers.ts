@@ -6,7 +6,9 @@ import { Informer, stripManagedFields, type IndexFunc } from '../runtime/informe
 import type { KubeObject, ResourceType } from '../runtime/resource.ts';
 import { MANAGED_SELECTOR, PUBLIC_KEY_SELECTOR } from './names.ts';
 import { AGENT_PROFILES, APPROVALS, CONFIG_MAPS, DECISIONS, GOVERNANCE_POLICIES, JOBS, NETWORK_POLICIES, PODS, PROPOSALS, TOOLS } from './resources.ts';
+import { jobPodView, type JobPodView } from './job-pod-view.ts';
 import { ingestObject } from './parse.ts';
+import { StringTable } from './string-table.ts';
 import { indexBySubmitter, SUBMITTER_INDEX } from './session-ledger.ts';
 
 export interface Informers {
@@ -18,7 +20,8 @@ export interface Informers {
   policies: Informer<KubeObject>;
   /** The tool catalogue (cluster-scoped Tool objects). */
   tools: Informer<KubeObject>;
-  pods: Informer<KubeObject>;
+  /** Job Pods as the controller reads them (job-pod-view.ts). */
+  pods: Informer<JobPodView>;
   networkPolicies: Informer<KubeObject>;
   /** The public-key ConfigMaps the controller published (job Pods mount them). */
   publicKeys: Informer<KubeObject>;
@@ -82,62 +85,68 @@ function parsedAtIngest(kind: 'Proposal' | 'Decision' | 'Approval' | 'Job'): (ob
   return (obj) => ingestObject(kind, leanObject(obj));
 }
 
-type EnvVar = { name?: unknown; value?: unknown };
-type Container = { name?: unknown; image?: unknown; env?: unknown };
-/** The one env entry the controller reads back: the Tool spec it handed a step container (receipt-check.ts declaredOutputs). */
-const KEPT_ENV = 'M87_TOOL_SPEC';
-const containerView = (cs: unknown): Container[] | undefined =>
-  Array.isArray(cs)
-    ? (cs as Container[]).map((c) => {
-        const env = Array.isArray(c.env) ? (c.env as EnvVar[]).filter((e) => e.name === KEPT_ENV) : [];
-        return { name: c.name, image: c.image, ...(env.length > 0 ? { env } : {}) };
-      })
-    : undefined;
-
-/**
- * A job Pod as the job reconciler reads it: metadata (owner, the signed-envelope annotations), status, and
- * of the spec only each container's name and image (stepImageMismatch) and a step container's Tool spec
- * (M87_TOOL_SPEC: the outputs the receipt must list). The rest of the spec is what we created and never read again.
- */
-export function leanPod(obj: KubeObject): KubeObject {
-  const lean = leanObject(obj);
-  const spec = lean.spec as { initContainers?: unknown; containers?: unknown } | undefined;
-  if (spec === undefined) return lean;
-  const initContainers = containerView(spec.initContainers);
-  const containers = containerView(spec.containers);
-  return { ...lean, spec: { ...(initContainers ? { initContainers } : {}), ...(containers ? { containers } : {}) } };
-}
-
 /** A NetworkPolicy as the cache needs it: only its metadata (its events map to the owning Job). */
 export function metadataOnly(obj: KubeObject): KubeObject {
   const { apiVersion, kind, metadata } = leanObject(obj);
   return { ...(apiVersion !== undefined ? { apiVersion } : {}), ...(kind !== undefined ? { kind } : {}), metadata };
 }
 
+/** The strings of every cached object, one copy each (string-table.ts). */
+export const CACHE_STRINGS = new StringTable();
+
+/** The transform, then its output's strings replaced by the shared copies. */
+function interned<T extends KubeObject>(transform: (obj: KubeObject) => T): (obj: KubeObject) => T {
+  return (obj) => CACHE_STRINGS.internAll(transform(obj));
+}
+
+/** What each informer's cache keeps of an object (its transform at ingest), by informer. */
+export const CACHE_TRANSFORMS: { readonly [K in keyof Informers]: (obj: KubeObject) => CachedType<Informers[K]> } = {
+  proposals: interned(parsedAtIngest('Proposal')),
+  decisions: interned(parsedAtIngest('Decision')),
+  approvals: interned(parsedAtIngest('Approval')),
+  jobs: interned(parsedAtIngest('Job')),
+  profiles: leanObject,
+  policies: leanObject,
+  tools: leanObject,
+  pods: interned(jobPodView),
+  networkPolicies: interned(metadataOnly),
+  publicKeys: leanObject,
+};
+
+type CachedType<I> = I extends Informer<infer T> ? T : never;
+
 export function createInformers(kc: KubeConfig, log: Logger): Informers {
-  const informer = (
+  const informer = <T extends KubeObject>(
     resource: ResourceType,
-    extra: { labelSelector?: string; indexers?: Record<string, IndexFunc<KubeObject>>; transform?: (obj: KubeObject) => KubeObject } = {},
-  ): Informer<KubeObject> => new Informer<KubeObject>({ kubeConfig: kc, resource, logger: log, transform: leanObject, ...extra });
+    transform: (obj: KubeObject) => T,
+    extra: { labelSelector?: string; indexers?: Record<string, IndexFunc<T>> } = {},
+  ): Informer<T> => new Informer<T>({ kubeConfig: kc, resource, logger: log, transform, ...extra });
+  const t = CACHE_TRANSFORMS;
   return {
-    proposals: informer(PROPOSALS, {
-      indexers: { [UNDECIDED_BY_SUBMITTER]: indexUndecidedBySubmitter, [UNDECIDED]: indexUndecided },
-      transform: parsedAtIngest('Proposal'),
-    }),
-    decisions: informer(DECISIONS, { indexers: { [SUBMITTER_INDEX]: indexBySubmitter }, transform: parsedAtIngest('Decision') }),
-    approvals: informer(APPROVALS, { indexers: { [BY_PROPOSAL]: indexApprovalByProposal }, transform: parsedAtIngest('Approval') }),
-    jobs: informer(JOBS, { transform: parsedAtIngest('Job') }),
-    profiles: informer(AGENT_PROFILES),
-    policies: informer(GOVERNANCE_POLICIES),
-    tools: informer(TOOLS),
+    proposals: informer(PROPOSALS, t.proposals, { indexers: { [UNDECIDED_BY_SUBMITTER]: indexUndecidedBySubmitter, [UNDECIDED]: indexUndecided } }),
+    decisions: informer(DECISIONS, t.decisions, { indexers: { [SUBMITTER_INDEX]: indexBySubmitter } }),
+    approvals: informer(APPROVALS, t.approvals, { indexers: { [BY_PROPOSAL]: indexApprovalByProposal } }),
+    jobs: informer(JOBS, t.jobs),
+    profiles: informer(AGENT_PROFILES, t.profiles),
+    policies: informer(GOVERNANCE_POLICIES, t.policies),
+    tools: informer(TOOLS, t.tools),
     // Pods and NetworkPolicies: only the ones the controller created (label selector), and only what is read.
-    pods: informer(PODS, { labelSelector: MANAGED_SELECTOR, transform: leanPod }),
-    networkPolicies: informer(NETWORK_POLICIES, { labelSelector: MANAGED_SELECTOR, transform: metadataOnly }),
-    publicKeys: informer(CONFIG_MAPS, { labelSelector: PUBLIC_KEY_SELECTOR }),
+    pods: informer(PODS, t.pods, { labelSelector: MANAGED_SELECTOR }),
+    networkPolicies: informer(NETWORK_POLICIES, t.networkPolicies, { labelSelector: MANAGED_SELECTOR }),
+    publicKeys: informer(CONFIG_MAPS, t.publicKeys, { labelSelector: PUBLIC_KEY_SELECTOR }),
   };
 }
 
 /** Every informer with its name (for start-up and readiness). */
 export function namedInformers(informers: Informers): [keyof Informers, Informer<KubeObject>][] {
-  return (Object.keys(informers) as (keyof Informers)[]).map((name) => [name, informers[name]]);
+  return (Object.keys(informers) as (keyof Informers)[]).map((name) => [name, asKubeInformer(informers[name])]);
+}
+
+/**
+ * An informer whose cache holds a view type (JobPodView), for code that only needs KubeObjects (sync, staleness,
+ * metadata). Sound as the runtime's own watch() cast: every cached object is a KubeObject, and indexers are
+ * fixed at construction.
+ */
+export function asKubeInformer(informer: Informer<KubeObject> | Informer<JobPodView>): Informer<KubeObject> {
+  return informer as unknown as Informer<KubeObject>;
 }

@@ -3,9 +3,10 @@
 // into a file of its own by a downward-API volume.
 import type { EffectiveEnvelope } from '../api/envelope.ts';
 import { ANNOTATIONS, PODINFO_FILES } from '../api/group.ts';
-import { canonicalJson } from '../hash/canonical.ts';
+import { canonicalJson, sha256Hex } from '../hash/canonical.ts';
 import type { ToolSpec } from '../api/tool.ts';
 import { DELIVERED_RUNNER_DIR, deliveredRunnerCommand } from '../api/step-pod.ts';
+import type { BindingKey, JobPodView } from './job-pod-view.ts';
 import { jobLabels, jobPodName } from './names.ts';
 import { controllerRef } from './owner.ts';
 
@@ -73,11 +74,13 @@ export function jobPodAnnotations(job: SignedJob): Record<string, string> {
  * change them afterwards (admission policy m87-job-pods), so a Pod that carries them is the controller's Pod
  * for this Job, and its runner was handed exactly the signed envelope. A Pod that does not (e.g. one someone
  * else created under the job Pod's name with an owner reference to the Job) says nothing about this Job.
+ * The Pod is read through its view (job-pod-view.ts): the envelope annotation is compared by its SHA-256.
  */
-export function podAnnotationMismatch(pod: { metadata?: { annotations?: Record<string, string> } }, job: SignedJob): string | undefined {
-  const actual = pod.metadata?.annotations ?? {};
-  for (const [key, value] of Object.entries(jobPodAnnotations(job))) {
-    if (actual[key] !== value) return key;
+export function podAnnotationMismatch(pod: Pick<JobPodView, 'binding'>, job: SignedJob): string | undefined {
+  const expected = jobPodAnnotations(job);
+  for (const k of Object.keys(ANNOTATIONS) as BindingKey[]) {
+    const want = expected[ANNOTATIONS[k]]!;
+    if (pod.binding[k] !== (k === 'envelope' ? sha256Hex(want) : want)) return ANNOTATIONS[k];
   }
   return undefined;
 }
@@ -281,11 +284,11 @@ function neverStarted(status: ImageStatus): boolean {
  * (no imageID, no earlier termination) is skipped.
  */
 export function stepImageMismatch(
-  pod: { spec?: { initContainers?: { name: string; image?: string }[] }; status?: { initContainerStatuses?: ImageStatus[] } },
+  pod: { spec?: { initContainers?: readonly { name?: string | undefined; image?: string | undefined }[] }; status?: { initContainerStatuses?: readonly unknown[] } },
   envelope: EffectiveEnvelope,
 ): string | undefined {
   const specs = new Map((pod.spec?.initContainers ?? []).map((c) => [c.name, c.image]));
-  const statuses = new Map((pod.status?.initContainerStatuses ?? []).map((c) => [c.name, c]));
+  const statuses = new Map(((pod.status?.initContainerStatuses ?? []) as readonly ImageStatus[]).map((c) => [c.name, c]));
   for (const [i, step] of envelope.steps.entries()) {
     const name = stepContainerName(i);
     if (step.image === undefined) return `${name}: steps[${i}] binds no image`;

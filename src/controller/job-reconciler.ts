@@ -20,6 +20,7 @@ import type { PublicKeyPublisher } from './keys.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import type { NamespaceGuard } from './namespace-guard.ts';
 import { buildJobPod, stepImageMismatch } from './job-pod.ts';
+import { jobPodView, type JobPodView } from './job-pod-view.ts';
 import type { ToolCache } from './tool-cache.ts';
 import { checkToolBindings } from '../tool-catalogue/binding.ts';
 import type { ToolSpec } from '../api/tool.ts';
@@ -106,11 +107,12 @@ export class JobReconciler {
     let pod = this.#s.informers.pods.getByName(namespace, podName);
     if (pod === undefined && (obj.status as JobStatus | undefined)?.podName !== undefined) {
       // We created it before; the cache may be behind, or it was deleted.
-      pod = await getObject(this.#s.kc, PODS, { namespace, name: podName }, { signal: ctx.signal });
-      if (pod === undefined) {
+      const live = await getObject(this.#s.kc, PODS, { namespace, name: podName }, { signal: ctx.signal });
+      if (live === undefined) {
         await this.#fail(obj, 'PodDeleted', `Pod ${podName} was deleted before the job finished.`, ctx);
         return;
       }
+      pod = jobPodView(live); // read as the cache would hold it
     }
     if (pod !== undefined) {
       if (!isControlledBy(pod, uid)) {
@@ -190,11 +192,12 @@ export class JobReconciler {
       tools,
       ...(this.#s.config.runnerResources ? { resources: this.#s.config.runnerResources } : {}),
     });
-    const { object: pod, created } = await createIfAbsent<KubeObject>(this.#s.kc, PODS, desiredPod as unknown as KubeObject, {
+    const { object: stored, created } = await createIfAbsent<KubeObject>(this.#s.kc, PODS, desiredPod as unknown as KubeObject, {
       fence: ctx.fence,
       fieldManager: FIELD_MANAGER,
       signal: ctx.signal,
     });
+    const pod = jobPodView(stored);
     if (!isControlledBy(pod, uid)) {
       if (pod.metadata.deletionTimestamp !== undefined) return { requeueAfterMs: 2000 };
       await this.#fail(obj, 'PodNameConflict', `Pod ${desiredPod.metadata.name} exists and does not belong to this Job.`, ctx);
@@ -206,7 +209,7 @@ export class JobReconciler {
 
   async #observePod(
     obj: KubeObject,
-    pod: KubeObject,
+    pod: JobPodView,
     facts: Parameters<typeof podProgress>[0],
     ctx: ReconcileContext,
     log: ReconcileContext['log'],
@@ -244,7 +247,7 @@ export class JobReconciler {
       case 'finished': {
         // A step Pod's receipt counts only if every step ran the image its envelope step binds.
         const envelope = facts.envelope;
-        const mismatch = stepImageMismatch(pod as Parameters<typeof stepImageMismatch>[0], envelope);
+        const mismatch = stepImageMismatch(pod, envelope);
         if (mismatch !== undefined && progress.result.verification !== 'mismatch') {
           const { receipt: _unbelieved, ...rest } = progress.result;
           await this.#finish(

@@ -13,6 +13,7 @@
 import type { Job } from '../api/kinds.ts';
 import { Receipt, RECEIPT_MAX_BYTES } from '../api/receipt.ts';
 import { podAnnotationMismatch, RUNNER_CONTAINER, stepContainerName, type SignedJob } from './job-pod.ts';
+import type { JobPodView } from './job-pod-view.ts';
 import { outputArtifactPath } from '../integrity/framed-output.ts';
 
 export type VerificationResult = 'verified' | 'refused' | 'mismatch' | 'invalid' | 'missing';
@@ -71,26 +72,17 @@ function runnerSawOtherEnvelope(reason: string, message: string): EnvelopeVerifi
 
 /**
  * The outputs the Pod's steps declare (`outputs/<step>/<name>`), from the Tool spec the controller handed each
- * step container (`M87_TOOL_SPEC`; a Pod's container env cannot change after creation). A Succeeded receipt
- * lists every one of them. A spec that cannot be read declares something unknowable: undefined (fail closed).
+ * step container (`M87_TOOL_SPEC`; a Pod's container env cannot change after creation), as the Pod's view
+ * keeps them (job-pod-view.ts). A Succeeded receipt lists every one of them. A spec that cannot be read
+ * declares something unknowable: undefined (fail closed).
  */
-export function declaredOutputs(pod: unknown, steps: number): string[] | undefined {
-  const containers = (pod as { spec?: { initContainers?: { name?: string; env?: { name?: string; value?: string }[] }[] } }).spec?.initContainers ?? [];
+export function declaredOutputs(pod: Pick<JobPodView, 'stepOutputs'>, steps: number): string[] | undefined {
   const out: string[] = [];
   for (let i = 0; i < steps; i++) {
-    const spec = containers.find((c) => c.name === stepContainerName(i))?.env?.find((e) => e.name === 'M87_TOOL_SPEC')?.value;
-    if (spec === undefined) return undefined;
-    let outputs: unknown;
-    try {
-      outputs = (JSON.parse(spec) as { workspace?: { outputs?: unknown } }).workspace?.outputs;
-    } catch {
-      return undefined;
-    }
-    if (!Array.isArray(outputs)) return undefined;
-    for (const o of outputs as { name?: unknown }[]) {
-      if (typeof o.name !== 'string') return undefined;
-      out.push(outputArtifactPath(i, o.name));
-    }
+    const name = stepContainerName(i);
+    const names = Object.hasOwn(pod.stepOutputs, name) ? pod.stepOutputs[name] : undefined;
+    if (names === undefined || names === null) return undefined;
+    for (const n of names) out.push(outputArtifactPath(i, n));
   }
   return out;
 }
@@ -212,8 +204,8 @@ export type PodProgress =
  * Where a job Pod is: not started, running, or finished with a result. A Pod that does not carry the Job's
  * signed annotations is finished at once, as Failed: whatever it reports is not this Job's result. Pure.
  */
-export function podProgress(job: JobFacts, pod: unknown): PodProgress {
-  const mismatch = podAnnotationMismatch(pod as Parameters<typeof podAnnotationMismatch>[0], job);
+export function podProgress(job: JobFacts, pod: JobPodView): PodProgress {
+  const mismatch = podAnnotationMismatch(pod, job);
   if (mismatch !== undefined) {
     const message = `The Pod does not carry this Job's signed envelope (annotation ${mismatch} differs): it was not created by the controller for this Job, and nothing it reports counts.`;
     return { state: 'finished', result: failed('PodEnvelopeMismatch', message, 'mismatch', { status: 'False', reason: 'PodEnvelopeMismatch', message }) };

@@ -2,7 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { API_VERSION } from '../../../src/api/group.ts';
 import { deepFreeze } from '../../../src/hash/freeze.ts';
-import { leanObject, leanPod, metadataOnly } from '../../../src/controller/informers.ts';
+import { ANNOTATIONS } from '../../../src/api/group.ts';
+import { leanObject, metadataOnly } from '../../../src/controller/informers.ts';
+import { jobPodView } from '../../../src/controller/job-pod-view.ts';
+import { sha256Hex } from '../../../src/hash/canonical.ts';
 import { declaredOutputs } from '../../../src/controller/receipt-check.ts';
 import { ingestObject, parseDecision, parseProposal, parseStats } from '../../../src/controller/parse.ts';
 import { stripManagedFields } from '../../../src/runtime/informer.ts';
@@ -37,33 +40,64 @@ describe('cache transforms', () => {
     expect(lean.metadata.resourceVersion).toBe('42');
   });
 
-  it('leanPod keeps metadata, status, each container name and image, and a step container\'s M87_TOOL_SPEC (what the job reconciler reads)', () => {
+  it("a job Pod is cached as its view: binding annotations reduced, each container's name and image, its steps' declared outputs", () => {
+    const envelopeJson = JSON.stringify({ big: 'x'.repeat(2000) });
+    const binding = {
+      [ANNOTATIONS.envelope]: envelopeJson,
+      [ANNOTATIONS.envelopeHash]: 'a'.repeat(64),
+      [ANNOTATIONS.signature]: 'c2ln',
+      [ANNOTATIONS.keyId]: 'k1',
+      [ANNOTATIONS.jobUID]: 'j',
+    };
     const pod = withServerFields({
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { name: 'm87-job-x', namespace: 'n', annotations: { 'governance.m87.io/envelope': '{}' }, ownerReferences: [{ uid: 'j', name: 'x', kind: 'Job' }] },
+      metadata: { name: 'm87-job-x', namespace: 'n', labels: { a: 'b' }, annotations: { ...binding, [LAST_APPLIED]: '{}', keep: 'me' }, ownerReferences: [{ uid: 'j', name: 'x', kind: 'Job' }] },
       spec: {
         initContainers: [
           { name: 'step-0', image: 'tool@sha256:abc', command: ['x'], env: [{ name: 'A', value: 'b' }, { name: 'M87_TOOL_SPEC', value: TOOL_SPEC }] },
+          { name: 'step-1', image: 'tool@sha256:abd', env: [{ name: 'M87_TOOL_SPEC', value: 'not json' }] },
+          { name: 'install-runner', image: 'm87@sha256:def' },
         ],
         containers: [{ name: 'runner', image: 'm87@sha256:def', volumeMounts: [{ name: 'v', mountPath: '/v' }] }],
         volumes: [{ name: 'v', emptyDir: {} }],
         securityContext: { runAsNonRoot: true },
       },
-      status: { phase: 'Pending', initContainerStatuses: [{ name: 'step-0', imageID: 'tool@sha256:abc' }] },
+      status: {
+        phase: 'Pending',
+        conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/0 nodes are available' }],
+        qosClass: 'Burstable',
+        initContainerStatuses: [{ name: 'step-0', imageID: 'tool@sha256:abc' }],
+      },
     });
-    const lean = leanPod(pod);
-    expect(lean.spec).toEqual({
-      initContainers: [{ name: 'step-0', image: 'tool@sha256:abc', env: [{ name: 'M87_TOOL_SPEC', value: TOOL_SPEC }] }],
+    const view = jobPodView(pod);
+    expect(view.spec).toEqual({
+      initContainers: [
+        { name: 'step-0', image: 'tool@sha256:abc' },
+        { name: 'step-1', image: 'tool@sha256:abd' },
+        { name: 'install-runner', image: 'm87@sha256:def' },
+      ],
       containers: [{ name: 'runner', image: 'm87@sha256:def' }],
     });
-    // The receipt check reads the same declared outputs from the cached Pod as from the stored one.
-    expect(declaredOutputs(lean, 1)).toEqual(declaredOutputs(pod, 1));
-    expect(declaredOutputs(lean, 1)).toEqual(['outputs/0/patch']);
-    expect(lean.status).toEqual(pod.status);
-    expect(lean.metadata.annotations).toEqual(pod.metadata.annotations);
-    expect(lean.metadata.ownerReferences).toEqual(pod.metadata.ownerReferences);
-    expect(lean.metadata.managedFields).toBeUndefined();
+    expect(view.stepOutputs).toEqual({ 'step-0': ['patch'], 'step-1': null });
+    expect(declaredOutputs(view, 1)).toEqual(['outputs/0/patch']);
+    expect(declaredOutputs(view, 2)).toBeUndefined(); // step-1's spec cannot be read: fail closed
+    expect(declaredOutputs(view, 3)).toBeUndefined();
+    // The envelope annotation (the whole envelope as JSON) is kept as its digest; the others as they are.
+    expect(view.binding).toEqual({ envelope: sha256Hex(envelopeJson), envelopeHash: 'a'.repeat(64), signature: 'c2ln', keyId: 'k1', jobUID: 'j' });
+    expect(view.metadata.annotations).toEqual({ keep: 'me' });
+    expect(view.metadata.labels).toEqual({ a: 'b' });
+    expect(view.metadata.ownerReferences).toEqual(pod.metadata.ownerReferences);
+    expect(view.metadata.managedFields).toBeUndefined();
+    expect(view.metadata.resourceVersion).toBe('42');
+    expect(view.status).toEqual({ phase: 'Pending', initContainerStatuses: [{ name: 'step-0', imageID: 'tool@sha256:abc' }] });
+    expect(JSON.stringify(view).length).toBeLessThan(1000);
+    // A view read again (a GET read through it, a cached object) is itself.
+    expect(jobPodView(view)).toBe(view);
+    // A Pod without the binding annotations: every binding field absent (podAnnotationMismatch then names the first).
+    const bare = jobPodView(withServerFields({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'n' } }));
+    expect(Object.values(bare.binding).every((v) => v === undefined)).toBe(true);
+    expect(bare.metadata.annotations).toBeUndefined();
   });
 
   it('a NetworkPolicy is cached as metadata only', () => {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ANNOTATIONS } from '../../../src/api/group.ts';
 import type { Receipt } from '../../../src/api/receipt.ts';
 import { buildJobPod, podAnnotationMismatch } from '../../../src/controller/job-pod.ts';
+import { jobPodView, type JobPodView } from '../../../src/controller/job-pod-view.ts';
 import { podProgress, REPORTED_BY_RUNNER, VERIFIED_BY_CONTROLLER, type JobFacts, type JobResult } from '../../../src/controller/receipt-check.ts';
 import { sha256Hex } from '../../../src/hash/canonical.ts';
 import { signDeh } from '../../../src/integrity/signing.ts';
@@ -18,7 +19,8 @@ const job: JobFacts = { uid: JOB_UID, envelopeHash: deh, envelope, signature: si
 /** The job Pod exactly as the controller creates it, with the given status. */
 function jobPod(status: unknown, annotations: (a: Record<string, string>) => Record<string, string> = (a) => a) {
   const pod = buildJobPod({ job: { ...job, namespace: 'team-a', name: 'write-file', proposalName: 'write-file' }, publicKeyConfigMap: 'm87-public-key', tools: Object.fromEntries(envelope.steps.map((s) => [s.tool, TEST_CATALOGUE.get(s.tool)!])) });
-  return { ...pod, metadata: { ...pod.metadata, annotations: annotations({ ...pod.metadata.annotations }) }, status };
+  // Read as the controller reads a job Pod: through its cached view (job-pod-view.ts).
+  return jobPodView({ ...pod, metadata: { ...pod.metadata, annotations: annotations({ ...pod.metadata.annotations }) }, status });
 }
 
 function terminatedPod(message: string, exitCode = 0, annotations?: (a: Record<string, string>) => Record<string, string>) {
@@ -26,7 +28,7 @@ function terminatedPod(message: string, exitCode = 0, annotations?: (a: Record<s
   return jobPod({ phase: exitCode === 0 ? 'Succeeded' : 'Failed', containerStatuses: [{ name: 'runner', state: { terminated } }] }, annotations);
 }
 
-function finished(pod: unknown): JobResult {
+function finished(pod: JobPodView): JobResult {
   const progress = podProgress(job, pod);
   if (progress.state !== 'finished') throw new Error(`expected a finished Pod, got ${progress.state}`);
   return progress.result;
@@ -121,12 +123,15 @@ describe('receipt verification', () => {
       const built = buildJobPod({ job: { ...job, namespace: 'team-a', name: 'write-file', proposalName: 'write-file' }, publicKeyConfigMap: 'm87-public-key', tools: { 'write-file': withReport } });
       return { ...built, status: { phase: 'Succeeded', containerStatuses: [{ name: 'runner', state: { terminated: { exitCode: 0, message: JSON.stringify(r), finishedAt: '2025-06-01T12:00:05Z' } } }] } };
     };
-    expect(finished(pod(receipt({ artifacts: [] })))).toMatchObject({ phase: 'Failed', reason: 'NoArtifacts' });
-    expect(finished(pod(receipt({ artifacts: [{ path: 'outputs/0/report', sha256: sha256Hex('r') }] }))).phase).toBe('Succeeded');
-    // A Pod whose step spec cannot be read says nothing about its outputs: not Succeeded.
+    expect(finished(jobPodView(pod(receipt({ artifacts: [] }))))).toMatchObject({ phase: 'Failed', reason: 'NoArtifacts' });
+    expect(finished(jobPodView(pod(receipt({ artifacts: [{ path: 'outputs/0/report', sha256: sha256Hex('r') }] })))).phase).toBe('Succeeded');
+    // A Pod whose step spec cannot be read (absent, or not JSON) says nothing about its outputs: not Succeeded.
     const broken = pod(receipt());
     broken.spec.initContainers![1]!.env = broken.spec.initContainers![1]!.env.filter((e) => e.name !== 'M87_TOOL_SPEC');
-    expect(finished(broken)).toMatchObject({ phase: 'Failed', reason: 'NoArtifacts' });
+    expect(finished(jobPodView(broken))).toMatchObject({ phase: 'Failed', reason: 'NoArtifacts' });
+    const garbled = pod(receipt());
+    garbled.spec.initContainers![1]!.env = garbled.spec.initContainers![1]!.env.map((e) => (e.name === 'M87_TOOL_SPEC' ? { ...e, value: '{not json' } : e));
+    expect(finished(jobPodView(garbled))).toMatchObject({ phase: 'Failed', reason: 'NoArtifacts' });
   });
 
   it.each([

@@ -1,0 +1,45 @@
+// One copy of each repeated string in the controller's caches (string-table.ts).
+import { describe, expect, it } from 'vitest';
+import { CACHE_STRINGS, CACHE_TRANSFORMS } from '../../../src/controller/informers.ts';
+import { StringTable } from '../../../src/controller/string-table.ts';
+import type { KubeObject } from '../../../src/runtime/resource.ts';
+import { decisionFor } from './fixtures.ts';
+
+describe('StringTable', () => {
+  it('returns the first copy of a string for every later equal one, and leaves the graph otherwise as it was', () => {
+    const table = new StringTable();
+    const a = table.internAll(JSON.parse('{"kind":"Job","metadata":{"uid":"u-1","resourceVersion":"7","labels":{"x":"m87"}},"list":["m87",{"deep":"Job"}]}') as KubeObject);
+    const b = table.internAll(JSON.parse('{"kind":"Job","metadata":{"uid":"u-1","resourceVersion":"7","labels":{"x":"m87"}},"list":["m87",{"deep":"Job"}]}') as KubeObject);
+    expect(b).toEqual(a);
+    expect(JSON.stringify(b)).toBe('{"kind":"Job","metadata":{"uid":"u-1","resourceVersion":"7","labels":{"x":"m87"}},"list":["m87",{"deep":"Job"}]}');
+    // kind, the label value, the list's strings: in the table; uid and resourceVersion (unique per version) are not.
+    expect(table.size()).toBe(2);
+  });
+
+  it('is bounded: at capacity it starts over; long strings are not kept', () => {
+    const table = new StringTable({ capacity: 3, maxLength: 8 });
+    for (const s of ['a', 'b', 'c']) table.intern(s);
+    expect(table.size()).toBe(3);
+    expect(table.intern('d')).toBe('d');
+    expect(table.size()).toBe(1);
+    table.intern('x'.repeat(9));
+    expect(table.size()).toBe(1);
+  });
+
+  it('leaves frozen parts alone (they are shared already)', () => {
+    const table = new StringTable();
+    const shared = Object.freeze({ s: 'frozen' });
+    const obj = { a: 'x', shared };
+    expect(() => table.internAll(obj)).not.toThrow();
+    expect(table.size()).toBe(1);
+  });
+
+  it("the informers' transforms intern what they keep: a cached Decision equals its parse", () => {
+    const before = CACHE_STRINGS.size();
+    const raw = structuredClone(decisionFor()) as unknown as KubeObject;
+    raw.metadata = { ...raw.metadata, resourceVersion: '1' };
+    const cached = CACHE_TRANSFORMS.decisions(raw);
+    expect(cached.spec).toEqual(decisionFor().spec);
+    expect(CACHE_STRINGS.size()).toBeGreaterThan(before);
+  });
+});
