@@ -9,6 +9,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { ANNOTATIONS } from '../src/api/group.ts';
 import type { Receipt } from '../src/api/receipt.ts';
 import { RUNNER_CONTAINER } from '../src/controller/job-pod.ts';
+import { jobPodView } from '../src/controller/job-pod-view.ts';
 import { declaredOutputs } from '../src/controller/receipt-check.ts';
 import { sha256Hex } from '../src/hash/canonical.ts';
 import { sleep } from '../src/runtime/backoff.ts';
@@ -47,7 +48,7 @@ export function runnerExitStatus(pod: unknown, now: string): { status: Record<st
   } catch {
     return { error: 'envelope annotation is not JSON' };
   }
-  const outputs = declaredOutputs(pod, steps.length);
+  const outputs = declaredOutputs(jobPodView(pod as KubeObject), steps.length);
   if (outputs === undefined) return { error: "the step containers' Tool specs cannot be read" };
   const receipt: Receipt = {
     v: 1,

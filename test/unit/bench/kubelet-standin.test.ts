@@ -3,6 +3,8 @@
 // controller's own check; otherwise no ALLOW tree would ever finish and retention would keep them all.
 import { describe, expect, it } from 'vitest';
 import { buildJobPod } from '../../../src/controller/job-pod.ts';
+import { jobPodView } from '../../../src/controller/job-pod-view.ts';
+import type { KubeObject } from '../../../src/runtime/resource.ts';
 import { podProgress, REPORTED_BY_RUNNER, type JobFacts } from '../../../src/controller/receipt-check.ts';
 import { signDeh } from '../../../src/integrity/signing.ts';
 import { awaitsRunnerExit, runnerExitStatus } from '../../../bench/kubelet-standin.ts';
@@ -27,7 +29,7 @@ describe('kubelet stand-in', () => {
     const pod = jobPod();
     const built = runnerExitStatus(pod, '2026-12-06T12:00:05Z');
     if ('error' in built) throw new Error(built.error);
-    const progress = podProgress(job, { ...pod, status: built.status });
+    const progress = podProgress(job, jobPodView({ ...pod, status: built.status }));
     expect(progress.state).toBe('finished');
     if (progress.state !== 'finished') return;
     expect(progress.result).toMatchObject({ phase: 'Succeeded', reason: REPORTED_BY_RUNNER, verification: 'verified', completionTime: '2026-12-06T12:00:05Z' });
