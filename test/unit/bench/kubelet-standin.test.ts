@@ -4,7 +4,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildJobPod } from '../../../src/controller/job-pod.ts';
 import { jobPodView } from '../../../src/controller/job-pod-view.ts';
-import type { KubeObject } from '../../../src/runtime/resource.ts';
 import { podProgress, REPORTED_BY_RUNNER, type JobFacts } from '../../../src/controller/receipt-check.ts';
 import { signDeh } from '../../../src/integrity/signing.ts';
 import { awaitsRunnerExit, runnerExitStatus } from '../../../bench/kubelet-standin.ts';
