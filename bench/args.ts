@@ -1,5 +1,6 @@
 // Command-line flags of bench/run.ts (npm run bench -- --n 500 --rates 20 --parts e2e,baseline).
 import { parseArgs } from 'node:util';
+import { chartControllerNodeOptions } from './chart-defaults.ts';
 
 export const PARTS = ['e2e', 'baseline', 'memory', 'engine', 'soak'] as const;
 export type Part = (typeof PARTS)[number];
@@ -37,6 +38,8 @@ export interface BenchOptions {
    */
   workers: number;
   controllerLogLevel: string;
+  /** NODE_OPTIONS of the real controller; default: the chart's controller.nodeOptions (what an install runs). */
+  controllerNodeOptions: string;
   /** Write V8 CPU profiles of the real controller here (node --cpu-prof). */
   profileDir: string | undefined;
   /** Extra flags for bench/engine.ts (--engine-args="--iterations 50000"). */
@@ -57,6 +60,8 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --soak-rate <r>          proposals/s in the soak (default 5)
   --soak-sample <count>    a sample of the curve every <count> proposals sent (default 5000)
   --soak-retention-rate <r>  the soak controller's --retention-rate (default: 2 x what --soak-rate needs)
+  --controller-node-options <s>  NODE_OPTIONS of the real controller (default: the chart's controller.nodeOptions,
+                           as installed; "" = V8's defaults)
   --apiserver-profile <dir>  Go CPU profile of kube-apiserver during each e2e/baseline phase's load (pprof), summarised
   --apiserver-profile-seconds <s>  length of each API server profile (default 30)
   --out <file>             JSON results (default bench/results/latest.json)
@@ -98,6 +103,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       concurrency: { type: 'string' },
       workers: { type: 'string' },
       'controller-log-level': { type: 'string' },
+      'controller-node-options': { type: 'string' },
       profile: { type: 'string' },
       'engine-args': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -148,6 +154,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     concurrency: positiveInt(values.concurrency, '--concurrency', 16),
     workers: positiveInt(values.workers, '--workers', 8),
     controllerLogLevel: level,
+    controllerNodeOptions: values['controller-node-options'] ?? chartControllerNodeOptions(),
     profileDir: values.profile,
     engineArgs: (values['engine-args'] ?? '').split(/\s+/).filter((a) => a !== ''),
     help: values.help ?? false,

@@ -33,6 +33,8 @@ export interface BenchContext {
   concurrency: number;
   workers: number;
   controllerLogLevel: string;
+  /** NODE_OPTIONS of the real controller. */
+  controllerNodeOptions: string;
   profileDir: string | undefined;
   /** Go CPU profiles of kube-apiserver during each phase's measured load (the plane runs with --profiling=true). */
   apiserverProfile?: { dir: string; seconds: number } | undefined;
@@ -146,6 +148,7 @@ async function observe(
     context: 'admin',
     logFile: join(ctx.logDir, `${opts.namespace}.controller.log`),
     logLevel: ctx.controllerLogLevel,
+    nodeOptions: ctx.controllerNodeOptions,
     workers: ctx.workers,
     ...(ctx.profileDir !== undefined && opts.controller === 'm87' ? { cpuProfileDir: ctx.profileDir } : {}),
   });

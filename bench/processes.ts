@@ -68,6 +68,8 @@ export interface ControllerChildOptions {
   /** pino level of the real controller. */
   logLevel: string;
   workers: number;
+  /** NODE_OPTIONS of the real controller ("": none). */
+  nodeOptions?: string;
   /** More flags for the real controller (the soak's --retention-rate, --audit-file). */
   extraArgs?: readonly string[];
 }
@@ -148,7 +150,11 @@ export async function startControllerChild(opts: ControllerChildOptions): Promis
   // the bench process must not spend CPU relaying them.
   const fd = openSync(opts.logFile, 'a');
   const log = createWriteStream(opts.logFile, { flags: 'a' });
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', opts.kind === 'm87' ? fd : 'pipe', 'pipe'] });
+  // The real controller runs with the V8 heap settings an install gives it (the chart's NODE_OPTIONS).
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  if (opts.kind === 'm87' && opts.nodeOptions) env.NODE_OPTIONS = opts.nodeOptions;
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', opts.kind === 'm87' ? fd : 'pipe', 'pipe'] });
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`could not start the ${opts.kind} controller`);
   track(child);

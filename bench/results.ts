@@ -209,6 +209,8 @@ export interface BenchSettings {
   concurrency: number;
   workers: number;
   controllerLogLevel: string;
+  /** NODE_OPTIONS the real controller ran with. */
+  controllerNodeOptions?: string;
   mix: string;
   rateLimitPerSubmitterPerMinute: number;
   processNode: boolean;

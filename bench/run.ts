@@ -95,6 +95,7 @@ async function withPlane(
       concurrency: opts.concurrency,
       workers: opts.workers,
       controllerLogLevel: opts.controllerLogLevel,
+      controllerNodeOptions: opts.controllerNodeOptions,
       profileDir: opts.profileDir,
       ...(opts.apiserverProfileDir !== undefined ? { apiserverProfile: { dir: opts.apiserverProfileDir, seconds: opts.apiserverProfileSeconds } } : {}),
     });
@@ -190,6 +191,7 @@ async function main(): Promise<number> {
       concurrency: opts.concurrency,
       workers: opts.workers,
       controllerLogLevel: opts.controllerLogLevel,
+      controllerNodeOptions: opts.controllerNodeOptions,
       mix: '70% allow / 20% deny / 10% require-human (bench/mix.ts)',
       rateLimitPerSubmitterPerMinute: BENCH_RATE_LIMIT_PER_MINUTE,
       processNode: false,

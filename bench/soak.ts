@@ -205,6 +205,7 @@ export async function runSoak(ctx: BenchContext, opts: SoakOptions): Promise<Soa
     context: 'admin',
     logFile: join(ctx.logDir, `${opts.namespace}.controller.log`),
     logLevel: ctx.controllerLogLevel,
+    nodeOptions: ctx.controllerNodeOptions,
     workers: ctx.workers,
     extraArgs: ['--retention=true', '--retention-rate', String(retentionRate), '--audit-file', auditFile],
   });

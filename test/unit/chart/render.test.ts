@@ -20,7 +20,7 @@ interface Container {
   startupProbe?: { httpGet: { path: string; port: string } };
   securityContext: Record<string, unknown>;
   resources: { requests?: Record<string, string>; limits?: Record<string, string> };
-  env?: { name: string }[];
+  env?: { name: string; value?: string }[];
 }
 interface PodSpec {
   serviceAccountName: string;
@@ -101,6 +101,18 @@ describe('controller Deployment', () => {
     expect(typeof container.resources.requests?.cpu).toBe('string');
     expect(typeof container.resources.requests?.memory).toBe('string');
     expect(typeof container.resources.limits?.memory).toBe('string');
+  });
+
+  it('sizes the V8 heap for the container (NODE_OPTIONS), with the old-space cap below the memory limit; "" leaves V8 alone', () => {
+    const nodeOptions = container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+    expect(nodeOptions).toMatch(/--max-semi-space-size=\d+/);
+    const oldSpaceMiB = Number(/--max-old-space-size=(\d+)/.exec(nodeOptions)?.[1]);
+    const limit = container.resources.limits?.memory ?? '';
+    const limitMiB = limit.endsWith('Gi') ? Number(limit.slice(0, -2)) * 1024 : Number(limit.replace(/Mi$/, ''));
+    expect(oldSpaceMiB).toBeGreaterThan(0);
+    expect(oldSpaceMiB).toBeLessThanOrEqual(limitMiB - 100);
+    const plain = deployment(renderChart({ namespace: 'governance', extraArgs: ['--set', 'controller.nodeOptions='] })).container;
+    expect(plain.env?.find((e) => e.name === 'NODE_OPTIONS')).toBeUndefined();
   });
 
   it('renders no PodDisruptionBudget, ServiceMonitor, PrometheusRule or dashboard by default', () => {
