@@ -79,8 +79,13 @@ describe('Manager', () => {
     expect(second.manager.isLeader()).toBe(false);
     expect(() => second.manager.fence()).toThrow();
 
-    const metrics = await first.registry.metrics();
-    expect(metrics).toMatch(/m87_reconcile_total\{controller="copy-handover",result="success"\} [1-9]/);
+    // The annotation is visible as soon as the patch lands, a moment before the reconcile returns and is counted.
+    const reconcileCounted = /m87_reconcile_total\{controller="copy-handover",result="success"\} [1-9]/;
+    const metrics = await waitFor(async () => {
+      const text = await first.registry.metrics();
+      return reconcileCounted.test(text) ? text : undefined;
+    }, { what: 'the reconcile counted in the metrics' });
+    expect(metrics).toMatch(reconcileCounted);
     expect(metrics).toMatch(/m87_informer_last_event_age_seconds\{resource="configmaps"\} \d/);
     expect(metrics).toContain('m87_leader_election_is_leader{lease="' + lease + '"} 1');
 
