@@ -9,6 +9,7 @@ import type { KubeClient } from '../runtime/kube-access.ts';
 import type { Logger } from 'pino';
 import type { ObjectKey, ReconcileContext, ReconcileResult } from '../runtime/controller.ts';
 import { getObject } from '../runtime/kube-http.ts';
+import { jsonEqual } from '../runtime/merge-patch.ts';
 import type { KubeObject } from '../runtime/resource.ts';
 import { createIfAbsent, formatTime, patchStatus, setCondition, type Condition } from '../runtime/status.ts';
 import { verifyDeh, type SigningKey } from '../integrity/signing.ts';
@@ -73,8 +74,61 @@ export function integrityProblem(job: Job, key: Pick<SigningKey, 'keyId' | 'publ
   return undefined;
 }
 
+type IntegrityVerdict = ReturnType<typeof integrityProblem>;
+
+/**
+ * integrityProblem, remembered per Job. A Job's spec does not change once minted, yet every status write and
+ * every event of its Pod reconciles it again, each time from a new cached copy; the check (schema parse, RFC
+ * 8785 hash, Ed25519 verify) costs far more than comparing the spec. A verdict is reused only for the same key
+ * and a spec (and namespace) structurally equal to the one checked: the same JSON, so the same DEH and the same
+ * signature check. A spec that differs in anything is checked afresh. Bounded; a finished Job is forgotten.
+ */
+export class IntegrityVerdicts {
+  readonly #max: number;
+  readonly #byUid = new Map<string, { spec: Job['spec']; namespace: string | undefined; key: Pick<SigningKey, 'keyId' | 'publicKeyPem'>; verdict: IntegrityVerdict }>();
+  /** Checks actually run (tests assert the reuse with it). */
+  checks = 0;
+
+  constructor(max = 4096) {
+    this.#max = max;
+  }
+
+  check(job: Job, key: Pick<SigningKey, 'keyId' | 'publicKeyPem'>): IntegrityVerdict {
+    const uid = job.metadata.uid;
+    const namespace = job.metadata.namespace;
+    const known = uid === undefined || uid === '' ? undefined : this.#byUid.get(uid);
+    if (
+      known !== undefined &&
+      known.namespace === namespace &&
+      known.key.keyId === key.keyId &&
+      known.key.publicKeyPem === key.publicKeyPem &&
+      jsonEqual(known.spec, job.spec)
+    ) {
+      known.spec = job.spec; // the newest copy: the older one need not be kept alive
+      return known.verdict;
+    }
+    this.checks++;
+    const verdict = integrityProblem(job, key);
+    if (uid !== undefined && uid !== '') {
+      this.#byUid.delete(uid);
+      if (this.#byUid.size >= this.#max) this.#byUid.delete(this.#byUid.keys().next().value!);
+      this.#byUid.set(uid, { spec: job.spec, namespace, key, verdict });
+    }
+    return verdict;
+  }
+
+  forget(uid: string | undefined): void {
+    if (uid !== undefined) this.#byUid.delete(uid);
+  }
+
+  size(): number {
+    return this.#byUid.size;
+  }
+}
+
 export class JobReconciler {
   readonly #s: JobReconcilerDeps;
+  readonly #integrity = new IntegrityVerdicts();
 
   constructor(deps: JobReconcilerDeps) {
     this.#s = deps;
@@ -86,7 +140,10 @@ export class JobReconciler {
     const obj = this.#s.fresh.jobs.read(this.#s.informers.jobs.getByName(namespace, key.name));
     if (obj === undefined || obj.metadata.deletionTimestamp !== undefined) return;
     const phase = (obj.status as JobStatus | undefined)?.phase;
-    if (phase === 'Succeeded' || phase === 'Failed') return;
+    if (phase === 'Succeeded' || phase === 'Failed') {
+      this.#integrity.forget(obj.metadata.uid);
+      return;
+    }
     const log = this.#s.log.child({ controller: 'jobs', namespace, name: key.name, reconcileID: ctx.reconcileID });
 
     const parsed = parseJob(obj);
@@ -96,7 +153,7 @@ export class JobReconciler {
     }
     const job = parsed.value;
     const uid = job.metadata.uid ?? '';
-    const problem = integrityProblem(job, this.#s.signingKey);
+    const problem = this.#integrity.check(job, this.#s.signingKey);
     if (problem) {
       log.warn({ reason: problem.reason }, problem.message);
       await this.#fail(obj, problem.reason, problem.message, ctx);

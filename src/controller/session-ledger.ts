@@ -46,8 +46,23 @@ function strings(v: unknown): string[] | undefined {
   return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v) : undefined;
 }
 
+/**
+ * The facts of a cached (frozen, so unchanging) Decision, read once per object version: the ledger reads every
+ * Decision of a submitter for each of their decisions (rate limit and session history). Objects that are not
+ * frozen are read every time.
+ */
+const decisionFactsOf = new WeakMap<KubeObject, DecisionFacts | null>();
+
 /** undefined when the object lacks a field the ledger depends on. */
 export function decisionFacts(obj: KubeObject): DecisionFacts | undefined {
+  const known = decisionFactsOf.get(obj);
+  if (known !== undefined) return known ?? undefined;
+  const facts = readDecisionFacts(obj);
+  if (Object.isFrozen(obj)) decisionFactsOf.set(obj, facts === undefined ? null : Object.freeze(facts));
+  return facts;
+}
+
+function readDecisionFacts(obj: KubeObject): DecisionFacts | undefined {
   const spec = obj.spec as Record<string, unknown> | undefined;
   if (!spec) return undefined;
   const proposalUID = str((spec.proposalRef as { uid?: unknown } | undefined)?.uid);

@@ -269,7 +269,11 @@ export class Controller<K = ObjectKey> {
       return;
     }
     const reconcileID = randomUUID();
-    const log = this.#log.child({ ...this.#keys.logFields(typed), reconcileID });
+    // Made when first used: most reconciles log nothing, and a pino child serialises its fields at once.
+    let childLog: Logger | undefined;
+    const parentLog = this.#log;
+    const keys = this.#keys;
+    const logOf = (): Logger => (childLog ??= parentLog.child({ ...keys.logFields(typed), reconcileID }));
     const signal =
       this.#opts.reconcileTimeoutMs !== undefined
         ? AbortSignal.any([this.#abort.signal, AbortSignal.timeout(Math.max(1, Math.ceil(this.#opts.reconcileTimeoutMs)))])
@@ -277,7 +281,9 @@ export class Controller<K = ObjectKey> {
     const ctx: ReconcileContext = {
       key,
       reconcileID,
-      log,
+      get log() {
+        return logOf();
+      },
       signal,
       fence: () => this.#fence(),
     };
@@ -289,7 +295,7 @@ export class Controller<K = ObjectKey> {
       this.#metrics?.duration((performance.now() - started) / 1000);
       this.#metrics?.result('error');
       this.#metrics?.error();
-      log.error({ err, retries: this.queue.numRequeues(key) }, 'Reconciler error');
+      logOf().error({ err, retries: this.queue.numRequeues(key) }, 'Reconciler error');
       this.queue.addRateLimited(key);
       return;
     }

@@ -5,6 +5,7 @@ import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/c
 import { describe, expect, it } from 'vitest';
 import { getObject, KubeApiError } from '../../../src/runtime/kube-http.ts';
 import type { KubeObject } from '../../../src/runtime/resource.ts';
+import { deepFreeze } from '../../../src/hash/freeze.ts';
 import { createIfAbsent, getCondition, patchObject, patchStatus, setCondition, type Condition } from '../../../src/runtime/status.ts';
 import { clusterKubeConfig, testNamespace } from '../../support/kube.ts';
 import { testCrd } from './crd.ts';
@@ -111,6 +112,42 @@ describe('patchStatus', () => {
     });
     const flipped = await set('True', 'Done', new Date('2026-01-01T00:10:00Z'));
     expect(getCondition(flipped.object.status?.conditions, 'Ready')?.lastTransitionTime).toBe('2026-01-01T00:10:00Z');
+  });
+
+  it('from a frozen cached copy: copies only the status, leaves the copy as it was, and refuses a mutation of the rest', async () => {
+    await createWidget('w-frozen', 4);
+    await patchStatus<Widget>(admin, widgets, { namespace: ns, name: 'w-frozen' }, (w) => {
+      w.status = { phase: 'Pending', note: 'n', conditions: [] };
+    });
+    const cached = deepFreeze(await read('w-frozen'));
+    const result = await patchStatus<Widget>(
+      admin,
+      widgets,
+      { namespace: ns, name: 'w-frozen' },
+      (w) => {
+        expect(w.spec).toBe(cached.spec); // shared, not copied
+        w.status!.phase = 'Ready'; // the status is the mutation's own copy
+        delete w.status!.note;
+      },
+      { current: cached },
+    );
+    expect(result).toMatchObject({ changed: true, attempts: 1 });
+    expect(result.object.status).toMatchObject({ phase: 'Ready' });
+    expect(result.object.status?.note).toBeUndefined();
+    expect(cached.status).toEqual({ phase: 'Pending', note: 'n', conditions: [] });
+    const stored = await read('w-frozen');
+    expect(stored.status?.phase).toBe('Ready');
+    expect(stored.status?.note).toBeUndefined();
+    expect(stored.spec?.size).toBe(4);
+    // Writing into the frozen rest fails loudly (it could never reach the server through /status anyway).
+    const again = deepFreeze(stored);
+    await expect(
+      patchStatus<Widget>(admin, widgets, { namespace: ns, name: 'w-frozen' }, (w) => {
+        w.spec!.size = 5;
+        w.status = { phase: 'Other' };
+      }, { current: again }),
+    ).rejects.toThrow(TypeError);
+    expect((await read('w-frozen')).metadata.resourceVersion).toBe(stored.metadata.resourceVersion);
   });
 
   it('does not write when the fence refuses', async () => {

@@ -3,7 +3,7 @@
 // integrity check before a Job gets a Pod, and the hand-offs between the controllers.
 import { describe, expect, it } from 'vitest';
 import { decisionOrder, type Candidate } from '../../../src/controller/decider.ts';
-import { integrityProblem } from '../../../src/controller/job-reconciler.ts';
+import { IntegrityVerdicts, integrityProblem } from '../../../src/controller/job-reconciler.ts';
 import { buildJob } from '../../../src/controller/minting.ts';
 import { MintRequests } from '../../../src/controller/mint-requests.ts';
 import { PendingReasons } from '../../../src/controller/pending-reasons.ts';
@@ -86,6 +86,57 @@ describe('integrityProblem', () => {
     const tampered = minted();
     tampered.spec.envelope.autonomyBudget.maxSteps += 1;
     expect(integrityProblem(tampered, signingKey())?.reason).toBe('EnvelopeHashMismatch');
+  });
+});
+
+describe('IntegrityVerdicts (integrityProblem remembered per Job)', () => {
+  const input = evaluationInput();
+  const decision = decisionFor(input);
+  const minted = (): Job => {
+    const obj = buildJob({ proposal: { namespace: 'team-a', name: 'write-file', uid: PROPOSAL_UID, hash: input.proposal.hash }, decision, approvalRefs: [], signingKey: signingKey() });
+    return Job.parse({ ...obj, metadata: { ...obj.metadata, uid: JOB_UID } });
+  };
+
+  it('checks a spec once: a new copy of the same spec reuses the verdict', () => {
+    const verdicts = new IntegrityVerdicts();
+    expect(verdicts.check(minted(), signingKey())).toBeUndefined();
+    expect(verdicts.check(minted(), signingKey())).toBeUndefined();
+    expect(verdicts.checks).toBe(1);
+  });
+
+  it('checks afresh when anything in the spec, the namespace or the key differs, so a later tampering is caught', () => {
+    const verdicts = new IntegrityVerdicts();
+    expect(verdicts.check(minted(), signingKey())).toBeUndefined();
+    const tampered = minted();
+    tampered.spec.envelope.autonomyBudget.maxSteps += 1;
+    expect(verdicts.check(tampered, signingKey())?.reason).toBe('EnvelopeHashMismatch');
+    const resigned = minted();
+    resigned.spec.signature = Buffer.alloc(64).toString('base64');
+    expect(verdicts.check(resigned, signingKey())?.reason).toBe('SignatureInvalid');
+    const moved = minted();
+    moved.metadata.namespace = 'team-b';
+    expect(verdicts.check(moved, signingKey())?.reason).toBe('EnvelopeProposalMismatch');
+    expect(verdicts.check(minted(), generateSigningKey())?.reason).toBe('UnknownSigningKey');
+    // A field added to the envelope (not in the hashed form) also makes it a different spec: checked again.
+    const extra = minted();
+    (extra.spec.envelope as unknown as Record<string, unknown>).extra = 1;
+    verdicts.check(extra, signingKey());
+    expect(verdicts.checks).toBe(6);
+    // Back to the intact spec: checked again (the remembered one was the last checked), and it passes.
+    expect(verdicts.check(minted(), signingKey())).toBeUndefined();
+    expect(verdicts.checks).toBe(7);
+  });
+
+  it('is bounded and forgets a Job on request', () => {
+    const verdicts = new IntegrityVerdicts(2);
+    for (const uid of ['a', 'b', 'c']) {
+      const job = minted();
+      job.metadata.uid = uid;
+      verdicts.check(job, signingKey());
+    }
+    expect(verdicts.size()).toBe(2);
+    verdicts.forget('c');
+    expect(verdicts.size()).toBe(1);
   });
 });
 

@@ -3,7 +3,8 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { DECISIONS, JOBS } from '../../../src/controller/resources.ts';
-import { indexBySubmitter, SessionLedger, SUBMITTER_INDEX } from '../../../src/controller/session-ledger.ts';
+import { decisionFacts, indexBySubmitter, SessionLedger, SUBMITTER_INDEX } from '../../../src/controller/session-ledger.ts';
+import { deepFreeze } from '../../../src/hash/freeze.ts';
 import { Informer, type InformerHandlers } from '../../../src/runtime/informer.ts';
 import type { KubeObject } from '../../../src/runtime/resource.ts';
 
@@ -93,6 +94,28 @@ class ScriptedCache {
     for (const h of this.#handlers) h.onDelete?.(obj);
   }
 }
+
+describe('decisionFacts', () => {
+  it('reads a frozen (cached) Decision once per object version, and an unfrozen one every time', () => {
+    const frozen = deepFreeze(decision('f', 'ALLOW', ['READ_REPO'], NOW));
+    const first = decisionFacts(frozen);
+    expect(first).toMatchObject({ key: 'ns/f', uid: 'd-f', proposalUID: 'p-f', outcome: 'ALLOW', decidedAt: NOW });
+    expect(decisionFacts(frozen)).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    // Another version (another object) is read on its own.
+    const next = deepFreeze(decision('f', 'DENY', [], NOW));
+    expect(decisionFacts(next)?.outcome).toBe('DENY');
+    // Unreadable stays unreadable (fail closed), remembered or not.
+    const broken = deepFreeze({ metadata: { name: 'x', namespace: 'ns', uid: 'd-x' }, spec: { outcome: 'ALLOW' } });
+    expect(decisionFacts(broken)).toBeUndefined();
+    expect(decisionFacts(broken)).toBeUndefined();
+    // Not frozen: a change is seen.
+    const loose = decision('l', 'ALLOW', ['READ_REPO'], NOW);
+    expect(decisionFacts(loose)?.outcome).toBe('ALLOW');
+    (loose.spec as { outcome: string }).outcome = 'DENY';
+    expect(decisionFacts(loose)?.outcome).toBe('DENY');
+  });
+});
 
 describe('session ledger across a delete and re-create of one name', () => {
   const scripted = (): { l: SessionLedger; decisions: ScriptedCache; jobs: ScriptedCache } => {

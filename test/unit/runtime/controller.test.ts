@@ -140,6 +140,28 @@ describe('Controller', () => {
     expect(contexts[0]!.reconcileID).not.toBe(contexts[1]!.reconcileID);
     const hello = lines.filter((l) => l.msg === 'hello');
     expect(hello[0]).toMatchObject({ controller: 'ctx', namespace: 'ns', name: 'a', reconcileID: contexts[0]!.reconcileID });
+    expect(contexts[0]!.log).toBe(contexts[0]!.log); // one child per reconcile (made when first used)
+  });
+
+  it("logs a reconcile's error with the key's fields and the reconcileID, also when the reconciler logged nothing", async () => {
+    const { logger, lines } = captureLogger();
+    const ids: string[] = [];
+    let calls = 0;
+    const c = new Controller({
+      name: 'err',
+      logger,
+      reconcile: (_key, ctx) => {
+        ids.push(ctx.reconcileID);
+        if (calls++ === 0) throw new Error('first attempt fails');
+      },
+    });
+    await c.start();
+    c.enqueue(k('ns/e'));
+    await until(() => calls === 2 && c.queue.processing() === 0, 'retry after the error');
+    await c.stop();
+    const errors = lines.filter((l) => l.msg === 'Reconciler error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ controller: 'err', namespace: 'ns', name: 'e', reconcileID: ids[0] });
   });
 
   it('passes the fence through and treats a refused write as an error to retry', async () => {
