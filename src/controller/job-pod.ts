@@ -77,12 +77,32 @@ export function jobPodAnnotations(job: SignedJob): Record<string, string> {
  * The Pod is read through its view (job-pod-view.ts): the envelope annotation is compared by its SHA-256.
  */
 export function podAnnotationMismatch(pod: Pick<JobPodView, 'binding'>, job: SignedJob): string | undefined {
-  const expected = jobPodAnnotations(job);
+  const expected: Record<BindingKey, () => string> = {
+    envelope: () => envelopeAnnotationDigest(job.envelope),
+    envelopeHash: () => job.envelopeHash,
+    signature: () => job.signature,
+    keyId: () => job.keyId,
+    jobUID: () => job.uid,
+  };
   for (const k of Object.keys(ANNOTATIONS) as BindingKey[]) {
-    const want = expected[ANNOTATIONS[k]]!;
-    if (pod.binding[k] !== (k === 'envelope' ? sha256Hex(want) : want)) return ANNOTATIONS[k];
+    if (pod.binding[k] !== expected[k]()) return ANNOTATIONS[k];
   }
   return undefined;
+}
+
+/**
+ * SHA-256 of the envelope annotation (the envelope's canonical JSON), as the Pod's view holds it. A Job's Pod is
+ * checked against its Job at every event of either; the digest of a cached (frozen, so unchanging) envelope is
+ * taken once. An envelope that is not frozen is serialised every time.
+ */
+const envelopeDigests = new WeakMap<object, string>();
+export function envelopeAnnotationDigest(envelope: SignedJob['envelope']): string {
+  let digest = envelopeDigests.get(envelope);
+  if (digest === undefined) {
+    digest = sha256Hex(canonicalJson(envelope));
+    if (Object.isFrozen(envelope)) envelopeDigests.set(envelope, digest);
+  }
+  return digest;
 }
 
 export interface JobPodContainer {

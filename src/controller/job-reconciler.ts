@@ -4,7 +4,7 @@
 import { API_VERSION } from '../api/group.ts';
 import type { Job } from '../api/kinds.ts';
 import type { JobStatus } from '../api/job.ts';
-import { envelopeHash } from '../integrity/document-hashes.ts';
+import { parsedEnvelopeHash } from '../integrity/document-hashes.ts';
 import type { KubeClient } from '../runtime/kube-access.ts';
 import type { Logger } from 'pino';
 import type { ObjectKey, ReconcileContext, ReconcileResult } from '../runtime/controller.ts';
@@ -56,11 +56,11 @@ export interface JobReconcilerDeps {
   toolCache: Pick<ToolCache, 'tools'>;
 }
 
-/** Why this Job must not run, or undefined when it is intact and signed with `key`. Pure. */
+/** Why this parsed Job (the Job schema's output) must not run, or undefined when it is intact and signed with `key`. Pure. */
 export function integrityProblem(job: Job, key: Pick<SigningKey, 'keyId' | 'publicKeyPem'>): { reason: string; message: string } | undefined {
   let deh: string;
   try {
-    deh = envelopeHash(job.spec.envelope);
+    deh = parsedEnvelopeHash(job.spec.envelope); // job is the Job schema's output (parseJob)
   } catch (err) {
     return { reason: 'EnvelopeInvalid', message: `spec.envelope: ${(err as Error).message}` };
   }

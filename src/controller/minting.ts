@@ -4,7 +4,7 @@
 import type { Decision } from '../api/kinds.ts';
 import { API_VERSION, LABELS } from '../api/group.ts';
 import type { ObjectRef } from '../api/primitives.ts';
-import { envelopeHash } from '../integrity/document-hashes.ts';
+import { parsedEnvelopeHash } from '../integrity/document-hashes.ts';
 import { signDeh, type SigningKey } from '../integrity/signing.ts';
 import { labelValue, MANAGED_BY } from './names.ts';
 import { controllerRef } from './owner.ts';
@@ -46,7 +46,7 @@ export function buildJob(input: MintInput): JobObject {
   }
   let deh: string;
   try {
-    deh = envelopeHash(envelope);
+    deh = parsedEnvelopeHash(envelope); // decision is the Decision schema's output (parseDecision)
   } catch (err) {
     throw new MintError(`decision.spec.effectiveEnvelope: ${(err as Error).message}`);
   }

@@ -28,3 +28,16 @@ export function proposalHash(spec: unknown): string {
 export function envelopeHash(envelope: unknown): string {
   return schemaHash(EffectiveEnvelope, envelope, 'envelope');
 }
+
+/**
+ * The DEH of an envelope that already is the schema's output: the spec.envelope of a Job parsed with the Job
+ * schema, or the effectiveEnvelope of a parsed Decision (parse.ts parses both once per cached version). The
+ * schema parse envelopeHash starts with would return an equal value (the schema has no transforms; its
+ * defaults are already filled in), so it is skipped: it was a third of the Job integrity check's CPU. The
+ * canonical form is still checked (plain JSON, finite numbers, safe integers). Anything not parsed with the
+ * schema goes through envelopeHash; a value that would not pass the schema still hashes to something no
+ * envelope this controller signed has, as those hashes are taken over the parsed form.
+ */
+export function parsedEnvelopeHash(envelope: EffectiveEnvelope): string {
+  return canonicalHash(envelope);
+}

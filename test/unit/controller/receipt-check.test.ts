@@ -3,10 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { ANNOTATIONS } from '../../../src/api/group.ts';
 import type { Receipt } from '../../../src/api/receipt.ts';
-import { buildJobPod, podAnnotationMismatch } from '../../../src/controller/job-pod.ts';
+import { buildJobPod, envelopeAnnotationDigest, podAnnotationMismatch } from '../../../src/controller/job-pod.ts';
 import { jobPodView, type JobPodView } from '../../../src/controller/job-pod-view.ts';
 import { podProgress, REPORTED_BY_RUNNER, VERIFIED_BY_CONTROLLER, type JobFacts, type JobResult } from '../../../src/controller/receipt-check.ts';
-import { sha256Hex } from '../../../src/hash/canonical.ts';
+import { canonicalJson, sha256Hex } from '../../../src/hash/canonical.ts';
+import { deepFreeze } from '../../../src/hash/freeze.ts';
 import { signDeh } from '../../../src/integrity/signing.ts';
 import { TEST_CATALOGUE } from '../../support/tool-catalogue.ts';
 import { decisionFor, JOB_UID, signingKey } from './fixtures.ts';
@@ -91,6 +92,26 @@ describe('receipt verification', () => {
     expect(podAnnotationMismatch(jobPod({}, (a) => ({ ...a, [ANNOTATIONS.keyId]: 'other' })), job)).toBe(ANNOTATIONS.keyId);
     // Unrelated annotations stay writable (admission allows them) and do not matter.
     expect(podAnnotationMismatch(jobPod({}, (a) => ({ ...a, 'example.com/note': 'x' })), job)).toBeUndefined();
+    for (const k of ['envelope', 'envelopeHash', 'signature', 'jobUID'] as const) {
+      expect(podAnnotationMismatch(jobPod({}, (a) => ({ ...a, [ANNOTATIONS[k]]: k === 'envelope' ? '{}' : 'other' })), job)).toBe(ANNOTATIONS[k]);
+    }
+  });
+
+  it('the envelope digest of a frozen (cached) envelope is taken once; the check still sees another envelope', () => {
+    const frozen = deepFreeze(structuredClone(envelope));
+    const frozenJob = { ...job, envelope: frozen };
+    const digest = envelopeAnnotationDigest(frozen);
+    expect(digest).toBe(sha256Hex(canonicalJson(envelope)));
+    expect(envelopeAnnotationDigest(frozen)).toBe(digest);
+    expect(podAnnotationMismatch(jobPod({}), frozenJob)).toBeUndefined();
+    // The same Pod against a Job whose envelope differs (another cached version): a mismatch.
+    const other = deepFreeze({ ...structuredClone(envelope), humanApproved: !envelope.humanApproved });
+    expect(podAnnotationMismatch(jobPod({}), { ...job, envelope: other })).toBe(ANNOTATIONS.envelope);
+    // Not frozen: serialised each time, so a change is seen.
+    const loose = structuredClone(envelope);
+    expect(podAnnotationMismatch(jobPod({}), { ...job, envelope: loose })).toBeUndefined();
+    loose.humanApproved = !loose.humanApproved;
+    expect(podAnnotationMismatch(jobPod({}), { ...job, envelope: loose })).toBe(ANNOTATIONS.envelope);
   });
 
   it('the runner\'s report can lower EnvelopeVerified but never raise it', () => {

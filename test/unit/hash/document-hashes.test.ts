@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { EffectiveEnvelope } from '../../../src/api/envelope.ts';
+import { EffectiveEnvelope } from '../../../src/api/envelope.ts';
 import type { ProposalSpecInput } from '../../../src/api/proposal.ts';
 import { CanonicalizationError, canonicalHash } from '../../../src/hash/canonical.ts';
-import { envelopeHash, proposalHash } from '../../../src/integrity/document-hashes.ts';
+import { envelopeHash, parsedEnvelopeHash, proposalHash } from '../../../src/integrity/document-hashes.ts';
 
 const HASH = 'a'.repeat(64);
 
@@ -179,6 +179,22 @@ describe('envelopeHash (DEH)', () => {
     [['autonomyBudget', 'maxRuntimeSeconds'], NaN, /^envelope\.autonomyBudget\.maxRuntimeSeconds: /],
   ] as const)('refuses a non-integer where an integer is meant (%j), naming the field', (path, value, message) => {
     expect(() => envelopeHash(withValue(envelope(), [...path], value))).toThrow(message);
+  });
+
+  it('of a parsed envelope (parsedEnvelopeHash) equals envelopeHash: the schema parse it skips changes nothing', () => {
+    const variants: unknown[] = [
+      envelope(),
+      reverseKeys(envelope()),
+      { ...envelope(), unknownField: 'pruned by the schema' },
+      { ...envelope(), steps: [{ tool: 'pytest', toolHash: HASH, image: `ghcr.io/m87/tool-pytest@sha256:${'1'.repeat(64)}` }] }, // args defaulted
+      withValue(envelope(), ['autonomyBudget', 'maxToolCalls'], 49),
+    ];
+    for (const v of variants) {
+      const parsed = EffectiveEnvelope.parse(v);
+      // Parsing the schema's output again gives it back: what the skipped parse would have returned.
+      expect(EffectiveEnvelope.parse(parsed)).toEqual(parsed);
+      expect(parsedEnvelopeHash(parsed)).toBe(envelopeHash(v));
+    }
   });
 
   it('refuses an incomplete envelope, naming the missing field', () => {
