@@ -1,6 +1,7 @@
 /**
  * Where the time goes in a V8 CPU profile (node --cpu-prof; npm run bench -- --profile <dir> writes one
- * per controller process): the top functions by self time, and self time by source file/package.
+ * per controller process): the top functions by self time and by inclusive time (the function and everything
+ * it called), and self time by source file/package.
  *   node bench/profile-summary.ts <file.cpuprofile> [--top 25]
  */
 import { readFileSync } from 'node:fs';
@@ -22,7 +23,7 @@ export interface CpuProfile {
 
 export interface Hotspot {
   name: string;
-  /** Self time in milliseconds. */
+  /** Self time in milliseconds (in ProfileSummary.inclusive: inclusive time). */
   selfMs: number;
   /** Share of all sampled time (0..1), idle included. */
   share: number;
@@ -33,6 +34,8 @@ export interface ProfileSummary {
   /** Sampled time not spent idle (the program, GC, native code). */
   busyMs: number;
   functions: Hotspot[];
+  /** By inclusive time: samples with the function anywhere on the stack, each sample counted once. */
+  inclusive: Hotspot[];
   files: Hotspot[];
 }
 
@@ -83,12 +86,27 @@ export function summarizeProfile(profile: CpuProfile, top = 25): ProfileSummary 
     const group = name === '(garbage collector)' || name === '(program)' ? name : sourceGroup(node.callFrame.url);
     files.set(group, (files.get(group) ?? 0) + ms);
   }
+  const parentOf = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
+  const inclusive = new Map<string, number>();
+  for (const [id, ms] of self) {
+    if (byId.get(id)?.callFrame.functionName === '(idle)') continue;
+    const onStack = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parentOf.get(cur)) {
+      const node = byId.get(cur);
+      if (!node || node.callFrame.functionName === '(root)') continue;
+      const key = frameName(node);
+      if (onStack.has(key)) continue; // recursion: once per sample
+      onStack.add(key);
+      inclusive.set(key, (inclusive.get(key) ?? 0) + ms);
+    }
+  }
   const rank = (m: Map<string, number>): Hotspot[] =>
     [...m.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
       .map(([name, selfMs]) => ({ name, selfMs, share: totalMs > 0 ? selfMs / totalMs : 0 }));
-  return { totalMs, busyMs: totalMs - idleMs, functions: rank(fns), files: rank(files) };
+  return { totalMs, busyMs: totalMs - idleMs, functions: rank(fns), inclusive: rank(inclusive), files: rank(files) };
 }
 
 export function renderProfileSummary(s: ProfileSummary): string {
@@ -97,6 +115,8 @@ export function renderProfileSummary(s: ProfileSummary): string {
   for (const h of s.files) lines.push(`  ${pct(h).padStart(6)}  ${h.selfMs.toFixed(0).padStart(7)} ms  ${h.name}`);
   lines.push('', 'top functions by self time:');
   for (const h of s.functions) lines.push(`  ${pct(h).padStart(6)}  ${h.selfMs.toFixed(0).padStart(7)} ms  ${h.name}`);
+  lines.push('', 'top functions by inclusive time (with what they called):');
+  for (const h of s.inclusive) lines.push(`  ${pct(h).padStart(6)}  ${h.selfMs.toFixed(0).padStart(7)} ms  ${h.name}`);
   return `${lines.join('\n')}\n`;
 }
 

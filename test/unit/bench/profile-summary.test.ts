@@ -32,6 +32,29 @@ describe('summarizeProfile', () => {
     expect(renderProfileSummary(s)).toContain(' 66.7%        4 ms  parseJson src/runtime/kube-http.ts:64');
   });
 
+  it('attributes inclusive time to every function on the stack, once per sample even when recursive', () => {
+    const nested: CpuProfile = {
+      startTime: 0,
+      endTime: 10_000,
+      nodes: [
+        { id: 1, callFrame: frame('(root)'), children: [2, 3] },
+        { id: 2, callFrame: frame('(idle)') },
+        { id: 3, callFrame: frame('reconcile', 'file:///repo/src/controller/decider.ts', 9), children: [4, 5] },
+        { id: 4, callFrame: frame('parseJson', 'file:///repo/src/runtime/kube-http.ts', 63) },
+        { id: 5, callFrame: frame('reconcile', 'file:///repo/src/controller/decider.ts', 9), children: [6] },
+        { id: 6, callFrame: frame('parseJson', 'file:///repo/src/runtime/kube-http.ts', 63) },
+      ],
+      samples: [2, 3, 4, 6, 2],
+      timeDeltas: [0, 1000, 2000, 3000, 4000],
+    };
+    const s = summarizeProfile(nested);
+    expect(s.inclusive.map((f) => [f.name, f.selfMs])).toEqual([
+      ['reconcile src/controller/decider.ts:10', 9],
+      ['parseJson src/runtime/kube-http.ts:64', 7],
+    ]);
+    expect(renderProfileSummary(s)).toContain('top functions by inclusive time');
+  });
+
   it('keeps only the top entries', () => {
     expect(summarizeProfile(PROFILE, 1).functions).toHaveLength(1);
   });
