@@ -142,14 +142,22 @@ export function errorReason(err: unknown): string | undefined {
 
 /** One request, its answer as text. Throws KubeApiError on any non-2xx status. */
 async function requestText(kc: KubeClient, req: KubeRequest): Promise<string> {
-  // AbortSignal.timeout only takes integers >= 0.
-  const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(req.timeoutMs ?? DEFAULT_TIMEOUT_MS)));
-  const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
-  const res = await open(kc, req, signal);
-  const text = await readText(res, signal);
-  const status = res.statusCode ?? 0;
-  if (status < 200 || status >= 300) throw apiError(req, status, text, headersOf(res));
-  return text;
+  // The timeout is cleared when the answer is in: an AbortSignal.timeout would fire 30 s later for every request
+  // all the same, each time building a DOMException with its stack (about 1 % of the controller's CPU).
+  const ms = Math.max(1, Math.ceil(req.timeoutMs ?? DEFAULT_TIMEOUT_MS));
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), ms);
+  timer.unref();
+  const signal = req.signal ? AbortSignal.any([req.signal, timeout.signal]) : timeout.signal;
+  try {
+    const res = await open(kc, req, signal);
+    const text = await readText(res, signal);
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw apiError(req, status, text, headersOf(res));
+    return text;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** One request, JSON in and out. Throws KubeApiError on any non-2xx status. */

@@ -146,6 +146,7 @@ describe('kube transport (node:http, one keep-alive pool per KubeAccess)', () =>
       if (req.url === '/missing') return json(res, 404, { kind: 'Status', status: 'Failure', reason: 'NotFound', message: 'x not found', code: 404 });
       if (req.url === '/exists') return json(res, 409, { kind: 'Status', status: 'Failure', reason: 'AlreadyExists', message: 'x exists', code: 409 });
       if (req.url === '/text') return void res.writeHead(500).end('boom');
+      if (req.url === '/half') return void res.writeHead(200, { 'Content-Type': 'application/json' }).write('{"never":'); // the rest never comes
       // /slow: never answers.
     });
     const a = access(server.url);
@@ -163,6 +164,10 @@ describe('kube transport (node:http, one keep-alive pool per KubeAccess)', () =>
     setTimeout(() => controller.abort(new Error('stop')), 50);
     await expect(kubeRequest(a, { method: 'GET', path: '/slow', signal: controller.signal })).rejects.toThrow('stop');
     await expect(kubeRequest(a, { method: 'GET', path: '/slow', timeoutMs: 50 })).rejects.toMatchObject({ name: 'TimeoutError' });
+    // The timeout covers the whole answer, not only its head.
+    await expect(kubeRequest(a, { method: 'GET', path: '/half', timeoutMs: 50 })).rejects.toMatchObject({ name: 'TimeoutError' });
+    // A request answered in time is not touched by its timeout afterwards.
+    await expect(kubeRequest(a, { method: 'GET', path: '/missing', timeoutMs: 50 }).catch((e: unknown) => e)).resolves.toBeInstanceOf(KubeApiError);
   });
 
   it('calls the fence right before sending, and not at all once it throws', async () => {
