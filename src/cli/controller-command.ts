@@ -1,6 +1,7 @@
 // `m87 controller`: runs the controller until SIGTERM/SIGINT (exit 0 after an orderly shutdown) or until
 // leadership is lost or start-up fails (exit 1, so the Deployment restarts it as a fresh candidate).
 import { parseArgs } from 'node:util';
+import { pino } from 'pino';
 import { DEFAULT_CONFIG } from '../controller/config.ts';
 import { parseListenAddress } from '../controller/http-server.ts';
 import { isNotificationEvent, NOTIFICATION_EVENTS, type NotificationEvent } from '../controller/notification-webhook.ts';
@@ -8,7 +9,6 @@ import type { NotificationsConfig } from '../controller/notifications.ts';
 import { startController } from '../controller/start.ts';
 import { KubeConfigError, type KubeAccess } from '../runtime/kube-access.ts';
 import { loadKubeAccess } from '../runtime/kube-config.ts';
-import { controllerLogger } from './controller-log.ts';
 import { CliError, EXIT } from './output.ts';
 
 const HELP = `Usage: m87 controller [flags]
@@ -159,7 +159,7 @@ export async function runController(argv: string[]): Promise<number> {
   }
   if (values['audit-file'] === '') throw new CliError('--audit-file: want a path', EXIT.usage);
   const notifications = notificationsConfig({ secret: values['notify-webhook-secret'], key: values['notify-webhook-key'], events: values['notify-events'] });
-  const logger = controllerLogger(level);
+  const logger = pino({ level, base: { component: 'm87-controller' } });
   const kc = await loadAccess(values.kubeconfig, values.context);
   logger.info({ credentials: kc.source, server: kc.server }, 'Kubernetes API access loaded');
 
@@ -205,4 +205,3 @@ export async function runController(argv: string[]): Promise<number> {
     return EXIT.error;
   }
 }
-
