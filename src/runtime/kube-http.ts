@@ -143,7 +143,7 @@ export function errorReason(err: unknown): string | undefined {
 /** One request, its answer as text. Throws KubeApiError on any non-2xx status. */
 async function requestText(kc: KubeClient, req: KubeRequest): Promise<string> {
   // The timeout is cleared when the answer is in: an AbortSignal.timeout would fire 30 s later for every request
-  // all the same, each time building a DOMException with its stack (about 1 % of the controller's CPU).
+  // all the same, each time building a DOMException with its stack.
   const ms = Math.max(1, Math.ceil(req.timeoutMs ?? DEFAULT_TIMEOUT_MS));
   const timeout = new AbortController();
   const timer = setTimeout(() => timeout.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), ms);

@@ -107,8 +107,9 @@ async function patchWithRetry<T extends KubeObject>(
 /**
  * The mutation's private copy of current. For a status write of a frozen object (the informers' and the fresh
  * writes' copies are deep-frozen) only .status is copied: only it is compared and sent, and the rest stays
- * read-only (a mutation writing into it throws instead of going unseen). Copying a Proposal's or Job's whole
- * spec for every status write was about 2 % of the controller's CPU. Anything else is copied whole.
+ * read-only (a mutation writing into it throws instead of going unseen). Copying a Proposal's whole spec for
+ * every status write cost about 7 µs against 2 µs for its status alone (bench/README.md). Anything else is
+ * copied whole.
  */
 function draftOf<T extends KubeObject>(current: T, subresource: 'status' | undefined): T {
   if (subresource !== 'status' || !Object.isFrozen(current)) return structuredClone(current);
