@@ -63,6 +63,20 @@ describe('the image runs compiled JavaScript only', () => {
     expect(ours(r.loaded).length).toBeGreaterThan(10);
   });
 
+  it('the files src/ reads at run time are there: the tool catalogue’s JSON import, the console’s static page', () => {
+    const probe = `
+      const { SHIPPED_TOOLS } = await import(${JSON.stringify(pathToFileURL(join(REPO_ROOT, DIST_DIR, 'tool-catalogue', 'default-catalogue.js')).href)});
+      const { readFileSync } = await import('node:fs');
+      const page = readFileSync(new URL('console/static/index.html', ${JSON.stringify(`${root}${DIST_DIR}/`)}), 'utf8');
+      process.stdout.write(JSON.stringify({ tools: Object.keys(SHIPPED_TOOLS).length, page: page.length }));
+    `;
+    const r = spawnSync(process.execPath, [...RUNTIME_NODE_FLAGS, '--input-type=module', '-e', probe], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const got = JSON.parse(r.stdout) as { tools: number; page: number };
+    expect(got.tools).toBeGreaterThan(0);
+    expect(got.page).toBeGreaterThan(0);
+  });
+
   it('control: the hook sees TypeScript when the sources run', () => {
     const r = run([], join(REPO_ROOT, 'src', 'cli', 'main.ts'), ['runner', '--bogus']);
     expect(r.status).toBe(2);
