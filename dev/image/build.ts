@@ -1,7 +1,8 @@
 // The offline build of the m87 image (what the Dockerfile describes, without a container engine or a
 // registry): three layers — the Node runtime with its shared libraries, the production dependencies, the
-// application (package.json and dist/, the compiled src/: dev/build) — written as an OCI layout under the m87 cache. Each layer is cached by the hash of its
-// exact contents, so a build whose inputs did not change only hashes them and rewrites two small JSON blobs.
+// application (package.json and dist/, the compiled src/: dev/build) — written as an OCI layout under the m87
+// cache. Each layer is cached by the hash of its exact contents, so a build whose inputs did not change only
+// hashes them and rewrites two small JSON blobs.
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
