@@ -56,7 +56,7 @@ function layerRules(layer, allowed) {
 }
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'charts/**', 'crds/**', 'bench/results/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'charts/**', 'crds/**', 'bench/results/**', 'bench/.build/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -3,7 +3,8 @@
 // decide one — create a Decision, patch the Proposal's status with a Decided condition — and nothing
 // else: no governance, no per-submitter ordering, no Jobs, Pods or Events. The Decision written is the
 // generated example (examples/decision.yaml, the size of a real one) pointed at the Proposal.
-//   node bench/noop-controller.ts --kubeconfig <path> [--context admin] [--workers 8]
+//   node bench/noop-controller.ts --kubeconfig <path> [--context admin] [--workers 8] [--decision-example examples/decision.yaml]
+// The bench runs it compiled (dev/build/ensure.ts ensureCompiledProgram), as the image runs the controller.
 // Prints "READY" on stdout once its cache synced and its workers run; stops on SIGTERM/SIGINT.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -51,6 +52,8 @@ async function main(): Promise<void> {
       kubeconfig: { type: 'string' },
       context: { type: 'string' },
       workers: { type: 'string', default: '8' },
+      // Given by the bench: compiled into bench/.build, this file cannot find the checkout through its own path.
+      'decision-example': { type: 'string', default: join(REPO_ROOT, 'examples', 'decision.yaml') },
     },
   });
   if (values.kubeconfig === undefined) throw new Error('--kubeconfig is required');
@@ -60,7 +63,7 @@ async function main(): Promise<void> {
   const workers = Number(values.workers);
   if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers: want a positive integer, got ${values.workers}`);
 
-  const example = parse(readFileSync(join(REPO_ROOT, 'examples', 'decision.yaml'), 'utf8')) as ExampleDecision;
+  const example = parse(readFileSync(values['decision-example'], 'utf8')) as ExampleDecision;
   const log = pino({ level: process.env.M87_LOG_LEVEL ?? 'warn' });
   const registry = new Registry();
   const proposals = new Informer<KubeObject>({ kubeConfig: kc, resource: PROPOSALS, logger: log });

@@ -5,6 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, createWriteStream, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { RUNTIME_NODE_FLAGS } from '../dev/build/compile.ts';
+import { ensureCompiledProgram, ensureDist } from '../dev/build/ensure.ts';
 import { REPO_ROOT } from '../dev/cluster/binaries.ts';
 import { onOwnerExit } from '../dev/cluster/exit-hooks.ts';
 import { sleep } from '../src/runtime/backoff.ts';
@@ -119,14 +121,18 @@ async function waitForHttp200(url: string, child: ChildProcess, timeoutMs: numbe
   }
 }
 
-/** Starts the controller under test and resolves once it is ready to decide. */
+/**
+ * Starts the controller under test and resolves once it is ready to decide. Both run compiled, as the image
+ * runs the controller (dist/cli/main.js, type stripping off; built first if the sources changed): the real
+ * one from dist/, the baseline from its own compile (bench/.build), so neither pays for the type stripper.
+ */
 export async function startControllerChild(opts: ControllerChildOptions): Promise<ControllerChild> {
-  const prof = opts.cpuProfileDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfileDir] : [];
+  const prof = [...RUNTIME_NODE_FLAGS, ...(opts.cpuProfileDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfileDir] : [])];
   const args =
     opts.kind === 'm87'
       ? [
           ...prof,
-          join(REPO_ROOT, 'src/cli/main.ts'),
+          join((await ensureDist(REPO_ROOT)).dir, 'cli', 'main.js'),
           'controller',
           '--kubeconfig',
           opts.kubeconfigPath,
@@ -145,7 +151,18 @@ export async function startControllerChild(opts: ControllerChildOptions): Promis
           opts.logLevel,
           ...(opts.extraArgs ?? []),
         ]
-      : [...prof, join(REPO_ROOT, 'bench/noop-controller.ts'), '--kubeconfig', opts.kubeconfigPath, '--context', opts.context, '--workers', String(opts.workers)];
+      : [
+          ...prof,
+          await ensureCompiledProgram('bench/noop-controller.ts', REPO_ROOT),
+          '--kubeconfig',
+          opts.kubeconfigPath,
+          '--context',
+          opts.context,
+          '--workers',
+          String(opts.workers),
+          '--decision-example',
+          join(REPO_ROOT, 'examples', 'decision.yaml'),
+        ];
   // The real controller logs (pino, JSON lines) straight into the file, as into a container's log pipe:
   // the bench process must not spend CPU relaying them.
   const fd = openSync(opts.logFile, 'a');

@@ -1,11 +1,14 @@
 // The offline build of the m87 image (what the Dockerfile describes, without a container engine or a
 // registry): three layers — the Node runtime with its shared libraries, the production dependencies, the
-// application — written as an OCI layout under the m87 cache. Each layer is cached by the hash of its
-// exact contents, so a build whose inputs did not change only hashes them and rewrites two small JSON blobs.
+// application (package.json and dist/, the compiled src/: dev/build) — written as an OCI layout under the m87
+// cache. Each layer is cached by the hash of its exact contents, so a build whose inputs did not change only
+// hashes them and rewrites two small JSON blobs.
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { BUILD_STAMP, DIST_DIR, distOutput, srcFiles } from '../build/compile.ts';
+import { ensureDist } from '../build/ensure.ts';
 import { cacheDir as m87CacheDir, REPO_ROOT } from '../cluster/binaries.ts';
 import { contextFilesUnder, readContextFilter } from './context.ts';
 import { stageDependencies } from './deps.ts';
@@ -171,6 +174,24 @@ function dependenciesLayer(stagedDir: string): LayerPlan {
   return { name: 'dependencies', createdBy: 'm87 image: npm ci --omit=dev --ignore-scripts (package-lock.json)', entries: layerEntries(files, symlinks) };
 }
 
+/**
+ * The files of the checkout's dist/ (which ensureDist() built from the current sources): exactly what the build
+ * makes of src/ (dev/build/compile.ts, distOutput) and its stamp, else the build refuses — a stray file in
+ * dist/ must not end up in the image.
+ */
+export function distFiles(root: string): string[] {
+  const dir = join(root, DIST_DIR);
+  const expected = [...srcFiles(root).map(distOutput).filter((p): p is string => p !== null), `${DIST_DIR}/${BUILD_STAMP}`].sort(compareText);
+  const found = (readdirSync(dir, { recursive: true, withFileTypes: true }) as { name: string; parentPath: string; isDirectory(): boolean }[])
+    .filter((d) => !d.isDirectory())
+    .map((d) => `${DIST_DIR}/${d.parentPath === dir ? d.name : `${d.parentPath.slice(dir.length + 1)}/${d.name}`}`)
+    .sort(compareText);
+  if (JSON.stringify(found) !== JSON.stringify(expected)) {
+    throw new Error(`${dir} is not the build of src/ (missing ${JSON.stringify(expected.filter((p) => !found.includes(p)))}, unexpected ${JSON.stringify(found.filter((p) => !expected.includes(p)))}): run npm run build`);
+  }
+  return found;
+}
+
 function appLayer(root: string): LayerPlan {
   const filter = readContextFilter(root);
   const files: FileSource[] = [];
@@ -186,8 +207,13 @@ function appLayer(root: string): LayerPlan {
       else files.push({ path: `${IMAGE_WORKDIR}/${f.path}`, mode: normalizedMode(lstatSync(hostPath).mode), content: { file: hostPath } });
     }
   }
+  for (const path of distFiles(root)) files.push({ path: `${IMAGE_WORKDIR}/${path}`, mode: 0o644, content: { file: join(root, path) } });
   files.push({ path: LAUNCHER_PATH, mode: 0o555, content: Buffer.from(LAUNCHER) });
-  return { name: 'app', createdBy: `m87 image: ${APP_SOURCES.join(', ')} (through .dockerignore) and the ${LAUNCHER_PATH} launcher`, entries: layerEntries(files, symlinks) };
+  return {
+    name: 'app',
+    createdBy: `m87 image: ${APP_SOURCES.join(', ')} (through .dockerignore), ${DIST_DIR}/ (src/ compiled: dev/build) and the ${LAUNCHER_PATH} launcher`,
+    entries: layerEntries(files, symlinks),
+  };
 }
 
 /** The files of an image layer plan, for tests: path → mode/uid/gid/type. */
@@ -195,7 +221,7 @@ export function describeEntries(entries: readonly TarEntry[]): { path: string; t
   return entries.map((e) => ({ path: e.path, type: e.type, mode: e.type === 'symlink' ? 0o777 : e.mode, uid: e.uid, gid: e.gid }));
 }
 
-/** What the app layer holds for a checkout (the file set test/unit/image compares with the Dockerfile's). */
+/** What the app layer holds for a checkout whose dist/ is built (the file set test/unit/image compares with the Dockerfile's). */
 export function appLayerEntries(root = REPO_ROOT): TarEntry[] {
   return appLayer(root).entries;
 }
@@ -248,6 +274,7 @@ export async function buildImageLocked(options: BuildImageOptions = {}): Promise
   const version = packageVersion(root);
   const nodeVersion = pinnedNodeVersion(root);
   const staged = await stageDependencies(root, join(dir, 'deps'), progress);
+  await ensureDist(root, progress);
   const plans = [await runtimeLayer(cache, nodeVersion, progress), dependenciesLayer(staged.dir), appLayer(root)];
 
   const layers: LayerRecord[] = [];

@@ -1,6 +1,7 @@
 // What the m87 image is, in the offline build's terms. The Dockerfile describes the same image for
 // `docker build`; test/unit/image/dockerfile.test.ts keeps the two from drifting (entrypoint, user, env,
-// workdir, launcher, labels, Node major version and the file set).
+// workdir, launcher, labels, Node major version, the build and the file set).
+import { BUILD_SOURCES, DIST_DIR, RUNTIME_NODE_FLAGS } from '../build/compile.ts';
 
 /** UID and GID of every process in the image (distroless "nonroot"; the chart's securityContext uses it). */
 export const IMAGE_UID = 65532;
@@ -12,15 +13,21 @@ export const IMAGE_NODE = '/nodejs/bin/node';
 export const IMAGE_WORKDIR = '/app';
 export const IMAGE_PATH = '/nodejs/bin:/usr/local/bin:/usr/bin:/bin';
 export const IMAGE_ENV: Readonly<Record<string, string>> = { PATH: IMAGE_PATH, NODE_ENV: 'production' };
-export const IMAGE_ENTRYPOINT: readonly string[] = [IMAGE_NODE, '--disable-warning=ExperimentalWarning', '/app/src/cli/main.ts'];
+/** The compiled CLI (dev/build/compile.ts), run with type stripping off: the image loads no .ts file. */
+export const IMAGE_MAIN = `${IMAGE_WORKDIR}/${DIST_DIR}/cli/main.js`;
+export const IMAGE_ENTRYPOINT: readonly string[] = [IMAGE_NODE, ...RUNTIME_NODE_FLAGS, IMAGE_MAIN];
 export const IMAGE_CMD: readonly string[] = ['--help'];
 
 /** `m87` on PATH for job Pods' `command: ["m87", "runner"]`; no shell exists, so the shebang carries the Node flag. */
 export const LAUNCHER_PATH = '/usr/local/bin/m87';
-export const LAUNCHER = "#!/nodejs/bin/node --disable-warning=ExperimentalWarning\nimport('/app/src/cli/main.ts');\n";
+export const LAUNCHER = `#!${IMAGE_NODE} ${RUNTIME_NODE_FLAGS.join(' ')}\nimport('${IMAGE_MAIN}');\n`;
 
-/** The checkout paths copied into /app (each filtered through .dockerignore). */
-export const APP_SOURCES: readonly string[] = ['package.json', 'src'];
+/** The checkout paths copied into /app as they are (besides the build's output, dist/). */
+export const APP_SOURCES: readonly string[] = ['package.json'];
+/** What the build stage copies from the checkout before compiling (dev/build/compile.ts). */
+export { BUILD_SOURCES };
+/** The build stage's command (run in /app with the dev dependencies installed); it writes /app/dist. */
+export const BUILD_COMMAND = 'node dev/build/compile.ts';
 /** What the dependency stage copies before `npm ci`. */
 export const DEPENDENCY_SOURCES: readonly string[] = ['package.json', 'package-lock.json'];
 

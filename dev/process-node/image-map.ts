@@ -18,7 +18,7 @@ export interface ImageMapping {
   readonly env?: Readonly<Record<string, string>>;
   /**
    * The image is a tool image of a step Pod: its containers run the runner delivered into the Pod
-   * (`/m87/lib/ld-linux-x86-64.so.2 … /m87/app/src/cli/main.ts step <i>`), which the process node runs as this
+   * (`/m87/lib/ld-linux-x86-64.so.2 … /m87/app/dist/cli/main.js step <i>`), which the process node runs as this
    * checkout's CLI; the tool programs the runner starts are the host's, found through `env.PATH`.
    */
   readonly deliveredRunner?: boolean;
@@ -46,7 +46,7 @@ export function defaultImageMap(repoRoot: string = REPO_ROOT): ImageMapping[] {
 }
 
 const DELIVERED_LOADER = 'ld-linux-x86-64.so.2';
-const DELIVERED_MAIN = '/app/src/cli/main.ts';
+const DELIVERED_MAIN = '/app/dist/cli/main.js';
 
 /** A tool image of a step Pod, standing in with host programs on `path` (see README, "Step Pods"). */
 export function toolImageMapping(image: string, path: string, repoRoot: string = REPO_ROOT): ImageMapping {

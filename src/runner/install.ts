@@ -7,7 +7,8 @@ import { StepState } from './step-state.ts';
  * runner's closure into an emptyDir that every step container mounts read-only at the same path: the Node
  * binary, every shared library this very process has mapped (the dynamic loader included, so the step
  * containers run it as `<dir>/lib/ld-linux-x86-64.so.2 --library-path <dir>/lib <dir>/bin/node …`
- * whatever libc their image has, or none) and the application (src, production node_modules). It also
+ * whatever libc their image has, or none) and the application (dist — the compiled code the image runs —,
+ * package.json and the runner's production packages). It also
  * records the job's start, from which the runtime budget counts across every container.
  *
  * M87_RUNNER_DELIVERY=link (set only by the dev process node's image map, which has no mount namespaces and
@@ -56,7 +57,8 @@ export function installRunner(target: string, env: Readonly<Record<string, strin
   }
   mkdirSync(join(dir, 'app'), { recursive: true });
   place(join(appRoot, 'package.json'), join(dir, 'app', 'package.json'));
-  place(join(appRoot, 'src'), join(dir, 'app', 'src'), true);
+  // The compiled code this process runs from (the image's /app/dist); step containers run app/dist/cli/main.js.
+  place(join(appRoot, 'dist'), join(dir, 'app', 'dist'), true);
   if (link) place(join(appRoot, 'node_modules'), join(dir, 'app', 'node_modules'));
   else {
     mkdirSync(join(dir, 'app', 'node_modules'), { recursive: true });

@@ -34,7 +34,7 @@ describe('step Pod', () => {
       ['step-2', env.steps[2]!.image],
       ['step-3', env.steps[3]!.image],
     ]);
-    expect(inits[1]!.command).toEqual(['/m87/lib/ld-linux-x86-64.so.2', '--library-path', '/m87/lib', '/m87/bin/node', '--disable-warning=ExperimentalWarning', '/m87/app/src/cli/main.ts', 'step', '0']);
+    expect(inits[1]!.command).toEqual(['/m87/lib/ld-linux-x86-64.so.2', '--library-path', '/m87/lib', '/m87/bin/node', '--no-experimental-strip-types', '/m87/app/dist/cli/main.js', 'step', '0']);
     expect(pod.spec.containers.map((c) => [c.name, c.image, c.command])).toEqual([['runner', env.image, ['m87', 'runner']]]);
   });
 

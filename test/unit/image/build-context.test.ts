@@ -1,11 +1,13 @@
 // The image's file set comes from the build context (.dockerignore, read by `docker build` and by the offline
-// build in dev/image): every module `m87` can load must be in it and need only production dependencies (the
-// image runs `npm ci --omit=dev`), and development and test support must stay out. dockerfile.test.ts checks
-// that the Dockerfile and the offline build describe the same image.
+// build in dev/image) through the build (dev/build/compile.ts, src/ → dist/): every module `m87` can load must
+// be in it and need only production dependencies (the image runs `npm ci --omit=dev`), the context must hold
+// exactly the files of src/ the build uses and what the build reads, and development and test support must
+// stay out. dockerfile.test.ts checks that the Dockerfile and the offline build describe the same image.
 import { existsSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { BUILD_SOURCES, distOutput, srcFiles } from '../../../dev/build/compile.ts';
 import { REPO_ROOT } from '../../../dev/cluster/binaries.ts';
 import { dockerignoreFilter, readContextFilter } from '../../../dev/image/context.ts';
 
@@ -58,8 +60,17 @@ describe('container image', () => {
     expect(inBuildContext('package-lock.json')).toBe(true);
   });
 
+  it('holds what the build reads, and exactly the files of src/ the build uses (compiles or copies)', () => {
+    for (const source of BUILD_SOURCES) expect(inBuildContext(source === 'src' ? 'src/cli/main.ts' : source), source).toBe(true);
+    for (const f of srcFiles(REPO_ROOT)) expect(inBuildContext(f), f).toBe(distOutput(f) !== null);
+    // The rule for files the checkout has none of right now: tests and dotfiles stay out of both.
+    for (const f of ['src/x/a.test.ts', 'src/x/.DS_Store', 'src/.hidden/a.ts', 'src/x/a.ts', 'src/x/static/a.css']) expect(inBuildContext(f), f).toBe(distOutput(f) !== null);
+    expect(distOutput('src/x/a.ts')).toBe('dist/x/a.js');
+    expect(distOutput('src/x/a.test.ts')).toBeNull();
+  });
+
   it('leaves tests, dev tooling and dev-only modules out of the build context', () => {
-    for (const p of ['test/unit/chart/image.test.ts', 'node_modules/zod/package.json', 'hack/env.sh', 'dev/cluster/plane.ts', 'dev/process-node/process-node.ts', 'dev/demo/stack.ts', 'charts/m87/values.yaml', '.git/HEAD']) {
+    for (const p of ['test/unit/chart/image.test.ts', 'node_modules/zod/package.json', 'hack/env.sh', 'dev/cluster/plane.ts', 'dev/build/ensure.ts', 'dev/process-node/process-node.ts', 'dev/demo/stack.ts', 'charts/m87/values.yaml', 'dist/cli/main.js', '.git/HEAD']) {
       expect(inBuildContext(p), p).toBe(false);
     }
   });

@@ -1,6 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { RUNTIME_NODE_FLAGS } from '../../../dev/build/compile.ts';
+import { ensureDist } from '../../../dev/build/ensure.ts';
 import { RUNNER_PACKAGES } from '../../../src/runner/install.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -10,13 +12,13 @@ const ROOT = resolve(import.meta.dirname, '../../..');
  * RUNNER_PACKAGES of node_modules. Any other package reached from the runner's commands fails there with
  * ERR_MODULE_NOT_FOUND (found once in CI: the CLI dispatcher imported the Kubernetes client for its exit
  * codes). This records, through a resolve hook, every package our own code imports while `m87 <command>`
- * loads, and fails if one is outside the delivered set.
+ * loads — the compiled CLI (dist/), as the step containers run it — and fails if one is outside the delivered set.
  */
 function packagesLoadedBy(args: readonly string[]): { packages: string[]; status: number | null; stderr: string } {
   const hook = `
     import { registerHooks } from 'node:module';
     const seen = new Set();
-    const own = ${JSON.stringify(`file://${ROOT}/src/`)};
+    const own = ${JSON.stringify(`file://${ROOT}/dist/`)};
     registerHooks({
       resolve(specifier, context, next) {
         if (context.parentURL?.startsWith(own) && !/^(\\.|\\/|node:|file:)/.test(specifier)) {
@@ -28,7 +30,7 @@ function packagesLoadedBy(args: readonly string[]): { packages: string[]; status
     });
     process.on('exit', () => process.stderr.write('\\nPACKAGES ' + JSON.stringify([...seen].sort()) + '\\n'));
   `;
-  const r = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', '--import', `data:text/javascript,${encodeURIComponent(hook)}`, resolve(ROOT, 'src/cli/main.ts'), ...args], {
+  const r = spawnSync(process.execPath, [...RUNTIME_NODE_FLAGS, '--import', `data:text/javascript,${encodeURIComponent(hook)}`, resolve(ROOT, 'dist/cli/main.js'), ...args], {
     encoding: 'utf8',
     timeout: 30_000,
     env: { PATH: process.env.PATH },
@@ -38,6 +40,8 @@ function packagesLoadedBy(args: readonly string[]): { packages: string[]; status
 }
 
 describe("the runner's delivered closure", () => {
+  beforeAll(() => ensureDist(ROOT), 180_000);
+
   it.each([
     [['step'], 'Usage: m87 step <index>'],
     [['runner', '--bogus'], 'unexpected argument'],

@@ -1,7 +1,8 @@
 // The controller process must not load @kubernetes/client-node on the lean path (static kubeconfig or
-// in-cluster config): its module graph costs ~80 MiB RSS. A child process imports the controller entry and
-// everything it imports (src/cli/controller-command.ts → src/controller/start.ts → src/controller/*,
-// src/runtime/*), loads a kubeconfig the way `m87 controller` does and sends a request through the runtime,
+// in-cluster config): its module graph costs ~80 MiB RSS. A child process started as the image starts Node
+// (the compiled code in dist/, type stripping off) imports the controller entry and everything it imports
+// (dist/cli/controller-command.js → dist/controller/start.js → dist/controller/*, dist/runtime/*), loads a
+// kubeconfig the way `m87 controller` does and sends a request through the runtime,
 // with a module hook recording every module loaded. An exec-plugin kubeconfig is the control: there the
 // fallback must load client-node, so the check can fail.
 import { spawn } from 'node:child_process';
@@ -11,8 +12,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { RUNTIME_NODE_FLAGS } from '../../../dev/build/compile.ts';
+import { ensureDist } from '../../../dev/build/ensure.ts';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const dir = mkdtempSync(join(tmpdir(), 'm87-lean-'));
@@ -23,15 +26,15 @@ import { registerHooks } from 'node:module';
 const loaded = new Set();
 registerHooks({ load(url, context, next) { loaded.add(url); return next(url, context); } });
 const root = ${JSON.stringify(pathToFileURL(ROOT).href)} + '/';
-await import(root + 'src/cli/controller-command.ts');
-await import(root + 'src/controller/start.ts');
-await import(root + 'src/controller/index.ts');
-const { loadKubeAccess } = await import(root + 'src/runtime/kube-config.ts');
-const { kubeRequest } = await import(root + 'src/runtime/kube-http.ts');
+await import(root + 'dist/cli/controller-command.js');
+await import(root + 'dist/controller/start.js');
+await import(root + 'dist/controller/index.js');
+const { loadKubeAccess } = await import(root + 'dist/runtime/kube-config.js');
+const { kubeRequest } = await import(root + 'dist/runtime/kube-http.js');
 const access = await loadKubeAccess({ kubeconfig: process.argv[1] });
 const answer = await kubeRequest(access, { method: 'GET', path: '/version' });
 const clientNode = [...loaded].filter((u) => u.includes('/node_modules/@kubernetes/client-node/'));
-const ours = [...loaded].filter((u) => u.startsWith(root + 'src/'));
+const ours = [...loaded].filter((u) => u.startsWith(root + 'dist/'));
 process.stdout.write(JSON.stringify({ answer, clientNode: clientNode.length, ours: ours.length }));
 `;
 
@@ -51,7 +54,7 @@ function kubeconfig(server: string, user: Record<string, unknown>): string {
 
 function runChild(file: string): Promise<{ answer: unknown; clientNode: number; ours: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', '--input-type=module', '-e', CHILD, file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...RUNTIME_NODE_FLAGS, '--input-type=module', '-e', CHILD, file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -61,6 +64,8 @@ function runChild(file: string): Promise<{ answer: unknown; clientNode: number; 
 }
 
 describe('the controller process on the lean path', () => {
+  beforeAll(() => ensureDist(ROOT), 180_000);
+
   it('loads no module of @kubernetes/client-node for a static kubeconfig; an exec plugin does', async () => {
     const server = createServer((req, res) => {
       res.writeHead(200, { 'Content-Type': 'application/json' });
