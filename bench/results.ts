@@ -93,6 +93,13 @@ export interface MemoryResult {
   managedFieldsJsonMiB: number;
   sustainedPerSecond: number;
   durationSeconds: number;
+  /**
+   * How long the phase waited, after the last decision, for the trees to finish (Jobs done, their Pods and
+   * NetworkPolicies deleted by retention, approvals expired), and what was still unfinished when it stopped.
+   */
+  finish?: { waitedSeconds: number; left: { jobs: number; pods: number; networkPolicies: number; awaiting: number } };
+  /** The kubelet stand-in: runner exits published (one per job Pod), failures. */
+  node?: { published: number; failed: number; firstError?: string };
 }
 
 /** One sample of the soak's curve (taken every --soak-sample proposals sent, and while it drains). */
