@@ -15,6 +15,7 @@ import { GOVERNANCE_POLICIES } from '../src/controller/resources.ts';
 import { resourcePath } from '../src/runtime/resource.ts';
 import { POLICY_NAME, setupPhaseNamespace, type Submitter } from './cluster-setup.ts';
 import { KubeletStandIn } from './kubelet-standin.ts';
+import { promSum } from './soak-stats.ts';
 import type { LoaderConfig, LoaderDone } from './loader.ts';
 import { EXPECTED_OUTCOME } from './mix.ts';
 import { cpuSeconds, peakResidentBytes, residentBytes, startControllerChild, startLoader, type ControllerChild } from './processes.ts';
@@ -47,7 +48,7 @@ export interface BenchContext {
 interface Run {
   timings: ProposalTiming[];
   loader: LoaderDone;
-  controller: { cpuSeconds: number; rssBytes: number; peakRssBytes: number };
+  controller: { cpuSeconds: number; rssBytes: number; peakRssBytes: number; heapUsedBytes: number };
   apiserverCpuSeconds: number;
   etcdCpuSeconds: number;
   durationSeconds: number;
@@ -204,6 +205,7 @@ async function observe(
     // Writes still in flight when the last result showed (a Job.status after its Pod) land within a second.
     await sleep(1000);
     const requests1 = await scrapeRequestCounts(admin).catch(() => undefined);
+    const heapUsedBytes = await heapUsed(child.metricsBase);
     if (profiling !== undefined) progress.update(`[${opts.label}] waiting for the API server profile (${profile?.seconds ?? '?'} s from the start of the load)…`);
     const apiserverProfile = await profiling;
     const timings = watch.timings();
@@ -215,6 +217,7 @@ async function observe(
         cpuSeconds: cpu1.controller - cpu0.controller,
         rssBytes: residentBytes(child.pid) ?? NaN,
         peakRssBytes: peakResidentBytes(child.pid) ?? NaN,
+        heapUsedBytes,
       },
       apiserverCpuSeconds: cpu1.apiserver - cpu0.apiserver,
       etcdCpuSeconds: cpu1.etcd - cpu0.etcd,
@@ -228,6 +231,17 @@ async function observe(
     const how = await child.stop();
     if (how !== 'exit 0') progress.log(`[${opts.label}] controller ended with ${how} (log ${child.logFile})`);
     await watch.stop();
+  }
+}
+
+/** The controller's V8 heap in use (its /metrics: nodejs_heap_size_used_bytes), NaN when unreadable. */
+async function heapUsed(metricsBase: string | undefined): Promise<number> {
+  if (metricsBase === undefined) return NaN;
+  try {
+    const text = await (await fetch(`${metricsBase}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    return promSum(text, 'nodejs_heap_size_used_bytes');
+  } catch {
+    return NaN;
   }
 }
 
@@ -469,6 +483,7 @@ export async function runMemory(ctx: BenchContext, n: number, namespace: string)
     podsObserved: run.pods,
     rssMiB: run.controller.rssBytes / MiB,
     peakRssMiB: run.controller.peakRssBytes / MiB,
+    heapUsedMiB: run.controller.heapUsedBytes / MiB,
     objects,
     objectsJsonMiB: jsonBytes / MiB,
     managedFieldsJsonMiB: managedFieldsBytes / MiB,

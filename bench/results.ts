@@ -86,6 +86,8 @@ export interface MemoryResult {
   /** Controller VmRSS once every proposal was decided and the controller went quiet, MiB. */
   rssMiB: number;
   peakRssMiB: number;
+  /** V8 heap in use at that moment (the controller's nodejs_heap_size_used_bytes), MiB. */
+  heapUsedMiB?: number;
   /** What the controller's informers hold at that moment (counted on the server). */
   objects: Record<string, number>;
   /** Their size as JSON, and the part of it that is metadata.managedFields, MiB. */
