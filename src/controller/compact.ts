@@ -3,9 +3,9 @@
 // (informers.ts) parse each object once (parse.ts) and then keep this compact form instead of the object:
 //
 // - a Decision, always: everything but spec.effectiveEnvelope (spec.envelopeHash stays). The envelope is read
-//   by one thing only, minting a Job; the proposals controller takes it from the Decision this process just
-//   wrote (SessionLedger.fullDecision) or GETs the live Decision and checks it is the same one — never from
-//   the cache (fullDecisionFrom);
+//   by one thing only, minting a Job; the proposals controller takes it from the ALLOW Decision this process
+//   just wrote (SessionLedger.fullDecision) or GETs the live Decision (an approved REQUIRE_HUMAN's, or after a
+//   restart) and checks it is the same one — never from the cache (#wholeDecision in proposal-reconciler.ts);
 // - a Job whose result is recorded (status.phase Succeeded or Failed: final, the job reconciler never acts
 //   on it again): its metadata, spec.proposalRef, decisionRef, envelopeHash and the envelope's effects (the
 //   session ledger's history), and of its status phase, reason, message and the times; not the envelope,

@@ -106,7 +106,7 @@ export function ingestObject(kind: 'Proposal' | 'Decision' | 'Approval' | 'Job',
 
 /**
  * A Decision as the controller reads it: the cached compact form, or a whole Decision (our own write, a live
- * GET) parsed. Without the effective envelope: minting takes a whole Decision (fullDecisionFrom).
+ * GET) parsed. Without the effective envelope: minting takes a whole Decision (proposal-reconciler.ts).
  */
 export function decisionView(obj: KubeObject): Parsed<DecisionView> {
   const view = asDecisionView(obj);

@@ -90,8 +90,9 @@ export class SessionLedger {
   /** key → job written by us, not yet in the cache. */
   readonly #pendingJobs = new Map<string, Pending<JobFacts>>();
   /**
-   * key → an authorizing Decision we wrote, whole, until its Job exists: the cache keeps Decisions without
-   * their envelope (compact.ts) and minting needs it (fullDecision).
+   * key → an ALLOW Decision we wrote, whole, until its Job exists (at once, normally): the cache keeps
+   * Decisions without their envelope (compact.ts) and minting needs it (fullDecision). A REQUIRE_HUMAN one is
+   * not held: its approval may take hours (or never come), and its minting reads the Decision from the server.
    */
   readonly #unminted = new Map<string, Pending<DecisionFacts>>();
 
@@ -119,7 +120,8 @@ export class SessionLedger {
   recordDecision(obj: KubeObject): void {
     const facts = decisionFacts(obj);
     if (!facts) return;
-    if ((facts.outcome === 'ALLOW' || facts.outcome === 'REQUIRE_HUMAN') && this.job(...splitNamespaced(facts.key), facts.proposalUID) === undefined) {
+    this.#expire();
+    if (facts.outcome === 'ALLOW' && this.job(...splitNamespaced(facts.key), facts.proposalUID) === undefined) {
       this.#unminted.set(facts.key, { facts, object: obj, recordedAt: this.#now() });
     }
     if (this.#decisions.get(facts.key)?.metadata.uid === facts.uid) return;
@@ -156,8 +158,8 @@ export class SessionLedger {
   }
 
   /**
-   * The whole Decision (with its effective envelope) we wrote for this proposal incarnation and whose Job does
-   * not exist yet, or undefined (then only the server has it: the cache keeps Decisions without envelopes).
+   * The whole ALLOW Decision (with its effective envelope) we wrote for this proposal incarnation and whose Job
+   * does not exist yet, or undefined (then only the server has it: the cache keeps Decisions without envelopes).
    */
   fullDecision(namespace: string, name: string, proposalUID: string, decisionUID: string): KubeObject | undefined {
     this.#expire();

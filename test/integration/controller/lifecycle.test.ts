@@ -255,9 +255,9 @@ describe('REQUIRE_HUMAN', () => {
     expect(await get(JOBS, env.jobNamespace, 'reject-1')).toBeUndefined();
   });
 
-  it("an approval given after the controller let go of the whole Decision mints from the server's Decision", async () => {
-    // The cache keeps Decisions without their envelope (compact.ts); the session ledger holds the whole one it
-    // wrote for 10 minutes of the controller's clock, then minting reads the Decision from the API server.
+  it("an approval given 11 minutes later mints from the server's Decision", async () => {
+    // The cache keeps Decisions without their envelope (compact.ts) and the session ledger holds no whole
+    // REQUIRE_HUMAN Decision: minting an approved one reads the Decision from the API server.
     await propose(env, 'casey', 'human-later', caseySpec(env, { riskScore: 0.9, summary: 'Risky write, approved later' }));
     const waiting = await waitForPhase(env, 'human-later', ['AwaitingApproval']);
     const decision = await getDecision('human-later');

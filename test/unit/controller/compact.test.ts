@@ -218,8 +218,8 @@ describe('a Proposal in the cache', () => {
   });
 });
 
-describe('the session ledger holds the whole Decision for minting until its Job exists', () => {
-  it('an ALLOW or REQUIRE_HUMAN Decision we wrote: until the Job is recorded or seen', () => {
+describe('the session ledger holds the whole ALLOW Decision for minting until its Job exists', () => {
+  it('an ALLOW Decision we wrote: until the Job is recorded or seen', () => {
     const { l, jobs } = scriptedLedger();
     const d = decisionObj();
     l.recordDecision(d);
@@ -232,12 +232,15 @@ describe('the session ledger holds the whole Decision for minting until its Job 
     expect(l.heldForMinting()).toBe(0);
   });
 
-  it('a DENY is never held; an ALLOW whose Job exists already is not either', () => {
+  it('a DENY or REQUIRE_HUMAN is never held (minting an approved one reads the server); an ALLOW whose Job exists already is not either', () => {
     const { l, jobs } = scriptedLedger();
-    const deny = decisionObj();
-    (deny.spec as { outcome: string }).outcome = 'DENY';
-    l.recordDecision(deny);
-    expect(l.heldForMinting()).toBe(0);
+    for (const outcome of ['DENY', 'REQUIRE_HUMAN', 'NEED_MORE_EVIDENCE']) {
+      const d = decisionObj();
+      (d.spec as { outcome: string }).outcome = outcome;
+      l.recordDecision(d);
+      expect(l.heldForMinting()).toBe(0);
+      expect(l.fullDecision('team-a', 'write-file', PROPOSAL_UID, DECISION_UID)).toBeUndefined();
+    }
     jobs.add(CACHE_TRANSFORMS.jobs(jobObj(undefined)));
     l.recordDecision(decisionObj());
     expect(l.heldForMinting()).toBe(0);
