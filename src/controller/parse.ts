@@ -11,7 +11,7 @@ import { firstIssue } from '../api/issues.ts';
 import { Approval, Decision, Job, Proposal } from '../api/kinds.ts';
 import { canonicalHash } from '../hash/canonical.ts';
 import type { KubeObject } from '../runtime/resource.ts';
-import { asDecisionView, asFinishedProposal, compactDecision, compactFinishedJob, compactFinishedProposal, isCompact, type DecisionView } from './compact.ts';
+import { asDecisionView, asFinishedProposal, compactDecision, compactFinishedJob, compactFinishedProposal, isCompact, proposalFinished, type DecisionView } from './compact.ts';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -86,6 +86,8 @@ export function ingestObject(kind: 'Proposal' | 'Decision' | 'Approval' | 'Job',
   switch (kind) {
     case 'Proposal': {
       const out = proposalParser.ingest(obj);
+      // The hash (canonical JSON of the spec) only for a finished one: the others' is computed when read.
+      if (!proposalFinished(out)) return out;
       const parsed = parseProposal(out);
       return (parsed.ok && compactFinishedProposal(out, parsed.value.proposal.spec, parsed.value.hash)) || out;
     }
