@@ -10,7 +10,12 @@ import { sleep } from '../src/runtime/backoff.ts';
 import { kubeRequest } from '../src/runtime/kube-http.ts';
 import { fetchApiserverProfile, summarizeProfile } from './apiserver-profile.ts';
 import { diffRequestCounts, scrapeRequestCounts, summarizeRequests, type RequestSummary } from './api-requests.ts';
-import { setupPhaseNamespace, type Submitter } from './cluster-setup.ts';
+import { API_VERSION } from '../src/api/group.ts';
+import { GOVERNANCE_POLICIES } from '../src/controller/resources.ts';
+import { resourcePath } from '../src/runtime/resource.ts';
+import { POLICY_NAME, setupPhaseNamespace, type Submitter } from './cluster-setup.ts';
+import { KubeletStandIn } from './kubelet-standin.ts';
+import { promSum } from './soak-stats.ts';
 import type { LoaderConfig, LoaderDone } from './loader.ts';
 import { EXPECTED_OUTCOME } from './mix.ts';
 import { cpuSeconds, peakResidentBytes, residentBytes, startControllerChild, startLoader, type ControllerChild } from './processes.ts';
@@ -18,7 +23,7 @@ import type { Progress } from './progress.ts';
 import { BUDGET, type ControllerKind, type MemoryResult, type PhaseResult, type Rate, type RequestFigures } from './results.ts';
 import { overallRate, summarize, sustainedRate } from './stats.ts';
 import { rateLabel } from './targets.ts';
-import { LatencyWatch, type ProposalTiming } from './watch-latency.ts';
+import { LatencyWatch, type ProposalTiming, type WatchHooks } from './watch-latency.ts';
 
 const MiB = 1024 * 1024;
 /** Give up waiting for the rest when nothing was decided and no Pod appeared for this long. */
@@ -43,7 +48,7 @@ export interface BenchContext {
 interface Run {
   timings: ProposalTiming[];
   loader: LoaderDone;
-  controller: { cpuSeconds: number; rssBytes: number; peakRssBytes: number };
+  controller: { cpuSeconds: number; rssBytes: number; peakRssBytes: number; heapUsedBytes: number };
   apiserverCpuSeconds: number;
   etcdCpuSeconds: number;
   durationSeconds: number;
@@ -134,12 +139,26 @@ async function loadAndWait(ctx: BenchContext, watch: LatencyWatch, controllerPid
  */
 async function observe(
   ctx: BenchContext,
-  opts: { label: string; controller: ControllerKind; namespace: string; n: number; rate: Rate; warmup: number; settle?: boolean },
+  opts: {
+    label: string;
+    controller: ControllerKind;
+    namespace: string;
+    n: number;
+    rate: Rate;
+    warmup: number;
+    settle?: boolean;
+    /** Taps on the watch (the memory phase's kubelet stand-in). */
+    hooks?: WatchHooks;
+    /** More flags for the real controller. */
+    extraArgs?: readonly string[];
+    /** Runs once every proposal is decided, before the controller settles and is measured. */
+    beforeMeasure?: () => Promise<void>;
+  },
 ): Promise<Run> {
   const { plane, admin, progress } = ctx;
   const submitters = await setupPhaseNamespace(plane, admin, opts.namespace, ctx.submitters);
   const watchPods = opts.controller === 'm87';
-  const watch = new LatencyWatch({ kubeConfig: admin, namespace: opts.namespace, watchPods });
+  const watch = new LatencyWatch({ kubeConfig: admin, namespace: opts.namespace, watchPods, ...(opts.hooks ? { hooks: opts.hooks } : {}) });
   await watch.start();
   progress.update(`[${opts.label}] starting the ${opts.controller} controller`);
   const child: ControllerChild = await startControllerChild({
@@ -151,6 +170,7 @@ async function observe(
     nodeOptions: ctx.controllerNodeOptions,
     workers: ctx.workers,
     ...(ctx.profileDir !== undefined && opts.controller === 'm87' ? { cpuProfileDir: ctx.profileDir } : {}),
+    ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}),
   });
   const apiserverPid = plane.pids['kube-apiserver'];
   const etcdPid = plane.pids.etcd;
@@ -179,11 +199,13 @@ async function observe(
             },
           );
     const loaderDone = await loadAndWait(ctx, watch, child.pid, { ...load, label: opts.label, namePrefix: prefix, n: opts.n, rate: opts.rate });
+    if (opts.beforeMeasure) await opts.beforeMeasure();
     if (opts.settle === true) await settle(child.pid, (s) => progress.update(`[${opts.label}] all decided; waiting for the controller to go quiet (${s})`));
     const cpu1 = { controller: processCpu(child.pid), apiserver: processCpu(apiserverPid), etcd: processCpu(etcdPid) };
     // Writes still in flight when the last result showed (a Job.status after its Pod) land within a second.
     await sleep(1000);
     const requests1 = await scrapeRequestCounts(admin).catch(() => undefined);
+    const heapUsedBytes = await heapUsed(child.metricsBase);
     if (profiling !== undefined) progress.update(`[${opts.label}] waiting for the API server profile (${profile?.seconds ?? '?'} s from the start of the load)…`);
     const apiserverProfile = await profiling;
     const timings = watch.timings();
@@ -195,6 +217,7 @@ async function observe(
         cpuSeconds: cpu1.controller - cpu0.controller,
         rssBytes: residentBytes(child.pid) ?? NaN,
         peakRssBytes: peakResidentBytes(child.pid) ?? NaN,
+        heapUsedBytes,
       },
       apiserverCpuSeconds: cpu1.apiserver - cpu0.apiserver,
       etcdCpuSeconds: cpu1.etcd - cpu0.etcd,
@@ -208,6 +231,17 @@ async function observe(
     const how = await child.stop();
     if (how !== 'exit 0') progress.log(`[${opts.label}] controller ended with ${how} (log ${child.logFile})`);
     await watch.stop();
+  }
+}
+
+/** The controller's V8 heap in use (its /metrics: nodejs_heap_size_used_bytes), NaN when unreadable. */
+async function heapUsed(metricsBase: string | undefined): Promise<number> {
+  if (metricsBase === undefined) return NaN;
+  try {
+    const text = await (await fetch(`${metricsBase}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    return promSum(text, 'nodejs_heap_size_used_bytes');
+  } catch {
+    return NaN;
   }
 }
 
@@ -335,14 +369,99 @@ async function measureObjects(admin: KubeConfig, path: string): Promise<{ count:
   return { count, jsonBytes, managedFieldsBytes };
 }
 
+/**
+ * The memory phase's policy (on top of the bench's): job Pods and NetworkPolicies kept 5 s after their job
+ * finished (as the soak), approvals expiring after 60 s (the minimum), the history TTL left at its default
+ * (7 days): every tree stays, finished, as the trees a cluster retains are.
+ */
+export const MEMORY_POLICY = { jobResourcesKeepForSeconds: 5, approvalExpirySeconds: 60 } as const;
+/** Retention's deletions/s in the memory phase: a Pod and a NetworkPolicy per ALLOW, well ahead of the load. */
+const MEMORY_RETENTION_RATE = 200;
+/** Give up waiting for the trees to finish after this long (the figure is then taken as it is). */
+const FINISH_TIMEOUT_MS = 20 * 60_000;
+
+/** Objects of the phase namespace that are not finished yet (counted on the server). */
+async function unfinished(admin: KubeConfig, namespace: string): Promise<{ jobs: number; pods: number; networkPolicies: number; awaiting: number }> {
+  const list = async (path: string) => {
+    const items: ListPage['items'] & object = [];
+    let cont: string | undefined;
+    do {
+      const page = await kubeRequest<ListPage>(admin, { method: 'GET', path, query: { limit: 500, continue: cont }, timeoutMs: 60_000 });
+      items.push(...(page.items ?? []));
+      cont = page.metadata?.continue || undefined;
+    } while (cont !== undefined);
+    return items;
+  };
+  const base = `/apis/governance.m87.io/v1alpha1/namespaces/${namespace}`;
+  const [jobs, pods, nps, proposals] = await Promise.all([
+    list(`${base}/jobs`),
+    list(`/api/v1/namespaces/${namespace}/pods`),
+    list(`/apis/networking.k8s.io/v1/namespaces/${namespace}/networkpolicies`),
+    list(`${base}/proposals`),
+  ]);
+  const phase = (o: unknown) => (o as { status?: { phase?: string } }).status?.phase;
+  return {
+    jobs: jobs.filter((j) => phase(j) !== 'Succeeded' && phase(j) !== 'Failed').length,
+    pods: pods.length,
+    networkPolicies: nps.length,
+    awaiting: proposals.filter((p) => phase(p) === 'AwaitingApproval').length,
+  };
+}
+
 export async function runMemory(ctx: BenchContext, n: number, namespace: string): Promise<MemoryResult> {
+  const { admin, progress } = ctx;
+  const policyPath = resourcePath(GOVERNANCE_POLICIES, { name: POLICY_NAME });
+  const patchPolicy = (spec: object) => kubeRequest(admin, { method: 'PATCH', path: policyPath, contentType: 'application/merge-patch+json', body: { apiVersion: API_VERSION, spec } });
+  await patchPolicy({ approvals: { expirySeconds: MEMORY_POLICY.approvalExpirySeconds }, retention: { jobResourcesKeepForSeconds: MEMORY_POLICY.jobResourcesKeepForSeconds } });
+  // Jobs finish as on a cluster: the soak's stand-in for the node publishes each job Pod's runner exit.
+  const standIn = new KubeletStandIn(admin);
+  let finish: { waitedSeconds: number; left: Awaited<ReturnType<typeof unfinished>> } | undefined;
+  const waitForFinished = async (): Promise<void> => {
+    const t0 = performance.now();
+    for (;;) {
+      const left = await unfinished(admin, namespace).catch(() => undefined);
+      const waited = (performance.now() - t0) / 1000;
+      if (left !== undefined) {
+        finish = { waitedSeconds: round2(waited), left };
+        if (left.jobs + left.pods + left.networkPolicies + left.awaiting === 0) return;
+        progress.update(
+          `[memory ${n}] all decided; waiting for the trees to finish: ${left.jobs} Jobs running, ${left.pods} Pods, ${left.networkPolicies} NetworkPolicies, ${left.awaiting} awaiting approval (${Math.round(waited)} s)`,
+        );
+      }
+      if (performance.now() - t0 > FINISH_TIMEOUT_MS) {
+        progress.log(`[memory ${n}] trees not all finished after ${FINISH_TIMEOUT_MS / 60_000} min; measuring as it is`);
+        return;
+      }
+      await sleep(5000);
+    }
+  };
   // Never profiled: V8's profiler keeps its samples in memory, which the RSS figure must not include.
-  const run = await observe({ ...ctx, profileDir: undefined }, { label: `memory ${n}`, controller: 'm87', namespace, n, rate: 'max', warmup: 0, settle: true });
+  let run: Run;
+  try {
+    run = await observe(
+      { ...ctx, profileDir: undefined },
+      {
+        label: `memory ${n}`,
+        controller: 'm87',
+        namespace,
+        n,
+        rate: 'max',
+        warmup: 0,
+        settle: true,
+        hooks: { onPod: (pod) => standIn.onPod(pod), onPodDeleted: (pod) => standIn.onPodDeleted(pod) },
+        extraArgs: ['--retention=true', '--retention-rate', String(MEMORY_RETENTION_RATE), '--audit-file', join(ctx.logDir, `${namespace}.audit.jsonl`)],
+        beforeMeasure: waitForFinished,
+      },
+    );
+  } finally {
+    // The later parts run with the bench's policy.
+    await patchPolicy({ approvals: { expirySeconds: null }, retention: { jobResourcesKeepForSeconds: null } }).catch(() => undefined);
+  }
   const decided = decidedOnly(run.timings);
   const objects: Record<string, number> = {};
   let jsonBytes = 0;
   let managedFieldsBytes = 0;
-  ctx.progress.update('measuring what the controller caches…');
+  progress.update('measuring what the controller caches…');
   // What the controller's informers hold (its Pod and NetworkPolicy informers select managed objects only;
   // every Pod and NetworkPolicy of this plane is one).
   for (const [name, path] of [
@@ -352,7 +471,7 @@ export async function runMemory(ctx: BenchContext, n: number, namespace: string)
     ['Pods', '/api/v1/pods'],
     ['NetworkPolicies', '/apis/networking.k8s.io/v1/networkpolicies'],
   ] as const) {
-    const m = await measureObjects(ctx.admin, path);
+    const m = await measureObjects(admin, path);
     objects[name] = m.count;
     jsonBytes += m.jsonBytes;
     managedFieldsBytes += m.managedFieldsBytes;
@@ -364,10 +483,13 @@ export async function runMemory(ctx: BenchContext, n: number, namespace: string)
     podsObserved: run.pods,
     rssMiB: run.controller.rssBytes / MiB,
     peakRssMiB: run.controller.peakRssBytes / MiB,
+    heapUsedMiB: run.controller.heapUsedBytes / MiB,
     objects,
     objectsJsonMiB: jsonBytes / MiB,
     managedFieldsJsonMiB: managedFieldsBytes / MiB,
     sustainedPerSecond: sustainedRate(decided.map((t) => t.decidedAt)),
     durationSeconds: round2(run.durationSeconds),
+    ...(finish ? { finish } : {}),
+    node: (({ published, failed, firstError }) => ({ published, failed, ...(firstError !== undefined ? { firstError } : {}) }))(standIn.counts()),
   };
 }

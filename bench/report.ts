@@ -121,9 +121,15 @@ export function renderReport(r: BenchResults): string {
       .join(', ');
     out.push(
       '',
-      `Memory: controller RSS ${num(m.rssMiB)} MiB (peak ${num(m.peakRssMiB)} MiB) with ${m.decided.toLocaleString('en-US')} of ${m.proposals.toLocaleString('en-US')} proposals decided`,
+      `Memory: controller RSS ${num(m.rssMiB)} MiB (peak ${num(m.peakRssMiB)} MiB${m.heapUsedMiB !== undefined ? `, V8 heap used ${num(m.heapUsedMiB)} MiB` : ''}) with ${m.decided.toLocaleString('en-US')} of ${m.proposals.toLocaleString('en-US')} proposals decided`,
       `  cached: ${objects}; ${num(m.objectsJsonMiB)} MiB as JSON, of which ${num(m.managedFieldsJsonMiB)} MiB metadata.managedFields`,
     );
+    if (m.finish) {
+      const l = m.finish.left;
+      out.push(
+        `  trees finished ${num(m.finish.waitedSeconds)} s after the last decision (unfinished: ${l.jobs} Jobs, ${l.pods} Pods, ${l.networkPolicies} NetworkPolicies, ${l.awaiting} awaiting approval); kubelet stand-in: ${m.node?.published ?? 0} runner exits published, ${m.node?.failed ?? 0} failed${m.node?.firstError ? ` (${m.node.firstError})` : ''}`,
+      );
+    }
   }
 
   for (const p of r.phases) {

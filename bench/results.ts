@@ -86,6 +86,8 @@ export interface MemoryResult {
   /** Controller VmRSS once every proposal was decided and the controller went quiet, MiB. */
   rssMiB: number;
   peakRssMiB: number;
+  /** V8 heap in use at that moment (the controller's nodejs_heap_size_used_bytes), MiB. */
+  heapUsedMiB?: number;
   /** What the controller's informers hold at that moment (counted on the server). */
   objects: Record<string, number>;
   /** Their size as JSON, and the part of it that is metadata.managedFields, MiB. */
@@ -93,6 +95,13 @@ export interface MemoryResult {
   managedFieldsJsonMiB: number;
   sustainedPerSecond: number;
   durationSeconds: number;
+  /**
+   * How long the phase waited, after the last decision, for the trees to finish (Jobs done, their Pods and
+   * NetworkPolicies deleted by retention, approvals expired), and what was still unfinished when it stopped.
+   */
+  finish?: { waitedSeconds: number; left: { jobs: number; pods: number; networkPolicies: number; awaiting: number } };
+  /** The kubelet stand-in: runner exits published (one per job Pod), failures. */
+  node?: { published: number; failed: number; firstError?: string };
 }
 
 /** One sample of the soak's curve (taken every --soak-sample proposals sent, and while it drains). */

@@ -58,6 +58,8 @@ export const DecisionSpec = z
   })
   .meta({ description: 'The recorded decision about one proposal. Written by the controller only; immutable.', 'x-kubernetes-validations': IMMUTABLE_SPEC });
 export type DecisionSpec = z.infer<typeof DecisionSpec>;
+/** A Decision spec without its effective envelope (what the controller's cache keeps; only minting reads the envelope). */
+export type DecisionSpecView = Omit<DecisionSpec, 'effectiveEnvelope'>;
 
 export const DecisionStatus = z
   .object({

@@ -1,7 +1,7 @@
 // Which Approvals of a REQUIRE_HUMAN proposal count, and where that leaves the proposal. Pure: the caller
 // writes the new verdicts to Approval.status and mints the Job when the plan says Approved.
 import type { ApprovalSpec } from '../api/approval.ts';
-import type { DecisionSpec } from '../api/decision.ts';
+import type { DecisionSpecView } from '../api/decision.ts';
 import type { ObjectRef } from '../api/primitives.ts';
 import { quorumState, validateApproval, type AcceptedApproval, type ApprovalVerdict } from '../governance/approval.ts';
 
@@ -28,7 +28,7 @@ export interface ApprovalPlan {
 }
 
 export interface ApprovalPlanInput {
-  decision: { name: string; uid: string; spec: DecisionSpec };
+  decision: { name: string; uid: string; spec: DecisionSpecView };
   proposal: { uid: string; hash: string; submittedBy: string };
   approvals: readonly ApprovalRecord[];
   now: number;
@@ -42,7 +42,7 @@ export function byCreation(a: ApprovalRecord, b: ApprovalRecord): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
-function isExpired(decision: DecisionSpec, now: number): boolean {
+function isExpired(decision: DecisionSpecView, now: number): boolean {
   if (decision.outcome !== 'REQUIRE_HUMAN') return false;
   const at = decision.expiresAt === undefined ? Number.NaN : Date.parse(decision.expiresAt);
   // Unknown expiry counts as expired (fail closed), as in validateApproval.

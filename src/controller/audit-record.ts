@@ -7,7 +7,7 @@ import { Receipt } from '../api/receipt.ts';
 import { canonicalHash } from '../hash/canonical.ts';
 import type { KubeObject } from '../runtime/resource.ts';
 import { formatTime } from '../runtime/status.ts';
-import { parseApproval, parseDecision, parseJob, parseProposal } from './parse.ts';
+import { parseApproval, parseDecision, parseJob, proposalHashOf } from './parse.ts';
 import type { PruneReason } from './retention.ts';
 
 export class AuditRecordError extends Error {}
@@ -37,7 +37,7 @@ export function buildAuditRecord(tree: AuditTree, reason: PruneReason, now: Date
   const decision = parseDecision(tree.decision);
   if (!decision.ok) throw new AuditRecordError(`Decision ${tree.decision.metadata.name ?? '?'}: ${decision.error}`);
   const d = decision.value;
-  const parsedProposal = parseProposal(p);
+  const proposalHash = proposalHashOf(p);
   const pstatus = (p.status ?? {}) as { phase?: unknown; proposalHash?: unknown };
   const spec = (p.spec ?? {}) as { submittedBy?: unknown; agent?: unknown };
 
@@ -86,7 +86,7 @@ export function buildAuditRecord(tree: AuditTree, reason: PruneReason, now: Date
       namespace: p.metadata.namespace ?? '',
       name: p.metadata.name ?? '',
       uid: p.metadata.uid ?? '',
-      hash: parsedProposal.ok ? parsedProposal.value.hash : orNull(str(pstatus.proposalHash)),
+      hash: proposalHash ?? orNull(str(pstatus.proposalHash)),
       submittedBy: str(spec.submittedBy) ?? '',
       agent: str(spec.agent) ?? '',
       phase: str(pstatus.phase) ?? '',

@@ -18,7 +18,6 @@
 import type { KubeClient } from '../runtime/kube-access.ts';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Decision } from '../api/kinds.ts';
 import type { ProposalStatus } from '../api/proposal.ts';
 import { Controller, type ObjectKey, type ReconcileResult } from '../runtime/controller.ts';
 import { getObject } from '../runtime/kube-http.ts';
@@ -42,7 +41,8 @@ import {
   type RetryPolicy,
   type SlackMessage,
 } from './notification-webhook.ts';
-import { parseDecision } from './parse.ts';
+import { decisionView } from './parse.ts';
+import type { DecisionView } from './compact.ts';
 import { SECRETS } from './resources.ts';
 import type { SessionLedger } from './session-ledger.ts';
 
@@ -344,7 +344,7 @@ export function countAwaitingApproval(proposals: Pick<Informers['proposals'], 'l
 }
 
 /** When the transition to `event` happened (epoch ms; NaN when unknown). */
-function transitionTime(event: NotificationEvent, status: ProposalStatus | undefined, decision: Decision | undefined): number {
+function transitionTime(event: NotificationEvent, status: ProposalStatus | undefined, decision: DecisionView | undefined): number {
   switch (event) {
     case 'AwaitingApproval':
       return Date.parse(getCondition(status?.conditions, 'Decided')?.lastTransitionTime ?? decision?.spec.decidedAt ?? '');
@@ -425,7 +425,7 @@ export function createNotifications(p: NotificationsParts): Notifications {
     seen.add(event);
     handled.set(uid, seen);
     const decisionObj = p.ledger.decisionObject(key.namespace, key.name, uid);
-    const parsed = decisionObj !== undefined && decisionObj !== 'unreadable' ? parseDecision(decisionObj) : undefined;
+    const parsed = decisionObj !== undefined && decisionObj !== 'unreadable' ? decisionView(decisionObj) : undefined;
     const decision = parsed?.ok ? parsed.value : undefined;
     const at = transitionTime(event, status, decision);
     const fields = { namespace: key.namespace, name: key.name, uid, event };

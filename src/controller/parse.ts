@@ -2,13 +2,16 @@
 // remembered per object identity: each version of an object is validated once, however often it is read.
 // The informers parse Proposals, Decisions, Approvals and Jobs at ingest (ingestObject): the cached object
 // then carries the parsed spec itself, so the typed form is the cached form (no second copy of the spec,
-// no parse in any reconcile).
+// no parse in any reconcile). A Decision, and a finished tree's Proposal and Job, are then cached in their
+// compact form (compact.ts); the parse functions here refuse a compact object (they are for whole objects:
+// a live GET, our own write), and decisionView reads a Decision in either form.
 import type { z } from 'zod';
 import { AgentProfileSpec } from '../api/agent-profile.ts';
 import { firstIssue } from '../api/issues.ts';
 import { Approval, Decision, Job, Proposal } from '../api/kinds.ts';
 import { canonicalHash } from '../hash/canonical.ts';
 import type { KubeObject } from '../runtime/resource.ts';
+import { asDecisionView, asFinishedProposal, compactDecision, compactFinishedJob, compactFinishedProposal, isCompact, proposalFinished, type DecisionView } from './compact.ts';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -25,6 +28,9 @@ interface CachedParser<T> {
 /** Parses of this process (tests assert the parse-once property with it). */
 export const parseStats = { parses: 0 };
 
+/** What a parse function answers for a compact cache entry: the parts it was asked for are not kept. */
+const COMPACT_REFUSED = { ok: false, error: 'a compact cache entry (compact.ts): read the whole object' } as const;
+
 function cachedParser<S extends z.ZodType>(schema: S): CachedParser<z.infer<S>> {
   const cache = new WeakMap<object, Parsed<z.infer<S>>>();
   const run = (obj: object): Parsed<z.infer<S>> => {
@@ -33,6 +39,7 @@ function cachedParser<S extends z.ZodType>(schema: S): CachedParser<z.infer<S>> 
     return r.success ? { ok: true, value: r.data } : { ok: false, error: firstIssue(r.error) };
   };
   const parse = ((obj: object) => {
+    if (isCompact(obj)) return COMPACT_REFUSED;
     let hit = cache.get(obj);
     if (hit === undefined) {
       hit = run(obj);
@@ -70,18 +77,44 @@ export interface ParsedProposal {
 const proposalParser = cachedParser(Proposal.omit({ status: true }));
 const proposalHashes = new WeakMap<KubeObject, string>();
 
-/** The parsed form of a cached Proposal, Decision, Approval or Job, for the informers' transform. */
+/**
+ * The cached form of a Proposal, Decision, Approval or Job, for the informers' transform: parsed (once), then
+ * compact (compact.ts) for a Decision, and for a Proposal or Job of a finished tree. An object that does not
+ * parse is kept as it came (its failure remembered: the readers report it).
+ */
 export function ingestObject(kind: 'Proposal' | 'Decision' | 'Approval' | 'Job', obj: KubeObject): KubeObject {
   switch (kind) {
-    case 'Proposal':
-      return proposalParser.ingest(obj);
-    case 'Decision':
-      return parseDecision.ingest(obj);
+    case 'Proposal': {
+      const out = proposalParser.ingest(obj);
+      // The hash (canonical JSON of the spec) only for a finished one: the others' is computed when read.
+      if (!proposalFinished(out)) return out;
+      const parsed = parseProposal(out);
+      return (parsed.ok && compactFinishedProposal(out, parsed.value.proposal.spec, parsed.value.hash)) || out;
+    }
+    case 'Decision': {
+      const out = parseDecision.ingest(obj);
+      const parsed = parseDecision(out);
+      return parsed.ok ? compactDecision(out, parsed.value.spec) : out;
+    }
     case 'Approval':
       return parseApproval.ingest(obj);
-    case 'Job':
-      return parseJob.ingest(obj);
+    case 'Job': {
+      const out = parseJob.ingest(obj);
+      const parsed = parseJob(out);
+      return (parsed.ok && compactFinishedJob(out, parsed.value.spec)) || out;
+    }
   }
+}
+
+/**
+ * A Decision as the controller reads it: the cached compact form, or a whole Decision (our own write, a live
+ * GET) parsed. Without the effective envelope: minting takes a whole Decision (proposal-reconciler.ts).
+ */
+export function decisionView(obj: KubeObject): Parsed<DecisionView> {
+  const view = asDecisionView(obj);
+  if (view !== undefined) return { ok: true, value: view };
+  const r = parseDecision(obj);
+  return r.ok ? { ok: true, value: r.value as unknown as DecisionView } : r;
 }
 
 /** Parses a Proposal and computes its hash once per object version. */
@@ -98,6 +131,14 @@ export function parseProposal(obj: KubeObject): Parsed<ParsedProposal> {
     proposalHashes.set(obj, hash);
   }
   return { ok: true, value: { proposal: r.value, hash } };
+}
+
+/** The proposal hash of a Proposal in either form (compact.ts keeps it), or undefined when its spec does not parse. */
+export function proposalHashOf(obj: KubeObject): string | undefined {
+  const finished = asFinishedProposal(obj);
+  if (finished !== undefined) return finished.hash;
+  const r = parseProposal(obj);
+  return r.ok ? r.value.hash : undefined;
 }
 
 /** An AgentProfile's spec, or undefined when the object is absent or invalid (the engine then denies). */

@@ -31,11 +31,12 @@ import type { MintRequest, MintRequests } from './mint-requests.ts';
 import { FIELD_MANAGER } from './names.ts';
 import { ownerRef } from './owner.ts';
 import type { NotificationRecords } from './notifications.ts';
-import { createdAt, parseApproval, parseDecision, parseProposal } from './parse.ts';
+import { proposalFinished, type DecisionView } from './compact.ts';
+import { createdAt, decisionView, parseApproval, parseDecision, parseProposal, proposalHashOf } from './parse.ts';
 import type { PendingReasons } from './pending-reasons.ts';
 import type { PolicyState } from './policy-state.ts';
 import { CONDITION, desiredProposalStatus, pendingProposalStatus, type NotDecided, type ProposalFacts } from './proposal-status.ts';
-import { APPROVALS, JOBS, PROPOSALS } from './resources.ts';
+import { APPROVALS, DECISIONS, JOBS, PROPOSALS } from './resources.ts';
 import { jobFacts, type SessionLedger } from './session-ledger.ts';
 
 export interface ProposalReconcilerDeps {
@@ -129,6 +130,7 @@ export class ProposalReconciler {
     const uid = obj.metadata.uid;
     if (uid === undefined || obj.metadata.deletionTimestamp !== undefined) return;
     await d.barrier.wait(ctx.signal);
+    if (proposalFinished(obj)) return this.#reconcileFinished(obj, { namespace, name, uid }, ctx);
     const decisionObj = d.ledger.decisionObject(namespace, name, uid);
     if (decisionObj === undefined) {
       const why = d.pending.get({ namespace, name }, uid);
@@ -145,7 +147,7 @@ export class ProposalReconciler {
       await this.#setDecidedProblem(obj, 'DecisionUnreadable', 'The Decision of this proposal cannot be read; nothing runs.', ctx);
       return;
     }
-    const parsedDecision = parseDecision(decisionObj);
+    const parsedDecision = decisionView(decisionObj);
     if (!parsedDecision.ok) {
       await this.#setDecidedProblem(obj, 'DecisionInvalid', `The Decision is not valid (${parsedDecision.error}); nothing runs.`, ctx);
       return;
@@ -198,15 +200,18 @@ export class ProposalReconciler {
     });
     let mintRefused: string | undefined;
     let mintRefusedReason: string | undefined;
-    const toolProblems = jobPlan.action === 'mint' ? checkToolBindings(decision.spec.effectiveEnvelope?.steps ?? [], d.toolCache.tools()) : [];
+    // Minting reads the Decision's envelope, which the cache does not keep (compact.ts): the whole Decision.
+    const whole = jobPlan.action === 'mint' ? await this.#wholeDecision({ namespace, name, uid }, decision, ctx, log) : undefined;
+    if (jobPlan.action === 'mint' && whole === undefined) return { requeueAfterMs: 2000 };
+    const toolProblems = whole !== undefined ? checkToolBindings(whole.spec.effectiveEnvelope?.steps ?? [], d.toolCache.tools()) : [];
     if (toolProblems.length > 0) {
       // The tool the decision bound is gone or is not the one decided any more: no Job (and so no Pod).
       mintRefusedReason = toolProblems[0]!.reason;
       mintRefused = toolProblems.map((p) => p.message).join('; ');
       log.warn({ reason: mintRefusedReason }, `Refusing to mint a Job: ${mintRefused}`);
-    } else if (jobPlan.action === 'mint') {
+    } else if (whole !== undefined) {
       try {
-        const job = buildJob({ proposal: { namespace, name, uid, hash }, decision, approvalRefs: plan?.approvedBy ?? [], signingKey: d.signingKey });
+        const job = buildJob({ proposal: { namespace, name, uid, hash }, decision: whole, approvalRefs: plan?.approvedBy ?? [], signingKey: d.signingKey });
         const request: MintRequest = {
           proposal: { namespace, name, uid, hash },
           job: job as unknown as KubeObject,
@@ -246,6 +251,83 @@ export class ProposalReconciler {
     };
     await this.#writeStatus(obj, facts, ctx, log);
     if (jobPlan.action === 'wait') return { requeueAfterMs: jobPlan.requeueAfterMs };
+  }
+
+  /**
+   * The whole Decision (with the effective envelope) whose view the cache holds: the one this process wrote,
+   * else the server's, if it is that same Decision. undefined (nothing is minted; the caller looks again)
+   * when neither can be had.
+   */
+  async #wholeDecision(p: { namespace: string; name: string; uid: string }, view: DecisionView, ctx: ReconcileContext, log: Logger): Promise<Omit<Decision, 'status'> | undefined> {
+    const decisionUID = view.metadata.uid ?? '';
+    let obj = this.#d.ledger.fullDecision(p.namespace, p.name, p.uid, decisionUID);
+    if (obj === undefined) {
+      obj = await getObject(this.#d.kc, DECISIONS, { namespace: p.namespace, name: view.metadata.name ?? p.name }, { signal: ctx.signal });
+      if (obj?.metadata.uid !== decisionUID) {
+        log.info({ decisionUID }, 'The Decision read from the server is not the cached one; not minting yet');
+        return undefined;
+      }
+    }
+    const parsed = parseDecision(obj);
+    if (!parsed.ok || parsed.value.spec.proposalHash !== view.spec.proposalHash || parsed.value.spec.envelopeHash !== view.spec.envelopeHash) {
+      log.warn({ decisionUID }, 'The whole Decision does not match its cached view; not minting');
+      return undefined;
+    }
+    return parsed.value;
+  }
+
+  /**
+   * A finished proposal (compact.ts): its status is final and is not derived again from its Decision and Job
+   * (which the cache may hold compact). Approvals that still arrive are judged (none can change the outcome)
+   * and a delivered notification is recorded; every status write starts from a live read.
+   */
+  async #reconcileFinished(obj: KubeObject, p: { namespace: string; name: string; uid: string }, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const d = this.#d;
+    d.pending.delete(p);
+    const approvals = this.#approvalRecords(p.namespace, p.name);
+    if (approvals.some((a) => a.recorded === undefined || (a.spec.proposalUID === p.uid && !(a.owners ?? []).includes(p.uid)))) {
+      const decisionObj = d.ledger.decisionObject(p.namespace, p.name, p.uid);
+      const decision = decisionObj === undefined || decisionObj === 'unreadable' ? undefined : decisionView(decisionObj);
+      const hash = proposalHashOf(obj);
+      const submittedBy = (obj.spec as { submittedBy?: unknown } | undefined)?.submittedBy;
+      if (decision?.ok === true && hash !== undefined && typeof submittedBy === 'string') {
+        await this.#adoptApprovals(obj, approvals, ctx);
+        const secret = approvals.some((a) => a.recorded === undefined) ? await this.#challengeSecret(ctx) : Buffer.alloc(1);
+        if (secret === undefined) return { requeueAfterMs: 5000 };
+        const status = obj.status as { jobRef?: unknown } | undefined;
+        const plan = planApprovals({
+          decision: { name: decision.value.metadata.name ?? p.name, uid: decision.value.metadata.uid ?? '', spec: decision.value.spec },
+          proposal: { uid: p.uid, hash, submittedBy },
+          approvals,
+          now: d.now(),
+          challengeSecret: secret,
+          jobExists: status?.jobRef !== undefined || d.ledger.jobObject(p.namespace, p.name, p.uid) !== undefined,
+        });
+        for (const { record, verdict } of plan.verdicts) {
+          if (!(await this.#recordApprovalVerdict(p.namespace, record, verdict, ctx))) continue;
+          ctx.log.info({ approval: record.name, approver: record.spec.approver, state: verdict.state, reason: verdict.state === 'Rejected' ? verdict.reason : 'Accepted' }, 'Evaluated approval of a finished proposal');
+        }
+      }
+    }
+    const notified = d.notified;
+    if (notified === undefined) return;
+    const now = new Date(d.now());
+    const current = obj.status as ProposalStatus | undefined;
+    if (current === undefined || notified.apply(p.uid, current, now) === current) return;
+    // From a live read: the cached status may be compact (conditions without their messages).
+    const result = await patchStatus<KubeObject>(
+      d.kc,
+      PROPOSALS,
+      { namespace: p.namespace, name: p.name },
+      (draft) => {
+        const status = draft.status as ProposalStatus | undefined;
+        if (status !== undefined) draft.status = notified.apply(draft.metadata.uid, status, new Date(d.now()));
+        return draft;
+      },
+      { fence: ctx.fence, fieldManager: FIELD_MANAGER, signal: ctx.signal },
+    );
+    if (result.changed) d.fresh.proposals.remember(obj, result.object);
+    return;
   }
 
   #approvalRecords(namespace: string, proposalName: string): ApprovalRecord[] {

@@ -9,6 +9,7 @@ import type { EffectTag } from '../api/effects.ts';
 import type { HistoryEntry, SessionHistory } from '../governance/types.ts';
 import type { IndexFunc, Informer } from '../runtime/informer.ts';
 import { keyOf, objectKey, type KubeObject } from '../runtime/resource.ts';
+import { asFinishedJob } from './compact.ts';
 
 export const SUBMITTER_INDEX = 'submitter';
 
@@ -79,7 +80,9 @@ function readDecisionFacts(obj: KubeObject): DecisionFacts | undefined {
 export function jobFacts(obj: KubeObject): JobFacts | undefined {
   const spec = obj.spec as Record<string, unknown> | undefined;
   const proposalUID = str((spec?.proposalRef as { uid?: unknown } | undefined)?.uid);
-  const effects = strings((spec?.envelope as { effects?: unknown } | undefined)?.effects);
+  // A finished Job is cached without its envelope (compact.ts), with the envelope's effects.
+  const finished = asFinishedJob(obj);
+  const effects = finished !== undefined ? finished.spec.effects : strings((spec?.envelope as { effects?: unknown } | undefined)?.effects);
   if (proposalUID === undefined || effects === undefined) return undefined;
   return { key: objectKey(obj), proposalUID, effects, createdAt: Date.parse(str(obj.metadata.creationTimestamp) ?? '') };
 }
@@ -101,6 +104,12 @@ export class SessionLedger {
   readonly #pendingDecisions = new Map<string, Map<string, Pending<DecisionFacts>>>();
   /** key → job written by us, not yet in the cache. */
   readonly #pendingJobs = new Map<string, Pending<JobFacts>>();
+  /**
+   * key → an ALLOW Decision we wrote, whole, until its Job exists (at once, normally): the cache keeps
+   * Decisions without their envelope (compact.ts) and minting needs it (fullDecision). A REQUIRE_HUMAN one is
+   * not held: its approval may take hours (or never come), and its minting reads the Decision from the server.
+   */
+  readonly #unminted = new Map<string, Pending<DecisionFacts>>();
 
   /** `now` is the controller's clock (epoch ms). */
   constructor(decisions: Informer<KubeObject>, jobs: Informer<KubeObject>, now: () => number) {
@@ -110,7 +119,10 @@ export class SessionLedger {
     decisions.addHandlers({
       onAdd: (obj) => this.#forgetDecision(obj),
       onUpdate: (_old, obj) => this.#forgetDecision(obj),
-      onDelete: (obj) => this.#forgetDecision(obj),
+      onDelete: (obj) => {
+        this.#forgetDecision(obj);
+        if (this.#unminted.get(objectKey(obj))?.facts.uid === obj.metadata.uid) this.#unminted.delete(objectKey(obj));
+      },
     });
     jobs.addHandlers({
       onAdd: (obj) => this.#forgetJob(obj),
@@ -122,7 +134,12 @@ export class SessionLedger {
   /** Remember a Decision we created (or found) until the informer has it. */
   recordDecision(obj: KubeObject): void {
     const facts = decisionFacts(obj);
-    if (!facts || this.#decisions.get(facts.key)?.metadata.uid === facts.uid) return;
+    if (!facts) return;
+    this.#expire();
+    if (facts.outcome === 'ALLOW' && this.job(...splitNamespaced(facts.key), facts.proposalUID) === undefined) {
+      this.#unminted.set(facts.key, { facts, object: obj, recordedAt: this.#now() });
+    }
+    if (this.#decisions.get(facts.key)?.metadata.uid === facts.uid) return;
     let m = this.#pendingDecisions.get(facts.submittedBy);
     if (!m) this.#pendingDecisions.set(facts.submittedBy, (m = new Map<string, Pending<DecisionFacts>>()));
     m.set(facts.key, { facts, object: obj, recordedAt: this.#now() });
@@ -130,6 +147,7 @@ export class SessionLedger {
 
   recordJob(obj: KubeObject): void {
     const facts = jobFacts(obj);
+    if (facts) this.#minted(facts);
     // The cache may still hold a Job of an earlier incarnation under this name: only the same object counts.
     if (!facts || this.#jobs.get(facts.key)?.metadata.uid === obj.metadata.uid) return;
     this.#pendingJobs.set(facts.key, { facts, object: obj, recordedAt: this.#now() });
@@ -152,6 +170,16 @@ export class SessionLedger {
       if (p && p.facts.proposalUID === proposalUID) return p.object;
     }
     return undefined;
+  }
+
+  /**
+   * The whole ALLOW Decision (with its effective envelope) we wrote for this proposal incarnation and whose Job
+   * does not exist yet, or undefined (then only the server has it: the cache keeps Decisions without envelopes).
+   */
+  fullDecision(namespace: string, name: string, proposalUID: string, decisionUID: string): KubeObject | undefined {
+    this.#expire();
+    const p = this.#unminted.get(keyOf(namespace, name));
+    return p !== undefined && p.facts.proposalUID === proposalUID && p.facts.uid === decisionUID ? p.object : undefined;
   }
 
   /** Whether a Decision exists (as far as this process knows) for this proposal incarnation. */
@@ -224,6 +252,11 @@ export class SessionLedger {
     return times;
   }
 
+  /** Whole Decisions held for minting (for tests and debugging). */
+  heldForMinting(): number {
+    return this.#unminted.size;
+  }
+
   /** Number of objects still waiting for the informer (for tests and debugging). */
   pendingWrites(): number {
     let n = this.#pendingJobs.size;
@@ -244,7 +277,14 @@ export class SessionLedger {
     }
   }
 
+  /** A Job of this proposal incarnation exists: its Decision's envelope is not needed any more. */
+  #minted(job: JobFacts): void {
+    if (this.#unminted.get(job.key)?.facts.proposalUID === job.proposalUID) this.#unminted.delete(job.key);
+  }
+
   #forgetJob(obj: KubeObject): void {
+    const facts = jobFacts(obj);
+    if (facts) this.#minted(facts);
     const key = objectKey(obj);
     if (this.#pendingJobs.get(key)?.object.metadata.uid === obj.metadata.uid) this.#pendingJobs.delete(key);
   }
@@ -256,6 +296,7 @@ export class SessionLedger {
       if (m.size === 0) this.#pendingDecisions.delete(submitter);
     }
     for (const [key, p] of this.#pendingJobs) if (p.recordedAt < cutoff) this.#pendingJobs.delete(key);
+    for (const [key, p] of this.#unminted) if (p.recordedAt < cutoff) this.#unminted.delete(key);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { ApprovalSpec } from '../api/approval.ts';
-import type { DecisionSpec } from '../api/decision.ts';
+import type { DecisionSpecView } from '../api/decision.ts';
 import { verifyChallenge } from './challenge.ts';
 
 /** Reasons validateApproval can give (NotAuthorized comes from the controller's access review, not from here). */
@@ -8,7 +8,7 @@ export type ApprovalRejection = 'HashMismatch' | 'UIDMismatch' | 'SelfApproval' 
 export type ApprovalVerdict = { state: 'Accepted' } | { state: 'Rejected'; reason: ApprovalRejection; message: string };
 
 export interface ApprovalInput {
-  decision: { name: string; uid: string; spec: DecisionSpec };
+  decision: { name: string; uid: string; spec: DecisionSpecView };
   proposal: { uid: string; hash: string; submittedBy: string };
   approval: { name: string; createdAt: number; spec: ApprovalSpec };
   /** Epoch milliseconds. */

@@ -254,6 +254,25 @@ describe('REQUIRE_HUMAN', () => {
     expect(await waitForApprovalState(env, 'reject-1-alice')).toMatchObject({ state: 'Rejected', reason: 'AlreadyResolved' });
     expect(await get(JOBS, env.jobNamespace, 'reject-1')).toBeUndefined();
   });
+
+  it("an approval given 11 minutes later mints from the server's Decision", async () => {
+    // The cache keeps Decisions without their envelope (compact.ts) and the session ledger holds no whole
+    // REQUIRE_HUMAN Decision: minting an approved one reads the Decision from the API server.
+    await propose(env, 'casey', 'human-later', caseySpec(env, { riskScore: 0.9, summary: 'Risky write, approved later' }));
+    const waiting = await waitForPhase(env, 'human-later', ['AwaitingApproval']);
+    const decision = await getDecision('human-later');
+    clockOffsetMs = 11 * 60_000;
+    try {
+      await approve(env, 'alice', 'human-later-alice', waiting);
+      expect(await waitForApprovalState(env, 'human-later-alice')).toMatchObject({ state: 'Accepted' });
+      const job = await waitForJob('human-later');
+      expect(job.spec.envelopeHash).toBe(decision.spec.envelopeHash);
+      expect(job.spec.envelope).toEqual(decision.spec.effectiveEnvelope);
+      expect(phaseOf(await waitForPhase(env, 'human-later', ['Approved', 'Running']))).toMatch(/Approved|Running/);
+    } finally {
+      clockOffsetMs = 0;
+    }
+  });
 });
 
 describe('observability', () => {

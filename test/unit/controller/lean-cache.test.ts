@@ -7,7 +7,7 @@ import { leanObject, metadataOnly } from '../../../src/controller/informers.ts';
 import { jobPodView } from '../../../src/controller/job-pod-view.ts';
 import { sha256Hex } from '../../../src/hash/canonical.ts';
 import { declaredOutputs } from '../../../src/controller/receipt-check.ts';
-import { ingestObject, parseDecision, parseProposal, parseStats } from '../../../src/controller/parse.ts';
+import { decisionView, ingestObject, parseDecision, parseProposal, parseStats } from '../../../src/controller/parse.ts';
 import { stripManagedFields } from '../../../src/runtime/informer.ts';
 import type { KubeObject } from '../../../src/runtime/resource.ts';
 import { decisionFor, evaluationInput, PROPOSAL_UID, spec } from './fixtures.ts';
@@ -107,20 +107,23 @@ describe('cache transforms', () => {
 });
 
 describe('parse once at ingest', () => {
-  it('a Decision is parsed at ingest; reconciles read that parse (no further parse) and the spec is stored once', () => {
+  it('a Decision is parsed at ingest and cached without its envelope; reconciles read that view (no further parse)', () => {
     const raw = withServerFields(decisionFor());
     const before = parseStats.parses;
     const cached = deepFreeze(ingestObject('Decision', leanObject(raw)));
     expect(parseStats.parses).toBe(before + 1);
     for (let i = 0; i < 5; i++) {
-      const parsed = parseDecision(cached);
+      const parsed = decisionView(cached);
       expect(parsed.ok).toBe(true);
       if (!parsed.ok) return;
-      // The typed form and the cached object share the spec and metadata: one copy in memory.
-      expect(parsed.value.spec).toBe(cached.spec);
-      expect(parsed.value.metadata).toBe(cached.metadata);
+      // The view is the cached object: one copy in memory.
+      expect(parsed.value).toBe(cached);
       expect(parsed.value.spec.outcome).toBe('ALLOW');
+      expect(parsed.value.spec.envelopeHash).toBe(decisionFor().spec.envelopeHash);
+      expect(parsed.value.spec.effectiveEnvelope).toBeUndefined();
     }
+    // The parse for whole Decisions refuses the compact form (minting reads a whole one).
+    expect(parseDecision(cached).ok).toBe(false);
     expect(parseStats.parses).toBe(before + 1);
     expect(cached.metadata.managedFields).toBeUndefined();
     expect(cached.metadata.resourceVersion).toBe('42');
