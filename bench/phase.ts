@@ -45,6 +45,20 @@ export interface BenchContext {
   apiserverProfile?: { dir: string; seconds: number } | undefined;
 }
 
+/** What every controller child of a run shares: the plane's admin kubeconfig, its log file, level, heap and workers. */
+export function controllerChildOptions(ctx: BenchContext, kind: ControllerKind, namespace: string) {
+  return {
+    kind,
+    kubeconfigPath: ctx.plane.kubeconfigPath,
+    context: 'admin',
+    logFile: join(ctx.logDir, `${namespace}.controller.log`),
+    logLevel: ctx.controllerLogLevel,
+    nodeOptions: ctx.controllerNodeOptions,
+    workers: ctx.workers,
+  };
+}
+
+
 interface Run {
   timings: ProposalTiming[];
   loader: LoaderDone;
@@ -162,13 +176,7 @@ async function observe(
   await watch.start();
   progress.update(`[${opts.label}] starting the ${opts.controller} controller`);
   const child: ControllerChild = await startControllerChild({
-    kind: opts.controller,
-    kubeconfigPath: plane.kubeconfigPath,
-    context: 'admin',
-    logFile: join(ctx.logDir, `${opts.namespace}.controller.log`),
-    logLevel: ctx.controllerLogLevel,
-    nodeOptions: ctx.controllerNodeOptions,
-    workers: ctx.workers,
+    ...controllerChildOptions(ctx, opts.controller, opts.namespace),
     ...(ctx.profileDir !== undefined && opts.controller === 'm87' ? { cpuProfileDir: ctx.profileDir } : {}),
     ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}),
   });

@@ -18,7 +18,7 @@ import { resourcePath } from '../src/runtime/resource.ts';
 import { POLICY_NAME, setupPhaseNamespace } from './cluster-setup.ts';
 import { KubeletStandIn } from './kubelet-standin.ts';
 import type { LoaderConfig, LoaderDone } from './loader.ts';
-import type { BenchContext } from './phase.ts';
+import { controllerChildOptions, type BenchContext } from './phase.ts';
 import { peakResidentBytes, residentBytes, startControllerChild, startLoader } from './processes.ts';
 import type { SoakFlatness, SoakResult, SoakSample } from './results.ts';
 import { judgeFlatness, listTotal, promSum, retentionTokensPerProposal, soakRetentionRate } from './soak-stats.ts';
@@ -206,13 +206,7 @@ export async function runSoak(ctx: BenchContext, opts: SoakOptions): Promise<Soa
   });
   await watch.start();
   const child = await startControllerChild({
-    kind: 'm87',
-    kubeconfigPath: plane.kubeconfigPath,
-    context: 'admin',
-    logFile: join(ctx.logDir, `${opts.namespace}.controller.log`),
-    logLevel: ctx.controllerLogLevel,
-    nodeOptions: ctx.controllerNodeOptions,
-    workers: ctx.workers,
+    ...controllerChildOptions(ctx, 'm87', opts.namespace),
     extraArgs: ['--retention=true', '--retention-rate', String(retentionRate), '--audit-file', auditFile],
   });
   progress.log(
