@@ -1,6 +1,7 @@
 // Command-line flags of bench/run.ts (npm run bench -- --n 500 --rates 20 --parts e2e,baseline).
 import { parseArgs } from 'node:util';
 import { chartControllerNodeOptions } from './chart-defaults.ts';
+import type { Rate } from './results.ts';
 
 export const PARTS = ['e2e', 'baseline', 'memory', 'engine', 'soak'] as const;
 export type Part = (typeof PARTS)[number];
@@ -17,6 +18,8 @@ export interface BenchOptions {
   warmup: number;
   /** Proposals in the cluster for the memory figure. */
   memoryN: number;
+  /** Arrival rate of the memory part's proposals: 'max' (as fast as possible) or proposals/s. */
+  memoryRate: Rate;
   /** Soak: proposals in all, sent open-loop at soakRate/s; the controller's retention deletes the trees. */
   soakN: number;
   soakRate: number;
@@ -54,6 +57,7 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --parts <p,p>            which parts: ${PARTS.join(',')} (default all)
   --warmup <count>         unmeasured proposals per phase before the measured ones, at <= 20/s (default 100; 0 = none)
   --memory-n <count>       proposals for the memory figure (default 10000)
+  --memory-rate <r|max>    their arrival rate in proposals/s (default max: as fast as possible)
   --soak                   add the soak part: --soak-n proposals sent open-loop, the controller's retention deleting
                            every finished tree; controller RSS, etcd database size and more as a curve, judged FLAT/GROWING
   --soak-n <count>         proposals in the soak (default 100000)
@@ -91,6 +95,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       parts: { type: 'string' },
       warmup: { type: 'string' },
       'memory-n': { type: 'string' },
+      'memory-rate': { type: 'string' },
       soak: { type: 'boolean' },
       'soak-n': { type: 'string' },
       'soak-rate': { type: 'string' },
@@ -127,6 +132,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   }
   if (parts.length === 0) throw new Error('--parts: name at least one part');
   if (values.soak === true) parts.push('soak');
+  const memoryRateText = values['memory-rate'] ?? 'max';
+  const memoryRate: Rate = memoryRateText === 'max' ? 'max' : Number(memoryRateText);
+  if (memoryRate !== 'max' && !(Number.isFinite(memoryRate) && memoryRate > 0)) {
+    throw new Error(`--memory-rate: want "max" or a positive number of proposals per second, got ${JSON.stringify(memoryRateText)}`);
+  }
   const soakRate = Number(values['soak-rate'] ?? '5');
   if (!Number.isFinite(soakRate) || soakRate <= 0) throw new Error(`--soak-rate: want a positive number, got ${JSON.stringify(values['soak-rate'])}`);
   const soakRetentionRate = values['soak-retention-rate'] === undefined ? undefined : Number(values['soak-retention-rate']);
@@ -143,6 +153,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     parts: [...new Set(parts)] as Part[],
     warmup: values.warmup === '0' ? 0 : positiveInt(values.warmup, '--warmup', 100),
     memoryN: positiveInt(values['memory-n'], '--memory-n', 10_000),
+    memoryRate,
     soakN: positiveInt(values['soak-n'], '--soak-n', 100_000),
     soakRate,
     soakSample: positiveInt(values['soak-sample'], '--soak-sample', 5000),

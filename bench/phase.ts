@@ -416,7 +416,7 @@ async function unfinished(admin: KubeConfig, namespace: string): Promise<{ jobs:
   };
 }
 
-export async function runMemory(ctx: BenchContext, n: number, namespace: string): Promise<MemoryResult> {
+export async function runMemory(ctx: BenchContext, n: number, namespace: string, rate: Rate = 'max'): Promise<MemoryResult> {
   const { admin, progress } = ctx;
   const policyPath = resourcePath(GOVERNANCE_POLICIES, { name: POLICY_NAME });
   const patchPolicy = (spec: object) => kubeRequest(admin, { method: 'PATCH', path: policyPath, contentType: 'application/merge-patch+json', body: { apiVersion: API_VERSION, spec } });
@@ -453,7 +453,7 @@ export async function runMemory(ctx: BenchContext, n: number, namespace: string)
         controller: 'm87',
         namespace,
         n,
-        rate: 'max',
+        rate,
         warmup: 0,
         settle: true,
         hooks: { onPod: (pod) => standIn.onPod(pod), onPodDeleted: (pod) => standIn.onPodDeleted(pod) },
@@ -485,6 +485,7 @@ export async function runMemory(ctx: BenchContext, n: number, namespace: string)
     managedFieldsBytes += m.managedFieldsBytes;
   }
   return {
+    rate,
     proposals: run.loader.created,
     decided: decided.length,
     undecided: run.loader.created - decided.length,

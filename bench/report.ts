@@ -121,7 +121,7 @@ export function renderReport(r: BenchResults): string {
       .join(', ');
     out.push(
       '',
-      `Memory: controller RSS ${num(m.rssMiB)} MiB (peak ${num(m.peakRssMiB)} MiB${m.heapUsedMiB !== undefined ? `, V8 heap used ${num(m.heapUsedMiB)} MiB` : ''}) with ${m.decided.toLocaleString('en-US')} of ${m.proposals.toLocaleString('en-US')} proposals decided`,
+      `Memory${m.rate !== undefined && m.rate !== 'max' ? ` (proposals sent at ${m.rate}/s)` : ''}: controller RSS ${num(m.rssMiB)} MiB (peak ${num(m.peakRssMiB)} MiB${m.heapUsedMiB !== undefined ? `, V8 heap used ${num(m.heapUsedMiB)} MiB` : ''}) with ${m.decided.toLocaleString('en-US')} of ${m.proposals.toLocaleString('en-US')} proposals decided`,
       `  cached: ${objects}; ${num(m.objectsJsonMiB)} MiB as JSON, of which ${num(m.managedFieldsJsonMiB)} MiB metadata.managedFields`,
     );
     if (m.finish) {

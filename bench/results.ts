@@ -83,6 +83,8 @@ export interface MemoryResult {
   decided: number;
   undecided: number;
   podsObserved: number;
+  /** Arrival rate of its proposals ('max': as fast as possible). */
+  rate?: Rate;
   /** Controller VmRSS once every proposal was decided and the controller went quiet, MiB. */
   rssMiB: number;
   peakRssMiB: number;
@@ -213,6 +215,8 @@ export interface BenchSettings {
   rates: number[];
   parts: string[];
   memoryN: number;
+  /** Arrival rate of the memory part ('max' or proposals/s). */
+  memoryRate?: Rate;
   soak?: { n: number; rate: number; sampleEvery: number };
   submitters: number;
   concurrency: number;

@@ -152,7 +152,7 @@ async function main(): Promise<number> {
   if (opts.parts.includes('memory')) {
     // A plane of its own: the figure is for exactly --memory-n proposals in the controller's caches.
     await withPlane(opts, progress, logDir, [MEMORY_NAMESPACE], async (ctx) => {
-      memory = await runMemory(ctx, opts.memoryN, MEMORY_NAMESPACE);
+      memory = await runMemory(ctx, opts.memoryN, MEMORY_NAMESPACE, opts.memoryRate);
       progress.log(`memory: controller RSS ${memory.rssMiB.toFixed(0)} MiB with ${memory.decided} proposals decided`);
     });
   }
@@ -186,6 +186,7 @@ async function main(): Promise<number> {
       rates: opts.rates,
       parts: opts.parts,
       memoryN: opts.memoryN,
+      memoryRate: opts.memoryRate,
       ...(opts.parts.includes('soak') ? { soak: { n: opts.soakN, rate: opts.soakRate, sampleEvery: opts.soakSample } } : {}),
       submitters: opts.submitters,
       concurrency: opts.concurrency,

@@ -5,7 +5,7 @@ import { planPhases } from '../../../bench/run.ts';
 describe('bench flags', () => {
   it('defaults to the issue: N 2000, rates 20 and 50, every part, 10,000 for memory, latest.json', () => {
     const o = parseBenchArgs([]);
-    expect(o).toMatchObject({ n: 2000, rates: [20, 50], parts: ['e2e', 'baseline', 'memory', 'engine'], memoryN: 10_000, out: 'bench/results/latest.json' });
+    expect(o).toMatchObject({ n: 2000, rates: [20, 50], parts: ['e2e', 'baseline', 'memory', 'engine'], memoryN: 10_000, memoryRate: 'max', out: 'bench/results/latest.json' });
     expect(o).toMatchObject({ soakN: 100_000, soakRate: 5, soakSample: 5000, soakRetentionRate: undefined, apiserverProfileDir: undefined, apiserverProfileSeconds: 30 });
     expect(parseBenchArgs(['--soak', '--soak-n', '5000', '--soak-sample', '500', '--soak-rate', '25']).parts).toEqual(['e2e', 'baseline', 'memory', 'engine', 'soak']);
     expect(parseBenchArgs(['--parts', 'soak', '--soak-n', '5000'])).toMatchObject({ parts: ['soak'], soakN: 5000 });
@@ -16,8 +16,8 @@ describe('bench flags', () => {
   });
 
   it('parses every flag', () => {
-    const o = parseBenchArgs(['--n', '300', '--rates', '10, 30,30', '--parts', 'e2e,memory', '--memory-n', '500', '--out', '/tmp/x.json', '--submitters', '4', '--profile', '/tmp/p', '--engine-args=--iterations 1000']);
-    expect(o).toMatchObject({ n: 300, rates: [10, 30], parts: ['e2e', 'memory'], memoryN: 500, out: '/tmp/x.json', submitters: 4, profileDir: '/tmp/p', engineArgs: ['--iterations', '1000'] });
+    const o = parseBenchArgs(['--n', '300', '--rates', '10, 30,30', '--parts', 'e2e,memory', '--memory-n', '500', '--memory-rate', '25', '--out', '/tmp/x.json', '--submitters', '4', '--profile', '/tmp/p', '--engine-args=--iterations 1000']);
+    expect(o).toMatchObject({ n: 300, rates: [10, 30], parts: ['e2e', 'memory'], memoryN: 500, memoryRate: 25, out: '/tmp/x.json', submitters: 4, profileDir: '/tmp/p', engineArgs: ['--iterations', '1000'] });
   });
 
   it('allows no fixed rates (only the as-fast-as-possible phase) and no warm-up', () => {
@@ -33,6 +33,8 @@ describe('bench flags', () => {
     expect(() => parseBenchArgs(['--parts', 'e2e,speed'])).toThrow(/--parts.*speed/);
     expect(() => parseBenchArgs(['--parts', ','])).toThrow(/--parts/);
     expect(() => parseBenchArgs(['--soak-rate', '0'])).toThrow(/--soak-rate/);
+    expect(() => parseBenchArgs(['--memory-rate', 'fast'])).toThrow(/--memory-rate.*fast/);
+    expect(() => parseBenchArgs(['--memory-rate', '-5'])).toThrow(/--memory-rate/);
     expect(() => parseBenchArgs(['--soak-sample', '0'])).toThrow(/--soak-sample/);
     expect(() => parseBenchArgs(['--soak-retention-rate', '5000'])).toThrow(/--soak-retention-rate/);
     expect(() => parseBenchArgs(['--controller-log-level', 'loud'])).toThrow(/--controller-log-level/);
