@@ -175,10 +175,14 @@ async function observe(
   const watch = new LatencyWatch({ kubeConfig: admin, namespace: opts.namespace, watchPods, ...(opts.hooks ? { hooks: opts.hooks } : {}) });
   await watch.start();
   progress.update(`[${opts.label}] starting the ${opts.controller} controller`);
+  // A controller that fails to start must not leave the watch running: its retries would keep the bench alive.
   const child: ControllerChild = await startControllerChild({
     ...controllerChildOptions(ctx, opts.controller, opts.namespace),
     ...(ctx.profileDir !== undefined && opts.controller === 'm87' ? { cpuProfileDir: ctx.profileDir } : {}),
     ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}),
+  }).catch(async (err: unknown) => {
+    await watch.stop();
+    throw err;
   });
   const apiserverPid = plane.pids['kube-apiserver'];
   const etcdPid = plane.pids.etcd;

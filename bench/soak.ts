@@ -208,6 +208,9 @@ export async function runSoak(ctx: BenchContext, opts: SoakOptions): Promise<Soa
   const child = await startControllerChild({
     ...controllerChildOptions(ctx, 'm87', opts.namespace),
     extraArgs: ['--retention=true', '--retention-rate', String(retentionRate), '--audit-file', auditFile],
+  }).catch(async (err: unknown) => {
+    await watch.stop(); // else its retries keep the bench alive after the error
+    throw err;
   });
   progress.log(
     `[soak] ${opts.n.toLocaleString('en-US')} proposals at ${opts.rate}/s (about ${Math.round(opts.n / opts.rate / 60)} min); retention: history TTL ${SOAK_POLICY.historyTTLSeconds} s, job Pods kept ${SOAK_POLICY.jobResourcesKeepForSeconds} s, approvals expire after ${SOAK_POLICY.approvalExpirySeconds} s, ${retentionRate} deletions/s (${retentionTokensPerProposal()} per proposal × ${opts.rate}/s × 2); audit file ${auditFile}; curve ${csvFile}`,
