@@ -327,7 +327,6 @@ export class ProposalReconciler {
       { fence: ctx.fence, fieldManager: FIELD_MANAGER, signal: ctx.signal },
     );
     if (result.changed) d.fresh.proposals.remember(obj, result.object);
-    return;
   }
 
   #approvalRecords(namespace: string, proposalName: string): ApprovalRecord[] {

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { deadline } from './deadline.ts';
 import type { Informer } from './informer.ts';
 import { counter, gauge, histogram, RECONCILE_BUCKETS_SECONDS } from './metrics.ts';
 import type { RateLimiter } from './rate-limiter.ts';
@@ -274,10 +275,8 @@ export class Controller<K = ObjectKey> {
     const parentLog = this.#log;
     const keys = this.#keys;
     const logOf = (): Logger => (childLog ??= parentLog.child({ ...keys.logFields(typed), reconcileID }));
-    const signal =
-      this.#opts.reconcileTimeoutMs !== undefined
-        ? AbortSignal.any([this.#abort.signal, AbortSignal.timeout(Math.max(1, Math.ceil(this.#opts.reconcileTimeoutMs)))])
-        : this.#abort.signal;
+    const limit = this.#opts.reconcileTimeoutMs !== undefined ? deadline(this.#opts.reconcileTimeoutMs, this.#abort.signal) : undefined;
+    const signal = limit?.signal ?? this.#abort.signal;
     const ctx: ReconcileContext = {
       key,
       reconcileID,
@@ -298,6 +297,8 @@ export class Controller<K = ObjectKey> {
       logOf().error({ err, retries: this.queue.numRequeues(key) }, 'Reconciler error');
       this.queue.addRateLimited(key);
       return;
+    } finally {
+      limit?.clear();
     }
     this.#metrics?.duration((performance.now() - started) / 1000);
     if (result && result.requeue === true) {

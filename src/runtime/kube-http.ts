@@ -8,6 +8,7 @@
 // or a client-node KubeConfig (adapted by kube-access.ts). Errors with an HTTP answer are KubeApiErrors
 // (`.code`, `.body`: the Status); errors without one are KubeTransportErrors or the signal's reason.
 import type { IncomingMessage } from 'node:http';
+import { deadline } from './deadline.ts';
 import { accessOf, type KubeClient } from './kube-access.ts';
 import { readText, send } from './kube-transport.ts';
 import { resourcePath, type KubeObject, type ResourceType } from './resource.ts';
@@ -142,13 +143,8 @@ export function errorReason(err: unknown): string | undefined {
 
 /** One request, its answer as text. Throws KubeApiError on any non-2xx status. */
 async function requestText(kc: KubeClient, req: KubeRequest): Promise<string> {
-  // The timeout is cleared when the answer is in: an AbortSignal.timeout would fire 30 s later for every request
-  // all the same, each time building a DOMException with its stack.
-  const ms = Math.max(1, Math.ceil(req.timeoutMs ?? DEFAULT_TIMEOUT_MS));
-  const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), ms);
-  timer.unref();
-  const signal = req.signal ? AbortSignal.any([req.signal, timeout.signal]) : timeout.signal;
+  const limit = deadline(req.timeoutMs ?? DEFAULT_TIMEOUT_MS, req.signal);
+  const signal = limit.signal;
   try {
     const res = await open(kc, req, signal);
     const text = await readText(res, signal);
@@ -156,7 +152,7 @@ async function requestText(kc: KubeClient, req: KubeRequest): Promise<string> {
     if (status < 200 || status >= 300) throw apiError(req, status, text, headersOf(res));
     return text;
   } finally {
-    clearTimeout(timer);
+    limit.clear();
   }
 }
 

@@ -69,13 +69,14 @@ describe('decisionOrder', () => {
   });
 });
 
-describe('integrityProblem', () => {
+/** A Job this controller minted (the Job schema's output, as the cache holds it), with a fixed uid. */
+function minted(): Job {
   const input = evaluationInput();
-  const decision = decisionFor(input);
-  const minted = (): Job => {
-    const obj = buildJob({ proposal: { namespace: 'team-a', name: 'write-file', uid: PROPOSAL_UID, hash: input.proposal.hash }, decision, approvalRefs: [], signingKey: signingKey() });
-    return Job.parse({ ...obj, metadata: { ...obj.metadata, uid: JOB_UID } });
-  };
+  const obj = buildJob({ proposal: { namespace: 'team-a', name: 'write-file', uid: PROPOSAL_UID, hash: input.proposal.hash }, decision: decisionFor(input), approvalRefs: [], signingKey: signingKey() });
+  return Job.parse({ ...obj, metadata: { ...obj.metadata, uid: JOB_UID } });
+}
+
+describe('integrityProblem', () => {
 
   it('passes a Job this controller minted', () => {
     expect(integrityProblem(minted(), signingKey())).toBeUndefined();
@@ -90,12 +91,6 @@ describe('integrityProblem', () => {
 });
 
 describe('IntegrityVerdicts (integrityProblem remembered per Job)', () => {
-  const input = evaluationInput();
-  const decision = decisionFor(input);
-  const minted = (): Job => {
-    const obj = buildJob({ proposal: { namespace: 'team-a', name: 'write-file', uid: PROPOSAL_UID, hash: input.proposal.hash }, decision, approvalRefs: [], signingKey: signingKey() });
-    return Job.parse({ ...obj, metadata: { ...obj.metadata, uid: JOB_UID } });
-  };
 
   it('checks a spec once: a new copy of the same spec reuses the verdict', () => {
     const verdicts = new IntegrityVerdicts();
