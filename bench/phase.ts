@@ -18,9 +18,9 @@ import { KubeletStandIn } from './kubelet-standin.ts';
 import { promSum } from './soak-stats.ts';
 import type { LoaderConfig, LoaderDone } from './loader.ts';
 import { EXPECTED_OUTCOME } from './mix.ts';
-import { cpuSeconds, peakResidentBytes, residentBytes, startControllerChild, startLoader, type ControllerChild } from './processes.ts';
+import { cpuSeconds, peakResidentBytes, residentBytes, residentSplit, startControllerChild, startLoader, type ControllerChild } from './processes.ts';
 import type { Progress } from './progress.ts';
-import { BUDGET, type ControllerKind, type MemoryResult, type PhaseResult, type Rate, type RequestFigures } from './results.ts';
+import { BUDGET, type ControllerKind, type HeapFigures, type MemoryResult, type PhaseResult, type Rate, type RequestFigures } from './results.ts';
 import { overallRate, summarize, sustainedRate } from './stats.ts';
 import { rateLabel } from './targets.ts';
 import { LatencyWatch, type ProposalTiming, type WatchHooks } from './watch-latency.ts';
@@ -62,7 +62,7 @@ export function controllerChildOptions(ctx: BenchContext, kind: ControllerKind, 
 interface Run {
   timings: ProposalTiming[];
   loader: LoaderDone;
-  controller: { cpuSeconds: number; rssBytes: number; peakRssBytes: number; heapUsedBytes: number };
+  controller: { cpuSeconds: number; rssBytes: number; peakRssBytes: number; heapUsedBytes: number; rssSplit?: { anonBytes: number; fileBytes: number }; heap?: HeapFigures };
   apiserverCpuSeconds: number;
   etcdCpuSeconds: number;
   durationSeconds: number;
@@ -217,7 +217,8 @@ async function observe(
     // Writes still in flight when the last result showed (a Job.status after its Pod) land within a second.
     await sleep(1000);
     const requests1 = await scrapeRequestCounts(admin).catch(() => undefined);
-    const heapUsedBytes = await heapUsed(child.metricsBase);
+    const heap = await heapFigures(child.metricsBase);
+    const rssSplit = residentSplit(child.pid);
     if (profiling !== undefined) progress.update(`[${opts.label}] waiting for the API server profile (${profile?.seconds ?? '?'} s from the start of the load)…`);
     const apiserverProfile = await profiling;
     const timings = watch.timings();
@@ -229,7 +230,9 @@ async function observe(
         cpuSeconds: cpu1.controller - cpu0.controller,
         rssBytes: residentBytes(child.pid) ?? NaN,
         peakRssBytes: peakResidentBytes(child.pid) ?? NaN,
-        heapUsedBytes,
+        heapUsedBytes: heap === undefined ? NaN : heap.usedMiB * MiB,
+        ...(rssSplit !== undefined ? { rssSplit } : {}),
+        ...(heap !== undefined ? { heap } : {}),
       },
       apiserverCpuSeconds: cpu1.apiserver - cpu0.apiserver,
       etcdCpuSeconds: cpu1.etcd - cpu0.etcd,
@@ -246,14 +249,30 @@ async function observe(
   }
 }
 
-/** The controller's V8 heap in use (its /metrics: nodejs_heap_size_used_bytes), NaN when unreadable. */
-async function heapUsed(metricsBase: string | undefined): Promise<number> {
-  if (metricsBase === undefined) return NaN;
+/**
+ * The controller's V8 heap from its /metrics (prom-client's process metrics): in use, committed, external
+ * (Buffers and other memory V8 accounts for outside its heap) and per space; undefined when unreadable.
+ */
+async function heapFigures(metricsBase: string | undefined): Promise<HeapFigures | undefined> {
+  if (metricsBase === undefined) return undefined;
   try {
     const text = await (await fetch(`${metricsBase}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-    return promSum(text, 'nodejs_heap_size_used_bytes');
+    const spaces: HeapFigures['spaces'] = {};
+    for (const m of text.matchAll(/^nodejs_heap_space_size_total_bytes\{space="([a-z_]+)"\}/gm)) {
+      const space = m[1]!;
+      spaces[space] = {
+        committedMiB: round2(promSum(text, 'nodejs_heap_space_size_total_bytes', { space }) / MiB),
+        usedMiB: round2(promSum(text, 'nodejs_heap_space_size_used_bytes', { space }) / MiB),
+      };
+    }
+    return {
+      usedMiB: round2(promSum(text, 'nodejs_heap_size_used_bytes') / MiB),
+      committedMiB: round2(promSum(text, 'nodejs_heap_size_total_bytes') / MiB),
+      externalMiB: round2(promSum(text, 'nodejs_external_memory_bytes') / MiB),
+      spaces,
+    };
   } catch {
-    return NaN;
+    return undefined;
   }
 }
 
@@ -497,6 +516,10 @@ export async function runMemory(ctx: BenchContext, n: number, namespace: string,
     rssMiB: run.controller.rssBytes / MiB,
     peakRssMiB: run.controller.peakRssBytes / MiB,
     heapUsedMiB: run.controller.heapUsedBytes / MiB,
+    ...(run.controller.rssSplit !== undefined
+      ? { rssSplitMiB: { anon: round2(run.controller.rssSplit.anonBytes / MiB), file: round2(run.controller.rssSplit.fileBytes / MiB) } }
+      : {}),
+    ...(run.controller.heap !== undefined ? { heap: run.controller.heap } : {}),
     objects,
     objectsJsonMiB: jsonBytes / MiB,
     managedFieldsJsonMiB: managedFieldsBytes / MiB,

@@ -26,6 +26,18 @@ export function residentBytes(pid: number): number | undefined {
   }
 }
 
+/** Resident memory split: anonymous (heaps, stacks) and file-backed (the mapped binary and libraries), bytes. */
+export function residentSplit(pid: number): { anonBytes: number; fileBytes: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const anon = /^RssAnon:\s+(\d+)\s+kB$/m.exec(status);
+    const file = /^RssFile:\s+(\d+)\s+kB$/m.exec(status);
+    return anon && file ? { anonBytes: Number(anon[1]) * 1024, fileBytes: Number(file[1]) * 1024 } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** VmHWM (peak resident memory) in bytes. */
 export function peakResidentBytes(pid: number): number | undefined {
   try {

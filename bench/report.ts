@@ -124,6 +124,17 @@ export function renderReport(r: BenchResults): string {
       `Memory${m.rate !== undefined && m.rate !== 'max' ? ` (proposals sent at ${m.rate}/s)` : ''}: controller RSS ${num(m.rssMiB)} MiB (peak ${num(m.peakRssMiB)} MiB${m.heapUsedMiB !== undefined ? `, V8 heap used ${num(m.heapUsedMiB)} MiB` : ''}) with ${m.decided.toLocaleString('en-US')} of ${m.proposals.toLocaleString('en-US')} proposals decided`,
       `  cached: ${objects}; ${num(m.objectsJsonMiB)} MiB as JSON, of which ${num(m.managedFieldsJsonMiB)} MiB metadata.managedFields`,
     );
+    if (m.rssSplitMiB !== undefined || m.heap !== undefined) {
+      const split = m.rssSplitMiB !== undefined ? `RSS ${num(m.rssSplitMiB.anon)} MiB anonymous + ${num(m.rssSplitMiB.file)} MiB file-backed` : undefined;
+      const spaces = m.heap
+        ? Object.entries(m.heap.spaces)
+            .filter(([, v]) => v.committedMiB >= 0.5)
+            .map(([k, v]) => `${k} ${num(v.usedMiB)}/${num(v.committedMiB)}`)
+            .join(', ')
+        : '';
+      const heap = m.heap ? `V8 heap ${num(m.heap.usedMiB)} used of ${num(m.heap.committedMiB)} MiB committed (${spaces}), external ${num(m.heap.externalMiB)} MiB` : undefined;
+      out.push(`  where: ${[split, heap].filter((x) => x !== undefined).join('; ')}`);
+    }
     if (m.finish) {
       const l = m.finish.left;
       out.push(

@@ -78,6 +78,17 @@ export interface PhaseResult {
   apiserverProfile?: { file: string; seconds: number; summary: PprofSummary };
 }
 
+/** A controller's V8 heap as its /metrics reports it (prom-client's nodejs_heap_* gauges), MiB. */
+export interface HeapFigures {
+  usedMiB: number;
+  /** Committed by V8 (nodejs_heap_size_total_bytes). */
+  committedMiB: number;
+  /** Memory outside the heap that V8 accounts for (Buffers' backing stores, …). */
+  externalMiB: number;
+  /** Per heap space: committed and used. */
+  spaces: Record<string, { committedMiB: number; usedMiB: number }>;
+}
+
 export interface MemoryResult {
   proposals: number;
   decided: number;
@@ -90,6 +101,10 @@ export interface MemoryResult {
   peakRssMiB: number;
   /** V8 heap in use at that moment (the controller's nodejs_heap_size_used_bytes), MiB. */
   heapUsedMiB?: number;
+  /** That RSS split: anonymous (V8 heap, malloc, stacks) and file-backed (the mapped node binary), MiB. */
+  rssSplitMiB?: { anon: number; file: number };
+  /** The V8 heap at that moment (the controller's /metrics). */
+  heap?: HeapFigures;
   /** What the controller's informers hold at that moment (counted on the server). */
   objects: Record<string, number>;
   /** Their size as JSON, and the part of it that is metadata.managedFields, MiB. */
