@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { API_VERSION } from '../../src/api/group.ts';
+import { isTerminalJobPhase } from '../../src/api/job.ts';
 import type { ProposalSpecInput } from '../../src/api/proposal.ts';
 import type { Receipt } from '../../src/api/receipt.ts';
 import { REPO_ROOT } from '../cluster/binaries.ts';
@@ -119,7 +120,7 @@ export async function waitForJobResult(kc: KubeConfig, ns: string, name: string,
   return waitUntil(
     async () => {
       const job = await getJob(kc, ns, name);
-      return job?.status?.phase === 'Succeeded' || job?.status?.phase === 'Failed' ? job : undefined;
+      return isTerminalJobPhase(job?.status?.phase) ? job : undefined;
     },
     { what: `job ${ns}/${name} to finish`, timeoutMs, intervalMs: 100 },
   );

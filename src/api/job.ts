@@ -25,6 +25,16 @@ export const JOB_PHASES = ['Pending', 'Running', 'Succeeded', 'Failed'] as const
 export const JobPhase = z.enum(JOB_PHASES).meta({ description: `Pending, Running, Succeeded or Failed.` });
 export type JobPhase = z.infer<typeof JobPhase>;
 
+/** The phases of a Job whose result is recorded: final, the job reconciler never acts on it again. */
+export const TerminalJobPhase = JobPhase.extract(['Succeeded', 'Failed']);
+export type TerminalJobPhase = z.infer<typeof TerminalJobPhase>;
+export const TERMINAL_JOB_PHASES: ReadonlySet<string> = new Set<string>(TerminalJobPhase.options);
+
+/** Whether a Job's status.phase says its result is recorded (anything else, undefined included: not yet). */
+export function isTerminalJobPhase(phase: unknown): phase is TerminalJobPhase {
+  return typeof phase === 'string' && TERMINAL_JOB_PHASES.has(phase);
+}
+
 export const JobStatus = z
   .object({
     phase: JobPhase.optional(),

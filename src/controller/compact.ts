@@ -24,12 +24,10 @@
 // finished (its status changed back) arrives as a full object and is cached full.
 import type { DecisionSpecView } from '../api/decision.ts';
 import type { Decision, Job, Proposal } from '../api/kinds.ts';
-import type { JobStatus } from '../api/job.ts';
+import { isTerminalJobPhase, type JobStatus, type TerminalJobPhase } from '../api/job.ts';
 import type { ProposalStatus } from '../api/proposal.ts';
 import type { KubeObject, ObjectMeta } from '../runtime/resource.ts';
 import { FINISHED_PHASES } from './retention.ts';
-
-const TERMINAL_JOB_PHASES: ReadonlySet<string> = new Set(['Succeeded', 'Failed']);
 
 /** Type of a dropped field: nothing reads it as what it was (a DecisionView is no Decision to buildJob). */
 declare const _NOT_CACHED: unique symbol;
@@ -58,7 +56,7 @@ export interface FinishedJobSpec {
 }
 
 export interface FinishedJobStatus {
-  readonly phase: 'Succeeded' | 'Failed';
+  readonly phase: TerminalJobPhase;
   readonly reason?: string;
   readonly message?: string;
   readonly startTime?: string;
@@ -120,9 +118,9 @@ export function compactDecision(obj: KubeObject, spec: Decision['spec']): Decisi
 /** The cached form of a Job whose spec parsed, or undefined while its result is not recorded (kept whole). */
 export function compactFinishedJob(obj: KubeObject, spec: Job['spec']): FinishedJob | undefined {
   const s = obj.status as JobStatus | undefined;
-  if (s?.phase === undefined || !TERMINAL_JOB_PHASES.has(s.phase)) return undefined;
+  if (!isTerminalJobPhase(s?.phase)) return undefined;
   const status: FinishedJobStatus = {
-    phase: s.phase as FinishedJobStatus['phase'],
+    phase: s.phase,
     ...(s.reason !== undefined ? { reason: s.reason } : {}),
     ...(s.message !== undefined ? { message: s.message } : {}),
     ...(s.startTime !== undefined ? { startTime: s.startTime } : {}),
@@ -144,9 +142,8 @@ export function compactFinishedJob(obj: KubeObject, spec: Job['spec']): Finished
  * undefined while it is not finished (kept whole).
  */
 export function compactFinishedProposal(obj: KubeObject, spec: Proposal['spec'], hash: string): FinishedProposal | undefined {
-  const s = obj.status as ProposalStatus | undefined;
-  if (s?.phase === undefined || !FINISHED_PHASES.has(s.phase)) return undefined;
-  const { conditions, ...rest } = s;
+  if (!proposalFinished(obj)) return undefined;
+  const { conditions, ...rest } = obj.status as ProposalStatus;
   const kept = compactConditions(conditions);
   const out: FinishedProposal = {
     ...head(obj),

@@ -8,6 +8,7 @@
 //     record, finished proposal trees (retention-reconciler.ts), at its own token-bucket rate.
 //   notifications (key: proposal, only when configured) — nothing in the cluster: webhook messages; each
 //     delivery is recorded by the proposals controller (condition Notified).
+import { isTerminalJobPhase } from '../api/job.ts';
 import type { KubeClient } from '../runtime/kube-access.ts';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -179,12 +180,12 @@ export function createControllers(p: ControllerParts): Controllers {
   const unfinishedJobsIn = (obj: KubeObject): ObjectKey[] =>
     informers.jobs
       .byIndex(NAMESPACE_INDEX, obj.metadata.namespace ?? '')
-      .filter((j) => !['Succeeded', 'Failed'].includes((j.status as { phase?: string } | undefined)?.phase ?? ''))
+      .filter((j) => !isTerminalJobPhase((j.status as { phase?: unknown } | undefined)?.phase))
       .map(objectKeyOf);
   const unfinishedJobs = (): ObjectKey[] =>
     informers.jobs
       .list()
-      .filter((j) => !['Succeeded', 'Failed'].includes((j.status as { phase?: string } | undefined)?.phase ?? ''))
+      .filter((j) => !isTerminalJobPhase((j.status as { phase?: unknown } | undefined)?.phase))
       .map(objectKeyOf);
   const jobs = new Controller<ObjectKey>({
     name: 'jobs',

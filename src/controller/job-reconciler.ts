@@ -3,7 +3,7 @@
 // sign never gets a Pod. A terminated Pod's receipt decides Succeeded or Failed (receipt-check.ts).
 import { API_VERSION } from '../api/group.ts';
 import type { Job } from '../api/kinds.ts';
-import type { JobStatus } from '../api/job.ts';
+import { isTerminalJobPhase, type JobStatus } from '../api/job.ts';
 import { parsedEnvelopeHash } from '../integrity/document-hashes.ts';
 import type { KubeClient } from '../runtime/kube-access.ts';
 import type { Logger } from 'pino';
@@ -140,7 +140,7 @@ export class JobReconciler {
     const obj = this.#s.fresh.jobs.read(this.#s.informers.jobs.getByName(namespace, key.name));
     if (obj === undefined || obj.metadata.deletionTimestamp !== undefined) return;
     const phase = (obj.status as JobStatus | undefined)?.phase;
-    if (phase === 'Succeeded' || phase === 'Failed') {
+    if (isTerminalJobPhase(phase)) {
       this.#integrity.forget(obj.metadata.uid);
       return;
     }
@@ -411,7 +411,7 @@ export class JobReconciler {
       (draft) => {
         const current = (draft.status ?? {}) as JobStatus;
         // A result, once recorded, is final.
-        if (current.phase === 'Succeeded' || current.phase === 'Failed') {
+        if (isTerminalJobPhase(current.phase)) {
           terminalAlready = true;
           return draft;
         }

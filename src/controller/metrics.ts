@@ -6,6 +6,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { APPROVAL_REJECTION_REASONS } from '../api/approval.ts';
 import { OUTCOMES, type Outcome } from '../api/decision.ts';
 import type { GovernancePolicySpec } from '../api/governance-policy.ts';
+import { TerminalJobPhase } from '../api/job.ts';
 import { REASON_CODES } from '../governance/codes.ts';
 import { counter, gauge, histogram } from '../runtime/metrics.ts';
 import { NOTIFICATION_EVENTS, NOTIFICATION_RESULTS, type NotificationEvent, type NotificationResult } from './notification-webhook.ts';
@@ -16,8 +17,8 @@ const DECISION_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 /** Seconds; humans take minutes to hours. */
 const APPROVAL_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 43200, 86400];
 
-const JOB_RESULTS = ['Succeeded', 'Failed'] as const;
-export type JobResultLabel = (typeof JOB_RESULTS)[number];
+/** A finished Job's result label: its recorded phase. */
+export type JobResultLabel = TerminalJobPhase;
 
 export class ControllerMetrics {
   readonly registry: Registry;
@@ -120,7 +121,7 @@ export class ControllerMetrics {
     this.#approvals.inc({ state: 'Accepted', reason: 'Accepted' }, 0);
     for (const reason of APPROVAL_REJECTION_REASONS) this.#approvals.inc({ state: 'Rejected', reason }, 0);
     this.#approvalWait.zero({});
-    for (const result of JOB_RESULTS) this.#jobs.inc({ result }, 0);
+    for (const result of TerminalJobPhase.options) this.#jobs.inc({ result }, 0);
     for (const result of VERIFICATION_RESULTS) this.#verifications.inc({ result }, 0);
     this.#policyValid.set(0);
   }

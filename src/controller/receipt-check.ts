@@ -10,6 +10,7 @@
 // - Succeeded=True has reason ReportedByRunner: the runner reports success, and the report is consistent with
 //   the signed Job (this incarnation, this DEH, within budget, every step, artifacts listed). That is a
 //   consistency check of a self-report, not proof of the work.
+import type { TerminalJobPhase } from '../api/job.ts';
 import type { Job } from '../api/kinds.ts';
 import { Receipt, RECEIPT_MAX_BYTES } from '../api/receipt.ts';
 import { podAnnotationMismatch, RUNNER_CONTAINER, stepContainerName, type SignedJob } from './job-pod.ts';
@@ -37,7 +38,7 @@ export interface TerminatedContainer {
 type EnvelopeVerified = { status: 'True' | 'False'; reason: string; message: string };
 
 export interface JobResult {
-  phase: 'Succeeded' | 'Failed';
+  phase: TerminalJobPhase;
   /** CamelCase reason, or the runner's reason code. */
   reason: string;
   message: string;

@@ -9,6 +9,7 @@
 //   finished and its Pod and NetworkPolicy already gone (so the tree goes after max(TTL, keep-for));
 // - never within the session window (plus the rate window) after it finished: the topology and rate rules
 //   read Decisions and Jobs, so pruning must not make a toxic pair's first half disappear.
+import { isTerminalJobPhase } from '../api/job.ts';
 
 /** The settings the planner needs (GovernancePolicy spec.retention with defaults, and spec.session). */
 export interface RetentionSettings {
@@ -24,8 +25,6 @@ export const RATE_WINDOW_SECONDS = 60;
 
 /** Proposal phases after which nothing more happens to the tree (given the checks in treeState). */
 export const FINISHED_PHASES: ReadonlySet<string> = new Set(['Denied', 'NeedsEvidence', 'Succeeded', 'Failed', 'Rejected', 'Expired']);
-
-const TERMINAL_JOB_PHASES: ReadonlySet<string> = new Set(['Succeeded', 'Failed']);
 
 // ---- job Pods and NetworkPolicies ------------------------------------------------------------------------
 
@@ -52,7 +51,7 @@ export function planJobResources(job: JobResourceFacts, keepForSeconds: number, 
   if (!job.pod && !job.networkPolicy) return { action: 'none' };
   // The result (with its receipt) is recorded first; a job without a readable completion time keeps its
   // resources until its tree goes (fail safe: nothing deleted on a guess).
-  if (job.phase === undefined || !TERMINAL_JOB_PHASES.has(job.phase) || !Number.isFinite(job.completedAt)) return { action: 'none' };
+  if (!isTerminalJobPhase(job.phase) || !Number.isFinite(job.completedAt)) return { action: 'none' };
   const due = job.completedAt + keepForSeconds * 1000;
   if (now < due) return { action: 'wait', at: due };
   return job.pod ? { action: 'deletePod' } : { action: 'deleteNetworkPolicy' };
@@ -94,7 +93,7 @@ export function treeState(t: TreeFacts, now: number): TreeState {
   if (t.jobResourcesLeft) return { state: 'pending', why: "the job's Pod or NetworkPolicy is not deleted yet" };
   let finishedAt = d.decidedAt;
   if (t.job !== undefined) {
-    if (t.job.phase === undefined || !TERMINAL_JOB_PHASES.has(t.job.phase)) return { state: 'pending', why: 'job not finished' };
+    if (!isTerminalJobPhase(t.job.phase)) return { state: 'pending', why: 'job not finished' };
     if (!Number.isFinite(t.job.completedAt)) return { state: 'pending', why: 'job completion time unknown' };
     finishedAt = Math.max(finishedAt, t.job.completedAt);
   } else if (d.outcome === 'REQUIRE_HUMAN' && t.phase !== 'Rejected' && t.phase !== 'Failed') {

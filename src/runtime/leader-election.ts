@@ -14,6 +14,7 @@ import { hostname } from 'node:os';
 import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { sleep } from './backoff.ts';
+import { deadline } from './deadline.ts';
 import type { KubeClient } from './kube-access.ts';
 import { isConflict, isNotFound, kubeRequest } from './kube-http.ts';
 import { gauge } from './metrics.ts';
@@ -365,8 +366,10 @@ export class LeaderElector {
       ? this.#renewedAtMono + this.timings.renewDeadlineMs - sentAtMono
       : this.timings.renewDeadlineMs;
     const kc = this.#opts.kubeConfig;
+    // Cleared when the attempt is done: no timer outlives it.
+    const limit = deadline(timeoutMs, stopSignal);
+    const signal = limit.signal;
     try {
-      const signal = AbortSignal.any([stopSignal, AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)))]);
       // Fast path while leading: update the copy we wrote last; a 409 means someone else wrote.
       if (leading && this.#lease) {
         try {
@@ -440,6 +443,8 @@ export class LeaderElector {
     } catch (err) {
       if (!stopSignal.aborted) this.#log.warn({ err, leading }, leading ? 'Lease renew failed' : 'Lease acquire failed');
       return 'conflict';
+    } finally {
+      limit.clear();
     }
   }
 
