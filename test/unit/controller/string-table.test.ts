@@ -26,6 +26,14 @@ describe('StringTable', () => {
     expect(table.size()).toBe(1);
   });
 
+  it('does not keep what only one object version holds: condition messages, long strings (default limit 128)', () => {
+    const table = new StringTable();
+    const obj = table.internAll({ status: { conditions: [{ type: 'Ready', message: 'Job a is starting.' }] }, patch: 'x'.repeat(129), hash: 'h'.repeat(71) });
+    expect(obj.status.conditions[0]!.message).toBe('Job a is starting.');
+    // 'Ready' and the 71-character hash (shared by a tree's objects) are kept; the message and the patch are not.
+    expect(table.size()).toBe(2);
+  });
+
   it('leaves frozen parts alone (they are shared already)', () => {
     const table = new StringTable();
     const shared = Object.freeze({ s: 'frozen' });
