@@ -3,12 +3,16 @@
 // admission see the human, and the console holds no other credentials. Live updates go from the server's
 // watches to the page as server-sent events. Every request passes guard() (token, Host, Origin) first.
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { isClientError, M87ClientError, recordVerdict, reviewForApproval, type Identity, type M87Client } from '../client/index.ts';
 import { LiveModel, type WatchedKind } from './live.ts';
 import { allowedHosts, guard, hostPort, isLoopback, newToken, SECURITY_HEADERS } from './security.ts';
 import { isExpired, proposalView, type ProposalView } from './views.ts';
+
+// node:http through process.getBuiltinModule, not an ES import: importing it as an ES module reads every
+// export, and its lazy WebSocket/MessageEvent/CloseEvent getters load Node's bundled undici (+13 MiB RSS).
+const { createServer } = process.getBuiltinModule('node:http');
 
 /** Decided proposals the page lists at most (newest first); pending ones are always all listed. */
 export const HISTORY_LIMIT = 200;

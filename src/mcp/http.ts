@@ -1,11 +1,15 @@
 // Streamable HTTP for `m87 mcp --http`: loopback only unless explicitly forced, because whoever reaches the
 // port acts with the agent's credentials. Stateless: each POST gets its own server and transport (the
 // credentials and the identity are the process's, shared by all). Host headers are checked (DNS rebinding).
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { allowedHosts as loopbackHosts, hostPort, isLoopback } from '../client/loopback.ts';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { AgentSession } from './agent-session.ts';
 import { createMcpServer } from './server.ts';
+
+// node:http through process.getBuiltinModule, not an ES import: importing it as an ES module reads every
+// export, and its lazy WebSocket/MessageEvent/CloseEvent getters load Node's bundled undici (+13 MiB RSS).
+const { createServer } = process.getBuiltinModule('node:http');
 
 export const MCP_PATH = '/mcp';
 /** Largest request body: a maximal proposal plus the JSON-RPC envelope. */

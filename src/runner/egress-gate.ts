@@ -1,10 +1,14 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
 import { connect, isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { EgressRule } from '../api/envelope.ts';
 import type { RefusalCode } from './codes.ts';
+
+// node:http through process.getBuiltinModule, not an ES import: importing it as an ES module reads every
+// export, and its lazy WebSocket/MessageEvent/CloseEvent getters load Node's bundled undici (+13 MiB RSS).
+const { createServer, request: httpRequest } = process.getBuiltinModule('node:http');
 
 /**
  * The runner's egress gate: an HTTP forward proxy on 127.0.0.1 (random port) that every tool must use.

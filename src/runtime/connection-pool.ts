@@ -10,10 +10,14 @@
 // Keyed by object identity. withOwnConnections(client) gives a view with a pool of its own (e.g. leader
 // election, so a Lease renew never queues behind bulk traffic) that can be closed on shutdown without
 // touching anyone else's connections.
-import { Agent as HttpAgent } from 'node:http';
+import type { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { accessOf, KubeAccess, type KubeClient, type TlsMaterial } from './kube-access.ts';
+
+// node:http through process.getBuiltinModule, not an ES import: importing it as an ES module reads every
+// export, and its lazy WebSocket/MessageEvent/CloseEvent getters load Node's bundled undici (+13 MiB RSS).
+const { Agent: HttpAgentClass } = process.getBuiltinModule('node:http');
 
 const RENEW_AFTER_MS = 5 * 60_000;
 const RETIRED_CLOSE_AFTER_MS = 15 * 60_000;
@@ -53,7 +57,7 @@ export class ConnectionPool {
     const old = this.#agent;
     const https = this.#access.server.startsWith('https:');
     const options = { keepAlive: true, keepAliveMsecs: KEEPALIVE_INITIAL_DELAY_MS, scheduling: 'lifo' as const };
-    this.#agent = https ? new HttpsAgent({ ...options, ...definedOnly(material) }) : new HttpAgent(options);
+    this.#agent = https ? new HttpsAgent({ ...options, ...definedOnly(material) }) : new HttpAgentClass(options);
     this.#material = material;
     if (old !== undefined) {
       // Requests in flight (long watches) finish on the old Agent; it is destroyed later.

@@ -6,10 +6,14 @@
 // response. The server never saw that request, so it is sent once more on a new connection — for every
 // method — and the pool's other idle sockets to that server are dropped too (they are likely as stale).
 // Any other failure, or one on a fresh socket, fails the request as before.
-import { request as httpRequest, type Agent, type ClientRequest, type IncomingMessage } from 'node:http';
+import type { Agent, ClientRequest, IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { poolOf } from './connection-pool.ts';
 import type { KubeAccess } from './kube-access.ts';
+
+// node:http through process.getBuiltinModule, not an ES import: importing it as an ES module reads every
+// export, and its lazy WebSocket/MessageEvent/CloseEvent getters load Node's bundled undici (+13 MiB RSS).
+const { request: httpRequest } = process.getBuiltinModule('node:http');
 
 export interface TransportRequest {
   method: string;
