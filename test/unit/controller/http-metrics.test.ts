@@ -70,6 +70,17 @@ describe('metrics and endpoints', () => {
     expect(text).toContain('m87_leader 1');
   });
 
+  it('answers other paths 404 and other methods 405; HEAD like GET without a body', async () => {
+    expect((await fetch(await url('/nope'))).status).toBe(404);
+    const post = await fetch(await url('/metrics'), { method: 'POST', body: 'x' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+    const head = await fetch(await url('/healthz'), { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
+    expect((await fetch(await url('/healthz?verbose=1'))).status).toBe(200);
+  });
+
   it('serves /healthz and /readyz (503 with the reason until ready)', async () => {
     expect((await fetch(await url('/healthz'))).status).toBe(200);
     const notReady = await fetch(await url('/readyz'));
