@@ -9,9 +9,18 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
+import { createRequire } from 'node:module';
 import type { KubeConfig as ClientNodeKubeConfig } from '@kubernetes/client-node';
-import { parse } from 'yaml';
+import type * as Yaml from 'yaml';
 import { accessOf, KubeAccess, KubeConfigError, staticCredentials, type Secretish } from './kube-access.ts';
+
+/**
+ * The YAML parser, loaded when a kubeconfig file is read: in a cluster the controller reads none, and its
+ * modules would stay resident for nothing (a synchronous require, as leanKubeconfig is synchronous).
+ */
+function parseYaml(text: string): unknown {
+  return (createRequire(import.meta.url)('yaml') as typeof Yaml).parse(text);
+}
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -74,7 +83,7 @@ function str(o: Obj, key: string, field: string, file: string): string | undefin
 export function leanKubeconfig(file: string, context?: string): LeanLoad {
   let doc: unknown;
   try {
-    doc = parse(readFileSync(file, 'utf8'));
+    doc = parseYaml(readFileSync(file, 'utf8'));
   } catch (err) {
     throw new KubeConfigError(`kubeconfig ${file}: ${(err as Error).message}`);
   }
