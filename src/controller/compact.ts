@@ -16,6 +16,11 @@
 //   status again (its status is final); it only judges late Approvals and records delivered notifications,
 //   writing from a live read (reconcileFinished in proposal-reconciler.ts).
 //
+// Every compact form keeps of metadata only what identifies the object and its lifetime (name, namespace,
+// uid, resourceVersion, generation, creation/deletion time, finalizers): the labels, annotations and owner
+// references of a Decision, finished Job or finished Proposal are read by nothing in the controller (a tree's
+// objects are found by name and checked by the uids in their specs), and were a third of such an object.
+//
 // A compact object is known by identity (a WeakMap of the objects this module made, as parse.ts remembers
 // parses): a field an object carries can never make it pass for one. Its types leave out what was dropped,
 // so a reader reaching for a dropped field does not compile; the parse functions (parse.ts) refuse compact
@@ -32,9 +37,25 @@ import { FINISHED_PHASES } from './retention.ts';
 /** Type of a dropped field: nothing reads it as what it was (a DecisionView is no Decision to buildJob). */
 declare const _NOT_CACHED: unique symbol;
 
-/** A cached Decision: all of it but spec.effectiveEnvelope. */
+/** What a compact object keeps of metadata (labels, annotations and owner references are not cached). */
+export type CompactMeta = Pick<ObjectMeta, 'name' | 'namespace' | 'uid' | 'resourceVersion' | 'generation' | 'creationTimestamp' | 'deletionTimestamp' | 'finalizers'> & {
+  readonly labels?: never;
+  readonly annotations?: never;
+  readonly ownerReferences?: never;
+};
+
+const KEPT_META = ['name', 'namespace', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'finalizers'] as const;
+
+/** The identity and lifetime fields of metadata (CompactMeta). */
+export function compactMeta(meta: ObjectMeta): CompactMeta {
+  const out: Record<string, unknown> = {};
+  for (const k of KEPT_META) if (meta[k] !== undefined) out[k] = meta[k];
+  return out as CompactMeta;
+}
+
+/** A cached Decision: all of it but spec.effectiveEnvelope, with compact metadata. */
 export interface DecisionView extends KubeObject {
-  metadata: ObjectMeta;
+  metadata: CompactMeta;
   spec: DecisionSpecView & { readonly effectiveEnvelope?: typeof _NOT_CACHED };
 }
 
@@ -66,7 +87,7 @@ export interface FinishedJobStatus {
 
 /** A Job whose result is recorded, as the cache keeps it. */
 export interface FinishedJob extends KubeObject {
-  metadata: ObjectMeta;
+  metadata: CompactMeta;
   spec: FinishedJobSpec;
   status: FinishedJobStatus;
 }
@@ -81,7 +102,7 @@ export type FinishedProposalStatus = Omit<ProposalStatus, 'conditions'> & { read
 
 /** A finished Proposal, as the cache keeps it. */
 export interface FinishedProposal extends KubeObject {
-  metadata: ObjectMeta;
+  metadata: CompactMeta;
   spec: FinishedProposalSpec;
   status: FinishedProposalStatus;
 }
@@ -110,7 +131,7 @@ function compactConditions(conditions: unknown): CompactCondition[] | undefined 
 /** The cached form of a Decision whose spec parsed (`spec` is the parsed spec). */
 export function compactDecision(obj: KubeObject, spec: Decision['spec']): DecisionView {
   const { effectiveEnvelope: _envelope, ...kept } = spec;
-  const out: DecisionView = { ...obj, spec: kept };
+  const out: DecisionView = { ...obj, metadata: compactMeta(obj.metadata), spec: kept };
   compacted.set(out, { kind: 'Decision' });
   return out;
 }
@@ -129,7 +150,7 @@ export function compactFinishedJob(obj: KubeObject, spec: Job['spec']): Finished
   };
   const out: FinishedJob = {
     ...head(obj),
-    metadata: obj.metadata,
+    metadata: compactMeta(obj.metadata),
     spec: { proposalRef: spec.proposalRef, decisionRef: spec.decisionRef, envelopeHash: spec.envelopeHash, effects: spec.envelope.effects },
     status,
   };
@@ -147,7 +168,7 @@ export function compactFinishedProposal(obj: KubeObject, spec: Proposal['spec'],
   const kept = compactConditions(conditions);
   const out: FinishedProposal = {
     ...head(obj),
-    metadata: obj.metadata,
+    metadata: compactMeta(obj.metadata),
     spec: { submittedBy: spec.submittedBy, agent: spec.agent, summary: spec.summary },
     status: kept === undefined ? rest : { ...rest, conditions: kept },
   };

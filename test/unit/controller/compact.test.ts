@@ -87,6 +87,12 @@ describe('a Decision in the cache', () => {
     expect(whole.ok ? '' : whole.error).toMatch(/compact/);
     // The ledger's facts (session history, rate) read the compact form as they read the whole one.
     expect(decisionFacts(cached)).toEqual(decisionFacts(raw));
+    // Metadata: identity and lifetime only (the Decision's labels and owner reference are not cached).
+    const owned = CACHE_TRANSFORMS.decisions({
+      ...raw,
+      metadata: { ...raw.metadata, labels: { 'app.kubernetes.io/managed-by': 'm87' }, ownerReferences: [{ apiVersion: API_VERSION, kind: 'Proposal', name: 'p', uid: 'u', controller: true }] },
+    });
+    expect(owned.metadata).toEqual({ name: raw.metadata.name, namespace: raw.metadata.namespace, uid: raw.metadata.uid, resourceVersion: '42', creationTimestamp: TS });
   });
 
   it('a whole Decision (our own write, a live GET) reads through the same view', () => {
@@ -146,7 +152,10 @@ describe('a Job in the cache', () => {
       });
       expect(job.status).toEqual({ phase, reason: phase, message: SUCCEEDED.message, startTime: TS, completionTime: TS, observedGeneration: 1 });
       expect(job.metadata.uid).toBe(JOB_UID);
-      expect(job.metadata.managedFields).toBeUndefined();
+      // Identity and lifetime only: the minted Job's labels and owner reference (and managedFields) are not cached.
+      expect(raw.metadata.labels).toBeDefined();
+      expect(raw.metadata.ownerReferences).toHaveLength(1);
+      expect(job.metadata).toEqual({ name: raw.metadata.name, namespace: raw.metadata.namespace, uid: JOB_UID, resourceVersion: raw.metadata.resourceVersion, creationTimestamp: TS });
       // The job reconciler and the audit record parse whole Jobs only: the compact one is refused.
       expect(parseJob(cached).ok).toBe(false);
       // The session ledger's facts are the same as from the whole Job.
@@ -196,6 +205,8 @@ describe('a Proposal in the cache', () => {
       expect(finished.proposal.status.conditions).toEqual(rawStatus.conditions.map(({ message: _m, ...c }) => c));
       // The decider and the proposals controller's derivation parse whole Proposals only.
       expect(parseProposal(cached).ok).toBe(false);
+      const annotated = CACHE_TRANSFORMS.proposals({ ...raw, metadata: { ...raw.metadata, annotations: { note: 'x' }, labels: { team: 'a' } } });
+      expect(annotated.metadata).toEqual({ name: 'write-file', namespace: 'team-a', uid: PROPOSAL_UID, generation: 1, resourceVersion: '42', creationTimestamp: TS });
     }
   });
 
