@@ -50,7 +50,7 @@ const KEPT_META = ['name', 'namespace', 'uid', 'resourceVersion', 'generation', 
 export function compactMeta(meta: ObjectMeta): CompactMeta {
   const out: Record<string, unknown> = {};
   for (const k of KEPT_META) if (meta[k] !== undefined) out[k] = meta[k];
-  return out as CompactMeta;
+  return out;
 }
 
 /** A cached Decision: all of it but spec.effectiveEnvelope, with compact metadata. */
