@@ -43,6 +43,8 @@ export interface BenchOptions {
   controllerLogLevel: string;
   /** NODE_OPTIONS of the real controller; default: the chart's controller.nodeOptions (what an install runs). */
   controllerNodeOptions: string;
+  /** More flags for the real controller in every phase (--controller-args="--memory-saver=false"). */
+  controllerArgs: string[];
   /** Write V8 CPU profiles of the real controller here (node --cpu-prof). */
   profileDir: string | undefined;
   /** Extra flags for bench/engine.ts (--engine-args="--iterations 50000"). */
@@ -66,6 +68,7 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --soak-retention-rate <r>  the soak controller's --retention-rate (default: 2 x what --soak-rate needs)
   --controller-node-options <s>  NODE_OPTIONS of the real controller (default: the chart's controller.nodeOptions,
                            as installed; "" = V8's defaults)
+  --controller-args="<flags>"  more flags for the real controller in every phase (e.g. --controller-args="--memory-saver=false")
   --apiserver-profile <dir>  Go CPU profile of kube-apiserver during each e2e/baseline phase's load (pprof), summarised
   --apiserver-profile-seconds <s>  length of each API server profile (default 30)
   --out <file>             JSON results (default bench/results/latest.json)
@@ -111,6 +114,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       'controller-node-options': { type: 'string' },
       profile: { type: 'string' },
       'engine-args': { type: 'string' },
+      'controller-args': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -166,6 +170,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     workers: positiveInt(values.workers, '--workers', 8),
     controllerLogLevel: level,
     controllerNodeOptions: values['controller-node-options'] ?? chartControllerNodeOptions(),
+    controllerArgs: (values['controller-args'] ?? '').split(/\s+/).filter((a) => a !== ''),
     profileDir: values.profile,
     engineArgs: (values['engine-args'] ?? '').split(/\s+/).filter((a) => a !== ''),
     help: values.help ?? false,

@@ -40,6 +40,8 @@ export interface BenchContext {
   controllerLogLevel: string;
   /** NODE_OPTIONS of the real controller. */
   controllerNodeOptions: string;
+  /** More flags for the real controller (--controller-args). */
+  controllerArgs: readonly string[];
   profileDir: string | undefined;
   /** Go CPU profiles of kube-apiserver during each phase's measured load (the plane runs with --profiling=true). */
   apiserverProfile?: { dir: string; seconds: number } | undefined;
@@ -54,6 +56,7 @@ export function controllerChildOptions(ctx: BenchContext, kind: ControllerKind, 
     logFile: join(ctx.logDir, `${namespace}.controller.log`),
     logLevel: ctx.controllerLogLevel,
     nodeOptions: ctx.controllerNodeOptions,
+    controllerArgs: ctx.controllerArgs,
     workers: ctx.workers,
   };
 }

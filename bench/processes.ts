@@ -84,7 +84,8 @@ export interface ControllerChildOptions {
   workers: number;
   /** NODE_OPTIONS of the real controller ("": none). */
   nodeOptions?: string;
-  /** More flags for the real controller (the soak's --retention-rate, --audit-file). */
+  /** More flags for the real controller: the run's (--controller-args), then the phase's (the soak's --retention-rate, --audit-file). */
+  controllerArgs?: readonly string[];
   extraArgs?: readonly string[];
 }
 
@@ -161,6 +162,7 @@ export async function startControllerChild(opts: ControllerChildOptions): Promis
           'ghcr.io/m87/m87:bench',
           '--log-level',
           opts.logLevel,
+          ...(opts.controllerArgs ?? []),
           ...(opts.extraArgs ?? []),
         ]
       : [

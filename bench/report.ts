@@ -50,7 +50,7 @@ export function renderReport(r: BenchResults): string {
     `M87 benchmark ${r.startedAt} - Node ${r.host.node}, ${r.host.cpus} CPUs (${r.host.cpuModel}), load average at start ${r.host.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}`,
   );
   out.push(
-    `N=${s.n} per phase, ${s.submitters} submitters, mix ${s.mix}; policy rate limit raised to ${s.rateLimitPerSubmitterPerMinute}/min per submitter for the bench (default 30/min); controller log level ${s.controllerLogLevel}; controller NODE_OPTIONS ${s.controllerNodeOptions ? JSON.stringify(s.controllerNodeOptions) : 'none'}; process node ${s.processNode ? 'running' : 'not run (Pods are created, not started)'}`,
+    `N=${s.n} per phase, ${s.submitters} submitters, mix ${s.mix}; policy rate limit raised to ${s.rateLimitPerSubmitterPerMinute}/min per submitter for the bench (default 30/min); controller log level ${s.controllerLogLevel}; controller NODE_OPTIONS ${s.controllerNodeOptions ? JSON.stringify(s.controllerNodeOptions) : 'none'}${s.controllerArgs ? `, flags ${s.controllerArgs.join(' ')}` : ''}; process node ${s.processNode ? 'running' : 'not run (Pods are created, not started)'}`,
   );
   for (const note of s.notes) out.push(`  - ${note}`);
 

@@ -239,6 +239,8 @@ export interface BenchSettings {
   controllerLogLevel: string;
   /** NODE_OPTIONS the real controller ran with. */
   controllerNodeOptions?: string;
+  /** More flags the real controller ran with (--controller-args). */
+  controllerArgs?: string[];
   mix: string;
   rateLimitPerSubmitterPerMinute: number;
   processNode: boolean;

@@ -96,6 +96,7 @@ async function withPlane(
       workers: opts.workers,
       controllerLogLevel: opts.controllerLogLevel,
       controllerNodeOptions: opts.controllerNodeOptions,
+      controllerArgs: opts.controllerArgs,
       profileDir: opts.profileDir,
       ...(opts.apiserverProfileDir !== undefined ? { apiserverProfile: { dir: opts.apiserverProfileDir, seconds: opts.apiserverProfileSeconds } } : {}),
     });
@@ -193,6 +194,7 @@ async function main(): Promise<number> {
       workers: opts.workers,
       controllerLogLevel: opts.controllerLogLevel,
       controllerNodeOptions: opts.controllerNodeOptions,
+      ...(opts.controllerArgs.length > 0 ? { controllerArgs: opts.controllerArgs } : {}),
       mix: '70% allow / 20% deny / 10% require-human (bench/mix.ts)',
       rateLimitPerSubmitterPerMinute: BENCH_RATE_LIMIT_PER_MINUTE,
       processNode: false,
