@@ -1,5 +1,6 @@
 // `m87 controller`: runs the controller until SIGTERM/SIGINT (exit 0 after an orderly shutdown) or until
 // leadership is lost or start-up fails (exit 1, so the Deployment restarts it as a fresh candidate).
+import { setFlagsFromString } from 'node:v8';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { DEFAULT_CONFIG } from '../controller/config.ts';
@@ -42,6 +43,8 @@ Flags:
   --audit-file <path>            also append every audit record to this file, fsynced before the deletion
                                  (docs/audit.md); default: the JSON log only
   --retention-rate <n>           retention deletions per second (token bucket, burst 4×; default 5)
+  --memory-saver <bool>          V8's memory saver mode: the heap grows less and pages freed after a burst go
+                                 back to the system (lower resident memory, some CPU time) (default true)
   --log-level <level>            pino level: trace, debug, info, warn, error (default info, or $M87_LOG_LEVEL)
   -h, --help                     this help
 `;
@@ -126,6 +129,7 @@ export async function runController(argv: string[]): Promise<number> {
         'audit-file': { type: 'string' },
         'retention-rate': { type: 'string' },
         'log-level': { type: 'string' },
+        'memory-saver': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -136,6 +140,10 @@ export async function runController(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return EXIT.ok;
   }
+  // Before the caches fill: V8 otherwise keeps the pages a burst freed resident (measured: 10,000 finished
+  // trees left ~100 MiB more anonymous memory than V8's own committed heap). Flags set this way take effect
+  // for later heap growth and reductions (V8 does not freeze flags after start in Node's build).
+  if (parseBool(values['memory-saver'], '--memory-saver', true)) setFlagsFromString('--memory-saver-mode');
   const metricsAddr = values['metrics-addr'] ?? '127.0.0.1:8080';
   let http;
   try {

@@ -18,5 +18,6 @@ describe('m87 controller flags', () => {
     await expect(runController(['--retention-rate', '0'])).rejects.toThrow(/--retention-rate/);
     await expect(runController(['--retention-rate', 'fast'])).rejects.toMatchObject({ exitCode: 2 });
     await expect(runController(['--audit-file', ''])).rejects.toThrow(/--audit-file/);
+    await expect(runController(['--memory-saver', 'lots'])).rejects.toThrow(/--memory-saver/);
   });
 });
