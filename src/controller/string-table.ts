@@ -11,11 +11,17 @@
 // as they are: the table would be their only holder once the object moved on (a heap snapshot at 10,000
 // finished trees found 5.5 MiB of strings only the table kept, most of them patches, receipts and
 // condition messages of objects cached since in their compact form).
+//
+// Short lists of strings (effects, allowed effects: the same few combinations in every tree, three times
+// per ALLOW tree) are shared the same way: one frozen array per distinct list.
 
 const UNIQUE_KEYS: ReadonlySet<string> = new Set(['uid', 'resourceVersion', 'message']);
+/** Lists of at most this many strings are shared whole. */
+const MAX_SHARED_LIST = 8;
 
 export class StringTable {
   readonly #strings = new Map<string, string>();
+  readonly #lists = new Map<string, readonly string[]>();
   readonly #capacity: number;
   readonly #maxLength: number;
 
@@ -46,24 +52,43 @@ export class StringTable {
     return value;
   }
 
+  /** One frozen copy of a short list of short strings (its strings interned), or undefined for any other array. */
+  #sharedList(list: readonly unknown[]): readonly string[] | undefined {
+    if (list.length === 0 || list.length > MAX_SHARED_LIST) return undefined;
+    for (const v of list) if (typeof v !== 'string' || v.length > this.#maxLength) return undefined;
+    const strings = list as readonly string[];
+    const key = strings.join('\u0000');
+    const known = this.#lists.get(key);
+    if (known !== undefined) return known;
+    if (this.#lists.size >= this.#capacity) this.#lists.clear();
+    const shared = Object.freeze(strings.map((x) => this.intern(x)));
+    this.#lists.set(key, shared);
+    return shared;
+  }
+
+  /** The value to keep in place of `v`: the table's copy of a string or short list, else `v` walked in place. */
+  #internValue(v: unknown, key: string | undefined): unknown {
+    if (typeof v === 'string') return key !== undefined && UNIQUE_KEYS.has(key) ? v : this.intern(v);
+    if (Array.isArray(v) && !Object.isFrozen(v)) {
+      const shared = this.#sharedList(v);
+      if (shared !== undefined) return shared;
+    }
+    this.#walk(v);
+    return v;
+  }
+
   #walk(value: unknown): void {
     if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return;
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) {
-        const v: unknown = value[i];
-        if (typeof v === 'string') value[i] = this.intern(v);
-        else this.#walk(v);
+        // Assigned even when equal: equal strings compare equal whatever copy they are.
+        value[i] = this.#internValue(value[i], undefined);
       }
       return;
     }
     const obj = value as Record<string, unknown>;
     for (const key of Object.keys(obj)) {
-      const v = obj[key];
-      if (typeof v === 'string') {
-        if (!UNIQUE_KEYS.has(key)) obj[key] = this.intern(v);
-      } else {
-        this.#walk(v);
-      }
+      obj[key] = this.#internValue(obj[key], key);
     }
   }
 }

@@ -34,6 +34,20 @@ describe('StringTable', () => {
     expect(table.size()).toBe(2);
   });
 
+  it('shares short lists of strings whole (one frozen array per distinct list); other arrays stay in place', () => {
+    const table = new StringTable();
+    const a = table.internAll({ effects: ['READ_REPO', 'RUN_TESTS'], mixed: ['x', { y: 'z' }], empty: [] as string[] });
+    const b = table.internAll({ effects: ['READ_REPO', 'RUN_TESTS'], other: ['RUN_TESTS', 'READ_REPO'] });
+    expect(b.effects).toBe(a.effects);
+    expect(Object.isFrozen(a.effects)).toBe(true);
+    expect(b.other).toEqual(['RUN_TESTS', 'READ_REPO']);
+    expect(b.other).not.toBe(a.effects);
+    expect(Object.isFrozen(a.mixed)).toBe(false);
+    expect(a.mixed).toEqual(['x', { y: 'z' }]);
+    const long = Array.from({ length: 9 }, (_, i) => `e${i}`);
+    expect(table.internAll({ long }).long).toBe(long);
+  });
+
   it('leaves frozen parts alone (they are shared already)', () => {
     const table = new StringTable();
     const shared = Object.freeze({ s: 'frozen' });
