@@ -115,6 +115,12 @@ describe('controller Deployment', () => {
     expect(plain.env?.find((e) => e.name === 'NODE_OPTIONS')).toBeUndefined();
   });
 
+  it('caps glibc malloc arenas (MALLOC_ARENA_MAX 1); null leaves glibc alone', () => {
+    expect(container.env?.find((e) => e.name === 'MALLOC_ARENA_MAX')?.value).toBe('1');
+    const plain = deployment(renderChart({ namespace: 'governance', extraArgs: ['--set', 'controller.mallocArenaMax=null'] })).container;
+    expect(plain.env?.find((e) => e.name === 'MALLOC_ARENA_MAX')).toBeUndefined();
+  });
+
   it('renders no PodDisruptionBudget, ServiceMonitor, PrometheusRule or dashboard by default', () => {
     expect(objectsOfKind(rendered, 'PodDisruptionBudget')).toEqual([]);
     expect(objectsOfKind(rendered, 'ServiceMonitor')).toEqual([]);
