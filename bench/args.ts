@@ -1,6 +1,6 @@
 // Command-line flags of bench/run.ts (npm run bench -- --n 500 --rates 20 --parts e2e,baseline).
 import { parseArgs } from 'node:util';
-import { chartControllerNodeOptions } from './chart-defaults.ts';
+import { chartControllerMallocArenaMax, chartControllerNodeOptions } from './chart-defaults.ts';
 import type { Rate } from './results.ts';
 
 export const PARTS = ['e2e', 'baseline', 'memory', 'engine', 'soak'] as const;
@@ -43,6 +43,8 @@ export interface BenchOptions {
   controllerLogLevel: string;
   /** NODE_OPTIONS of the real controller; default: the chart's controller.nodeOptions (what an install runs). */
   controllerNodeOptions: string;
+  /** MALLOC_ARENA_MAX of the real controller; default: the chart's controller.mallocArenaMax unless the bench's own environment sets it. */
+  controllerMallocArenaMax: number | undefined;
   /** More flags for the real controller in every phase (--controller-args="--memory-saver=false"). */
   controllerArgs: string[];
   /** Write V8 CPU profiles of the real controller here (node --cpu-prof). */
@@ -170,6 +172,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     workers: positiveInt(values.workers, '--workers', 8),
     controllerLogLevel: level,
     controllerNodeOptions: values['controller-node-options'] ?? chartControllerNodeOptions(),
+    controllerMallocArenaMax: process.env.MALLOC_ARENA_MAX !== undefined ? undefined : chartControllerMallocArenaMax(),
     controllerArgs: (values['controller-args'] ?? '').split(/\s+/).filter((a) => a !== ''),
     profileDir: values.profile,
     engineArgs: (values['engine-args'] ?? '').split(/\s+/).filter((a) => a !== ''),

@@ -40,6 +40,8 @@ export interface BenchContext {
   controllerLogLevel: string;
   /** NODE_OPTIONS of the real controller. */
   controllerNodeOptions: string;
+  /** MALLOC_ARENA_MAX of the real controller (undefined: the environment's). */
+  controllerMallocArenaMax: number | undefined;
   /** More flags for the real controller (--controller-args). */
   controllerArgs: readonly string[];
   profileDir: string | undefined;
@@ -56,6 +58,7 @@ export function controllerChildOptions(ctx: BenchContext, kind: ControllerKind, 
     logFile: join(ctx.logDir, `${namespace}.controller.log`),
     logLevel: ctx.controllerLogLevel,
     nodeOptions: ctx.controllerNodeOptions,
+    mallocArenaMax: ctx.controllerMallocArenaMax,
     controllerArgs: ctx.controllerArgs,
     workers: ctx.workers,
   };

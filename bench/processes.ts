@@ -10,7 +10,6 @@ import { ensureCompiledProgram, ensureDist } from '../dev/build/ensure.ts';
 import { REPO_ROOT } from '../dev/cluster/binaries.ts';
 import { onOwnerExit } from '../dev/cluster/exit-hooks.ts';
 import { sleep } from '../src/runtime/backoff.ts';
-import { chartControllerMallocArenaMax } from './chart-defaults.ts';
 import { CONTROLLER_NAMESPACE, POLICY_NAME } from './cluster-setup.ts';
 import type { LoaderDone, LoaderMessage, LoaderProgress } from './loader.ts';
 
@@ -85,6 +84,8 @@ export interface ControllerChildOptions {
   workers: number;
   /** NODE_OPTIONS of the real controller ("": none). */
   nodeOptions?: string;
+  /** MALLOC_ARENA_MAX of the real controller (undefined: the environment's). */
+  mallocArenaMax?: number | undefined;
   /** More flags for the real controller: the run's (--controller-args), then the phase's (the soak's --retention-rate, --audit-file). */
   controllerArgs?: readonly string[];
   extraArgs?: readonly string[];
@@ -186,10 +187,7 @@ export async function startControllerChild(opts: ControllerChildOptions): Promis
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
   if (opts.kind === 'm87' && opts.nodeOptions) env.NODE_OPTIONS = opts.nodeOptions;
-  // The malloc arenas an install gives it (the chart's controller.mallocArenaMax), unless the bench's own
-  // environment sets MALLOC_ARENA_MAX.
-  const arenas = opts.kind === 'm87' && env.MALLOC_ARENA_MAX === undefined ? chartControllerMallocArenaMax() : undefined;
-  if (arenas !== undefined) env.MALLOC_ARENA_MAX = String(arenas);
+  if (opts.kind === 'm87' && opts.mallocArenaMax !== undefined) env.MALLOC_ARENA_MAX = String(opts.mallocArenaMax);
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', opts.kind === 'm87' ? fd : 'pipe', 'pipe'] });
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`could not start the ${opts.kind} controller`);

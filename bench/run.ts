@@ -96,6 +96,7 @@ async function withPlane(
       workers: opts.workers,
       controllerLogLevel: opts.controllerLogLevel,
       controllerNodeOptions: opts.controllerNodeOptions,
+      controllerMallocArenaMax: opts.controllerMallocArenaMax,
       controllerArgs: opts.controllerArgs,
       profileDir: opts.profileDir,
       ...(opts.apiserverProfileDir !== undefined ? { apiserverProfile: { dir: opts.apiserverProfileDir, seconds: opts.apiserverProfileSeconds } } : {}),

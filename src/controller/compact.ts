@@ -110,6 +110,9 @@ export interface FinishedProposal extends KubeObject {
 type Compacted = { kind: 'Decision' } | { kind: 'FinishedJob' } | { kind: 'FinishedProposal'; hash: string };
 
 const compacted = new WeakMap<object, Compacted>();
+/** One shared mark per kind that carries nothing of its own (a finished Proposal's carries its hash). */
+const DECISION_MARK: Compacted = Object.freeze({ kind: 'Decision' });
+const FINISHED_JOB_MARK: Compacted = Object.freeze({ kind: 'FinishedJob' });
 
 /** Whether the object is a compact form made here (then parse.ts's parse functions refuse it). */
 export function isCompact(obj: object): boolean {
@@ -132,7 +135,7 @@ function compactConditions(conditions: unknown): CompactCondition[] | undefined 
 export function compactDecision(obj: KubeObject, spec: Decision['spec']): DecisionView {
   const { effectiveEnvelope: _envelope, ...kept } = spec;
   const out: DecisionView = { ...obj, metadata: compactMeta(obj.metadata), spec: kept };
-  compacted.set(out, { kind: 'Decision' });
+  compacted.set(out, DECISION_MARK);
   return out;
 }
 
@@ -154,7 +157,7 @@ export function compactFinishedJob(obj: KubeObject, spec: Job['spec']): Finished
     spec: { proposalRef: spec.proposalRef, decisionRef: spec.decisionRef, envelopeHash: spec.envelopeHash, effects: spec.envelope.effects },
     status,
   };
-  compacted.set(out, { kind: 'FinishedJob' });
+  compacted.set(out, FINISHED_JOB_MARK);
   return out;
 }
 
