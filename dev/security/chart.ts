@@ -28,6 +28,8 @@ export interface SecurityValues {
   agents?: { namespaces?: AgentNamespace[] };
   jobNamespaces?: string[];
   admission?: { enabled?: boolean; fillSubmittedBy?: boolean; garbageCollectorUsernames?: string[] };
+  signing?: { existingSecret?: string };
+  governancePolicy?: { challengeSecret?: { name?: string; key?: string } };
 }
 
 export interface RenderOptions {

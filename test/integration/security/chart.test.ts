@@ -100,8 +100,18 @@ describe('RBAC roles: exactly the designed permissions', () => {
 
   it('m87-controller (Role): Secrets and Leases in its own namespace only', () => {
     const role = find(objects, 'Role', 'm87-controller', NS);
-    expect(permissions(role)).toEqual(['core/secrets: create,get', 'coordination.k8s.io/leases: create,get,update'].sort());
+    expect(permissions(role)).toEqual(['core/secrets: create', 'core/secrets: get', 'coordination.k8s.io/leases: create,get,update'].sort());
     expect(find(objects, 'RoleBinding', 'm87-controller', NS)?.subjects).toEqual([{ kind: 'ServiceAccount', name: 'm87-controller', namespace: NS }]);
+  });
+
+  it('m87-controller (Role): get on exactly its two keys by name, never on every Secret of its namespace', () => {
+    const secretGets = (values: SecurityValues = {}) =>
+      ((find(render(values), 'Role', 'm87-controller', NS)?.rules as (Rule & { resourceNames?: string[] })[] | undefined) ?? []).filter(
+        (r) => r.resources.includes('secrets') && r.verbs.includes('get'),
+      );
+    expect(secretGets()).toEqual([{ apiGroups: [''], resources: ['secrets'], resourceNames: ['m87-signing-key', 'm87-challenge-secret'], verbs: ['get'] }]);
+    const renamed = secretGets({ signing: { existingSecret: 'team-key' }, governancePolicy: { challengeSecret: { name: 'team-hmac', key: 'k' } } });
+    expect(renamed.map((r) => r.resourceNames)).toEqual([['team-key', 'team-hmac']]);
   });
 
   it('no role grants a wildcard, impersonation, escalation, secrets cluster-wide or pods/exec', () => {

@@ -64,7 +64,7 @@ await createAs(admin, {
   metadata: { name: policyName },
   spec: {
     ...DEFAULT_POLICY_SPEC,
-    // The controller's Role grants Secrets in its own namespace only: the challenge key lives there.
+    // The controller's Role grants get on its two keys, by name, in its own namespace: the challenge key lives there.
     approvals: { ...DEFAULT_POLICY_SPEC.approvals, challengeSecretRef: { ...DEFAULT_POLICY_SPEC.approvals.challengeSecretRef, namespace: controllerNamespace } },
     envelope: { ...DEFAULT_POLICY_SPEC.envelope, allowedEgress: [ALLOWLISTED, ALLOWLISTED_NAME] },
   },

@@ -110,7 +110,7 @@ const rbacReady: [Identity, string][] = [
   ['intern', `/apis/governance.m87.io/v1alpha1/namespaces/${jobNamespace}/approvals`],
   ['editor', `/api/v1/namespaces/${jobNamespace}/pods`],
   ['controller', '/apis/governance.m87.io/v1alpha1/decisions'],
-  ['controller', `/api/v1/namespaces/${controllerNamespace}/secrets/none`],
+  ['controller', `/api/v1/namespaces/${controllerNamespace}/secrets/m87-signing-key`], // get is by name only
 ];
 for (const [id, path] of rbacReady) await waitForAccess(kc[id], path, id);
 
@@ -144,6 +144,7 @@ const governancePolicy = await createAs(admin, governancePolicyObject(`sec-gp-${
 created.push({ kind: 'AgentProfile', name: agentProfile.metadata.name }, { kind: 'GovernancePolicy', name: governancePolicy.metadata.name });
 const secret = (namespace: string, name: string): KubeObjectJson => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, data: {} });
 await createAs(admin, secret(controllerNamespace, 'm87-signing-key'));
+await createAs(admin, secret(controllerNamespace, 'sec-other-secret'));
 await createAs(admin, secret(jobNamespace, fixtureName));
 
 const fixtures: Fixtures = {
@@ -157,6 +158,7 @@ const fixtures: Fixtures = {
   agentProfile: agentProfile.metadata.name,
   governancePolicy: governancePolicy.metadata.name,
   controllerSecret: 'm87-signing-key',
+  otherControllerSecret: 'sec-other-secret',
   jobNamespaceSecret: fixtureName,
 };
 const ctx: OpContext = { ...identityContext, otherNamespace, suffix, kc, fixtures };

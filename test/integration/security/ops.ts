@@ -37,6 +37,8 @@ export interface Fixtures {
   agentProfile: string;
   governancePolicy: string;
   controllerSecret: string;
+  /** Another Secret in the controller namespace: the controller may get only its two keys by name. */
+  otherControllerSecret: string;
   jobNamespaceSecret: string;
 }
 
@@ -665,6 +667,13 @@ export function controllerNamespaceOps(ctx: OpContext): Op[] {
       case: 'read the signing-key Secret in the controller namespace',
       expect: allow('controller', 'admin'),
       run: (id) => send(ctx.kc[id], getReq('Secret', ctl, ctx.fixtures.controllerSecret)),
+    },
+    {
+      kind: 'Secret',
+      verb: 'get',
+      case: 'read another Secret in the controller namespace (e.g. one a policy names as its challenge key)',
+      expect: allow('admin'),
+      run: (id) => send(ctx.kc[id], getReq('Secret', ctl, ctx.fixtures.otherControllerSecret)),
     },
     {
       kind: 'Secret',

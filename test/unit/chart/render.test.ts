@@ -313,7 +313,8 @@ describe('notifications', () => {
   it('are off by default: no --notify-* flag, no extra Secret rule', () => {
     const rendered = renderChart({ namespace: 'governance' });
     expect(deployment(rendered).container.args.filter((a) => a.startsWith('--notify-'))).toEqual([]);
-    expect(roleRules(rendered).filter((r) => r.resourceNames !== undefined)).toEqual([]);
+    expect(roleRules(rendered).filter((r) => r.resourceNames !== undefined && r.resourceNames.includes('slack-hook'))).toEqual([]);
+    expect(roleRules(rendered).flatMap((r) => r.resourceNames ?? [])).toEqual(['m87-signing-key', 'm87-challenge-secret']);
   });
 
   it('pass the Secret, its key and the events to the controller, which may get exactly that Secret', () => {
@@ -326,7 +327,7 @@ describe('notifications', () => {
     expect(arg(container, 'notify-webhook-key')).toBe('webhook');
     expect(arg(container, 'notify-events')).toBe('AwaitingApproval,Failed');
     expect(findObject(rendered, 'Role', 'm87-controller').metadata.namespace).toBe('governance');
-    expect(roleRules(rendered).filter((r) => r.resourceNames !== undefined)).toEqual([
+    expect(roleRules(rendered).filter((r) => r.resourceNames?.includes('slack-hook') === true)).toEqual([
       { apiGroups: [''], resources: ['secrets'], resourceNames: ['slack-hook'], verbs: ['get'] },
     ]);
   });
