@@ -1,6 +1,21 @@
 // Local servers that act with the user's or the agent's credentials (`m87 ui`, `m87 mcp --http`) listen on
-// loopback and accept only Host headers that name themselves (DNS rebinding); one implementation for both.
+// loopback, accept only Host headers that name themselves (DNS rebinding) and want a secret token that other
+// local users cannot know; one implementation for both.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
+
+/** A fresh random token: 32 bytes, base64url (43 characters). */
+export function newToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** Constant-time comparison of a presented token with the expected one. */
+export function sameToken(given: string | undefined, token: string): boolean {
+  if (given === undefined) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
 
 export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;

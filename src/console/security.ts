@@ -4,14 +4,9 @@
 // the URL), the Host header checked against the addresses we listen on (DNS rebinding), the Origin checked
 // on every request that carries one and required on every write (CSRF), writes only as JSON, and no CORS
 // headers ever. Pure functions of the request, so they are unit-tested without a server.
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { allowedHosts, hostPort, isLoopback } from '../client/loopback.ts';
+import { allowedHosts, hostPort, isLoopback, newToken, sameToken } from '../client/loopback.ts';
 
-export { allowedHosts, hostPort, isLoopback };
-
-export function newToken(): string {
-  return randomBytes(32).toString('base64url');
-}
+export { allowedHosts, hostPort, isLoopback, newToken };
 
 /** One cookie name per port: cookies are not port-scoped, and two consoles on one machine must not collide. */
 export function cookieName(port: number): string {
@@ -40,13 +35,6 @@ export type GuardResult =
 function header(req: GuardRequest, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
-}
-
-export function sameToken(given: string | undefined, token: string): boolean {
-  if (given === undefined) return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 export function cookieValue(cookieHeader: string | undefined, name: string): string | undefined {

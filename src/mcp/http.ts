@@ -1,11 +1,13 @@
-// Streamable HTTP for `m87 mcp --http`: loopback only unless explicitly forced, because whoever reaches the
-// port acts with the agent's credentials. Stateless: each POST gets its own server and transport (the
-// credentials and the identity are the process's, shared by all). Host headers are checked (DNS rebinding).
+// Streamable HTTP for `m87 mcp --http`: loopback only unless explicitly forced, and a bearer token unless
+// explicitly waived, because whoever reaches the port acts with the agent's credentials. Stateless: each POST
+// gets its own server and transport (the credentials and the identity are the process's, shared by all).
+// Host headers are checked (DNS rebinding).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { allowedHosts as loopbackHosts, hostPort, isLoopback } from '../client/loopback.ts';
+import { allowedHosts as loopbackHosts, hostPort, isLoopback, sameToken } from '../client/loopback.ts';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { AgentSession } from './agent-session.ts';
 import { createMcpServer } from './server.ts';
+import { bearerToken } from './token.ts';
 
 // node:http through process.getBuiltinModule, not an ES import: importing it as an ES module reads every
 // export, and its lazy WebSocket/MessageEvent/CloseEvent getters load Node's bundled undici (+13 MiB RSS).
@@ -20,6 +22,11 @@ export interface HttpOptions {
   port: number;
   /** Listen on a non-loopback address anyway (then anyone who reaches it acts as the agent). */
   allowNonLoopback?: boolean;
+  /**
+   * The token every request must carry as `Authorization: Bearer <token>`; null: none (`--no-auth`, for a Pod
+   * whose loopback only its own containers share). Required, so that no caller forgets it by omission.
+   */
+  token: string | null;
 }
 
 export interface HttpHandle {
@@ -27,8 +34,8 @@ export interface HttpHandle {
   close(): Promise<void>;
 }
 
-function reply(res: ServerResponse, status: number, message: string): void {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32600, message }, id: null }));
+function reply(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...headers, 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32600, message }, id: null }));
 }
 
 async function readBody(req: IncomingMessage): Promise<{ ok: true; value: unknown } | { ok: false; status: number; message: string }> {
@@ -50,11 +57,18 @@ export async function serveHttp(session: AgentSession, opts: HttpOptions): Promi
   if (!isLoopback(opts.host) && opts.allowNonLoopback !== true) {
     throw new Error(`refusing to listen on ${opts.host}: not a loopback address, and whoever reaches the port acts with the agent's credentials (pass --allow-non-loopback to force)`);
   }
+  if (!isLoopback(opts.host) && opts.token === null) {
+    throw new Error(`refusing to listen on ${opts.host} without a token: anyone on the network would act with the agent's credentials (--no-auth is for loopback only; use --token-file)`);
+  }
   let allowedHosts: string[] = [];
   const http = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (url.pathname !== MCP_PATH) return reply(res, 404, `not found: the MCP endpoint is ${MCP_PATH}`);
+      if (opts.token !== null && !sameToken(bearerToken(req.headers.authorization), opts.token)) {
+        // The body is never read: an unauthenticated caller gets nothing parsed, nothing sent to Kubernetes.
+        return reply(res, 401, 'unauthorized: send Authorization: Bearer <the token in m87 mcp --token-file>', { 'www-authenticate': 'Bearer realm="m87 mcp"' });
+      }
       if (req.method !== 'POST') return reply(res, 405, 'stateless server: POST JSON-RPC messages');
       const body = await readBody(req);
       if (!body.ok) return reply(res, body.status, body.message);

@@ -3,7 +3,7 @@
 // controller, process node). A proposal the policy allows runs to a verified receipt; one it denies comes
 // back with every reason; one that needs a human waits with approval pending. Malformed calls, oversize
 // proposals and missing credentials get clear errors, and nothing is created.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -217,16 +217,20 @@ describe('bad input: clear errors, nothing created', () => {
 });
 
 describe('m87 mcp over streamable HTTP on loopback', () => {
-  it('serves the same tools at http://127.0.0.1:<port>/mcp with the agent\'s credentials', async () => {
+  it('serves the same tools at http://127.0.0.1:<port>/mcp with the agent\'s credentials, to a client with the token', async () => {
+    const tokenFile = join(dir, 'mcp.token');
     const child = await startChild({
       name: 'm87-mcp-http',
-      argv: [process.execPath, CLI_MAIN, 'mcp', '--http', '--listen', '127.0.0.1:0', '--kubeconfig', join(dir, 'casey.kubeconfig'), '--namespace', ns, '--agent', 'casey'],
+      argv: [process.execPath, CLI_MAIN, 'mcp', '--http', '--listen', '127.0.0.1:0', '--token-file', tokenFile, '--kubeconfig', join(dir, 'casey.kubeconfig'), '--namespace', ns, '--agent', 'casey'],
       logFile: join(dir, 'mcp-http.log'),
     });
     cleanups.push(() => child.stop());
     const url = (await child.waitForLog(/serving streamable HTTP on (http:\/\/127\.0\.0\.1:\d+\/mcp)/, 30_000))[1]!;
+    const stranger = new Client({ name: 'm87-e2e-http-stranger', version: '1.0.0' });
+    await expect(stranger.connect(new StreamableHTTPClientTransport(new URL(url)))).rejects.toThrow(/401|nauthorized/);
+    const token = readFileSync(tokenFile, 'utf8').trim();
     const client = new Client({ name: 'm87-e2e-http-agent', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+    await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
     cleanups.push(() => client.close());
     const status = await call(client, 'get_status', { name: `mcp-allow-${ctx.suffix}` });
     expect(status.isError, textOf(status)).toBeFalsy();
