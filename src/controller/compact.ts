@@ -9,7 +9,10 @@
 // - a Job whose result is recorded (status.phase Succeeded or Failed: final, the job reconciler never acts
 //   on it again): its metadata, spec.proposalRef, decisionRef, envelopeHash and the envelope's effects (the
 //   session ledger's history), and of its status phase, reason, message and the times; not the envelope,
-//   signature, receipt or conditions. The audit record GETs the live Job;
+//   signature, receipt or conditions. The audit record GETs the live Job. An unfinished Job stays whole: the
+//   job reconciler builds its Pod from the envelope and signature and checks both at each reconcile, and
+//   unfinished Jobs are only those waiting for or running a Pod (a few per second of arrivals), so taking
+//   the envelope out would cost a GET per reconcile to save little;
 // - a finished Proposal (status.phase in FINISHED_PHASES: nothing more happens to its tree): its metadata,
 //   spec.submittedBy, agent and summary, the proposal hash (computed from the spec it arrived with), and its
 //   status without the conditions' messages. The proposals controller does not derive a finished proposal's
