@@ -10,7 +10,7 @@ import { apiBackAfterOutage, localPlane, setupChaosEnv } from './support/env.ts'
 import { chaosCounts } from './support/mode.ts';
 import { assertSettledInvariants, DecisionPoller, waitForSettled } from './support/observe.ts';
 import { ScenarioReport } from './support/report.ts';
-import { burstNames, createBurst, type Created } from './support/workload.ts';
+import { burstNames, createBurst, noteApiOutage, type Created } from './support/workload.ts';
 
 const counts = chaosCounts().compaction;
 const report = new ScenarioReport('compaction');
@@ -94,6 +94,7 @@ describe.skipIf(plane === undefined)('etcd compacted while watches are open', as
       const restartedAt = performance.now();
       const apiBack = apiBackAfterOutage(plane);
       apiBack.catch(() => undefined); // awaited below
+      noteApiOutage(); // agents' 401/403 from the restarted API server are warming, not verdicts
       await plane.restartComponent('kube-apiserver', { signal: 'SIGKILL' });
       const back = await apiBack;
       report.sample('kube-apiserver killed → API answers again', back - restartedAt);

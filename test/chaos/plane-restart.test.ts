@@ -10,7 +10,7 @@ import { apiBackAfterOutage, localPlane, setupChaosEnv } from './support/env.ts'
 import { chaosCounts } from './support/mode.ts';
 import { assertSettledInvariants, DecisionPoller, waitForSettled } from './support/observe.ts';
 import { ScenarioReport } from './support/report.ts';
-import { burstNames, createBurst, type Created } from './support/workload.ts';
+import { burstNames, createBurst, noteApiOutage, type Created } from './support/workload.ts';
 
 const counts = chaosCounts().restart;
 const report = new ScenarioReport('restart');
@@ -54,6 +54,7 @@ describe.skipIf(plane === undefined)('kube-apiserver and etcd restarted during a
     // "Back": kube-apiserver answers again, or etcd is healthy again (the API server answered all along).
     const apiBack = component === 'kube-apiserver' ? apiBackAfterOutage(cp) : undefined;
     apiBack?.catch(() => undefined); // awaited below
+    noteApiOutage(); // agents' 401/403 from the restarted API server are warming, not verdicts
     await cp.restartComponent(component, { signal: 'SIGKILL', downtimeMs: 1000 });
     const back = apiBack !== undefined ? await apiBack : performance.now();
     report.sample(`${component} killed (down 1 s) → ${component} answers again`, back - killedAt);

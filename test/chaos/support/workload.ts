@@ -57,6 +57,20 @@ export function burstSpec(env: ChaosEnv, agent: Agent, template: Template, label
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * A freshly started API server answers 401/403 until its authentication and RBAC caches are filled, and an agent
+ * whose previous request succeeded may send its next one into exactly that window without ever seeing the outage
+ * itself. So the outage is remembered across calls and agents (and announced by a test that restarts the API
+ * server): 401/403 within this long after it are "still warming", not a verdict.
+ */
+const WARMING_MS = 30_000;
+let lastOutageAt = -Infinity;
+
+/** A test is about to restart the API server: treat 401/403 as warming for the next WARMING_MS. */
+export function noteApiOutage(): void {
+  lastOutageAt = performance.now();
+}
+
 /** Worth retrying: the API is down, restarting, overloaded, or a timeout. */
 function transient(err: unknown): boolean {
   const code = errorCode(err);
@@ -86,7 +100,6 @@ export async function createProposal(
 ): Promise<{ object: KubeObject; retries: number }> {
   const deadline = performance.now() + deadlineMs;
   const body = { apiVersion: API_VERSION, kind: 'Proposal', metadata: { name, namespace }, spec };
-  let outage = false;
   for (let retries = 0; ; retries++) {
     try {
       const object = await kubeRequest<KubeObject>(kc, { method: 'POST', path: resourcePath(PROPOSALS, { namespace }), body, timeoutMs: 15_000 });
@@ -96,9 +109,8 @@ export async function createProposal(
         const existing = await getObject(kc, PROPOSALS, { namespace, name });
         if (existing !== undefined && (existing.spec as { summary?: unknown }).summary === spec.summary) return { object: existing, retries };
       }
-      // A freshly started API server answers 401/403 until its authentication and RBAC caches are filled.
-      const warming = outage && (errorCode(err) === 401 || errorCode(err) === 403);
-      outage ||= transient(err);
+      if (transient(err)) noteApiOutage();
+      const warming = (errorCode(err) === 401 || errorCode(err) === 403) && performance.now() - lastOutageAt < WARMING_MS;
       if (!(transient(err) || warming) || performance.now() > deadline) throw err;
       await sleep(Math.min(1000, 100 * 2 ** Math.min(retries, 4)));
     }

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,7 +13,11 @@ describe("the bench runs the controller with the chart's NODE_OPTIONS", () => {
     const dir = mkdtempSync(join(tmpdir(), 'm87-chart-defaults-'));
     writeFileSync(join(dir, 'none.yaml'), 'controller:\n  extraArgs: []\n');
     writeFileSync(join(dir, 'bad.yaml'), 'controller:\n  nodeOptions: 12\n');
-    expect(chartControllerNodeOptions(join(dir, 'none.yaml'))).toBe('');
-    expect(() => chartControllerNodeOptions(join(dir, 'bad.yaml'))).toThrow(/controller.nodeOptions must be a string/);
+    try {
+      expect(chartControllerNodeOptions(join(dir, 'none.yaml'))).toBe('');
+      expect(() => chartControllerNodeOptions(join(dir, 'bad.yaml'))).toThrow(/controller.nodeOptions must be a string/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT, resolveBinary } from '../../../dev/cluster/binaries.ts';
 
@@ -18,8 +19,9 @@ export function ciValuesFiles(): string[] {
 }
 
 // helm keeps caches and repository config under $HOME by default; keep the tests' out of the user's.
+// Removed after each test file (a vitest worker is reused, so its 'exit' comes late or never: that leaked one per file).
 const helmHome = mkdtempSync(join(tmpdir(), 'm87-helm-home-'));
-process.on('exit', () => rmSync(helmHome, { recursive: true, force: true }));
+afterAll(() => rmSync(helmHome, { recursive: true, force: true }));
 
 export interface RunResult {
   status: number;

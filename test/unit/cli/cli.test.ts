@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -31,6 +31,7 @@ describe('m87 CLI', () => {
     const text = readFileSync('examples/proposal-allow.yaml', 'utf8').replace('  envelope:\n', '  envelope:\n    autonomyBudget:\n      maxSteps: 2.5\n');
     writeFileSync(join(dir, 'p.yaml'), text);
     const r = m87(['hash', '-f', join(dir, 'p.yaml')]);
+    rmSync(dir, { recursive: true, force: true });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('spec.envelope.autonomyBudget.maxSteps');
   });
