@@ -3,9 +3,12 @@
 //
 // A pooled keep-alive socket can be closed by the server (idle timeout, restart) just as a request is
 // written to it; the request then fails with ECONNRESET/EPIPE ("socket hang up") before any byte of a
-// response. The server never saw that request, so it is sent once more on a new connection — for every
-// method — and the pool's other idle sockets to that server are dropped too (they are likely as stale).
-// Any other failure, or one on a fresh socket, fails the request as before.
+// response. A reading request (GET, HEAD, OPTIONS) is then sent once more on a new connection, and the pool's
+// other idle sockets to that server are dropped (they are likely as stale). A write is not: the same failure
+// is what a server killed while it applied the request looks like, and replaying a create that was stored
+// answers AlreadyExists to the caller who made it (seen in the chaos tier when kube-apiserver was killed
+// mid-burst). The write fails as a transport error and its caller's own retry decides, as client-go replays
+// only GETs. Any other failure, or one on a fresh socket, fails the request.
 import type { Agent, ClientRequest, IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { poolOf } from './connection-pool.ts';
@@ -21,7 +24,7 @@ export interface TransportRequest {
   headers: Record<string, string>;
   body?: string | undefined;
   signal: AbortSignal;
-  /** Called right before the request (and a stale-socket retry) goes out; throw to cancel. */
+  /** Called right before the request (and a stale-socket replay of a read) goes out; throw to cancel. */
   fence?: (() => void) | undefined;
 }
 
@@ -36,10 +39,12 @@ export class KubeTransportError extends Error {
   }
 }
 
-/** How many requests were sent again after a stale pooled socket (for tests and diagnostics). */
+/** How many reads were sent again after a stale pooled socket (for tests and diagnostics). */
 export const transportStats = { staleRetries: 0 };
 
 const STALE_CODES = new Set(['ECONNRESET', 'EPIPE']);
+/** Methods that change nothing on the server, so a request that may have reached it can be sent again. */
+const REPLAYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 interface Attempt {
   response?: IncomingMessage;
@@ -88,7 +93,7 @@ export async function send(access: KubeAccess, req: TransportRequest): Promise<I
     req.fence?.();
     const a = await attempt(req, headers, agent);
     if (a.response) return a.response;
-    if (a.stale && n === 1) {
+    if (a.stale && n === 1 && REPLAYABLE_METHODS.has(req.method)) {
       transportStats.staleRetries++;
       dropIdleSockets(agent);
       continue;
