@@ -182,18 +182,28 @@ describe('controller killed with SIGKILL while it prunes', () => {
       report.count('audit records', recorded.length);
       report.count('trees recorded twice (killed between record and delete)', [...byUID.values()].filter((n) => n > 1).length);
       for (const n of finished) expect(byUID.get(uids.get(n) ?? ''), `audit record of ${n}`).toBeGreaterThanOrEqual(1);
-      const events = (await auditEvents(admin)).filter((e) => e.objectRef?.namespace === ns && e.verb === 'delete' && (e.responseStatus?.code ?? 0) < 300);
+      const allDeletes = (await auditEvents(admin)).filter((e) => e.objectRef?.namespace === ns && e.verb === 'delete');
+      const events = allDeletes.filter((e) => (e.responseStatus?.code ?? 0) < 300);
       const proposalDeletes = events.filter((e) => e.objectRef?.resource === 'proposals');
       expect(new Set(proposalDeletes.map((e) => e.objectRef?.name))).toEqual(finished);
+      // When a Pod went: its first successful DELETE. A DELETE in flight when its controller was killed can be
+      // applied while the API server records an error (the request's context was cancelled with the client),
+      // and then no DELETE of that Pod ever succeeds: its first DELETE of any outcome is when it went. (Had it
+      // failed for real, the Pod would have been deleted again later, successfully, and that time counts.)
       const podDeletedAt = new Map<string, number>();
-      for (const e of events) if (e.objectRef?.resource === 'pods') podDeletedAt.set(e.objectRef.name ?? '', Date.parse(e.stageTimestamp));
+      for (const e of [...events, ...allDeletes]) {
+        const name = e.objectRef?.name ?? '';
+        if (e.objectRef?.resource === 'pods' && !podDeletedAt.has(name)) podDeletedAt.set(name, Date.parse(e.stageTimestamp));
+      }
+      const podDeletes = (name: string): string =>
+        JSON.stringify(allDeletes.filter((e) => e.objectRef?.resource === 'pods' && e.objectRef.name === name).map((e) => [e.user.username, e.responseStatus?.code, e.stageTimestamp]));
       let npDeletes = 0;
       for (const e of events) {
         if (e.objectRef?.resource !== 'networkpolicies' || e.user.username !== 'admin') continue;
         npDeletes++;
         const podAt = podDeletedAt.get(e.objectRef.name ?? '');
         expect(podAt, `Pod ${e.objectRef.name ?? ''} deleted before its NetworkPolicy`).toBeDefined();
-        expect(Date.parse(e.stageTimestamp)).toBeGreaterThanOrEqual(podAt!);
+        expect(Date.parse(e.stageTimestamp), `NetworkPolicy ${e.objectRef.name ?? ''} deleted at ${e.stageTimestamp}; its Pod's DELETEs: ${podDeletes(e.objectRef.name ?? '')}`).toBeGreaterThanOrEqual(podAt!);
       }
       report.count('NetworkPolicies deleted by the controller (after their Pod)', npDeletes);
       // Rate: of the last controller's deletions, any n within t seconds stay within burst + rate × t (+1 slack).
