@@ -3,8 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, inject } from 'vitest';
 import type { UserContext } from '../../dev/cluster/identities.ts';
+import { planeLayout } from '../../dev/cluster/layout.ts';
 import { waitUntil } from '../../dev/cluster/probe.ts';
 import type { ServiceAccountTokenOptions } from '../../dev/cluster/service-account.ts';
+import { logTail } from '../../dev/cluster/supervisor.ts';
 import { serviceAccountKubeConfig as requestServiceAccountKubeConfig } from '../../dev/cluster/service-account.ts';
 import type { M87ClusterInfo } from './cluster-global-setup.ts';
 import { TEST_RUN_LABEL } from './namespaces.ts';
@@ -68,17 +70,24 @@ export async function testNamespace(prefix: string): Promise<string> {
       if (!(error instanceof ApiException && error.code === 404)) throw error;
     }
   });
-  await waitFor(
-    async () => {
-      try {
-        return await core.readNamespacedServiceAccount({ name: 'default', namespace: name });
-      } catch (error) {
-        if (error instanceof ApiException && error.code === 404) return undefined;
-        throw error;
-      }
-    },
-    { what: `the default ServiceAccount of namespace ${name}` },
-  );
+  try {
+    await waitFor(
+      async () => {
+        try {
+          return await core.readNamespacedServiceAccount({ name: 'default', namespace: name });
+        } catch (error) {
+          if (error instanceof ApiException && error.code === 404) return undefined;
+          throw error;
+        }
+      },
+      { what: `the default ServiceAccount of namespace ${name}` },
+    );
+  } catch (error) {
+    // kube-controller-manager makes it: what it was doing is the diagnosis (on the local plane).
+    const stateDir = clusterInfo().stateDir;
+    const tail = stateDir === null || stateDir === undefined ? '' : logTail(planeLayout(stateDir).logFile('kube-controller-manager'), 40);
+    throw new Error(`${(error as Error).message}${tail === '' ? '' : `\nkube-controller-manager log (last lines):\n${tail}`}`, { cause: error });
+  }
   return name;
 }
 
