@@ -38,10 +38,16 @@ const ns = env.namespace;
 const dir = mkdtempSync(join(tmpdir(), 'm87-prune-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const auditFile = join(dir, 'audit.jsonl');
-// A kill lands right after any retention step. (Kills used to alternate between job resources and trees, counting
-// only lines of one kind: the other kind's work went on uncounted, and in the long form two controllers did all
-// of it, leaving 8 of 10 kills idle and the last controller nothing to do.)
-const KILL_LINES = new Set(['Deleted the Pod of a finished job', 'Deleted the NetworkPolicy of a finished job', 'Audit record', 'Deleted a proposal tree']);
+// Kills alternate between the two kinds of retention work (job Pods/NetworkPolicies, trees), each landing right
+// after a random number of lines of its kind; and no controller lives past MAX_STEPS_PER_LIFE retention steps of
+// either kind, so the work outlasts the kills. (Without that bound the kind not counted went on uncounted: in the
+// long form two controllers did all of it, 8 of 10 kills were idle and the last controller had nothing to do.)
+const KILL_LINES = [
+  new Set(['Deleted the Pod of a finished job', 'Deleted the NetworkPolicy of a finished job']),
+  new Set(['Audit record', 'Deleted a proposal tree']),
+];
+const RETENTION_LINES = new Set(KILL_LINES.flatMap((kind) => [...kind]));
+const MAX_STEPS_PER_LIFE = 12;
 
 // Trees finish 60 s after the last event at the earliest (the rate window; the session window is 1 s here).
 await kubeRequest(admin, {
@@ -124,7 +130,15 @@ describe('controller killed with SIGKILL while it prunes', () => {
       for (let k = 0; k < counts.kills; k++) {
         const proc = new ControllerProcess({ env, label: `prune-${k}`, identity: IDENTITY, lease: LEASE, extraArgs: ['--audit-file', auditFile, '--retention-rate', '8'] });
         const target = 1 + Math.floor(random() * 8);
-        const killed = proc.killAtLine((l: LogLine) => KILL_LINES.has(l.msg ?? '') && (l.namespace === ns || l.audit !== undefined), target);
+        const kind = KILL_LINES[k % 2]!;
+        let ofKind = 0;
+        let steps = 0;
+        const killed = proc.killAtLine((l: LogLine) => {
+          if (!RETENTION_LINES.has(l.msg ?? '') || !(l.namespace === ns || l.audit !== undefined)) return false;
+          steps++;
+          if (kind.has(l.msg ?? '')) ofKind++;
+          return ofKind >= target || steps >= MAX_STEPS_PER_LIFE;
+        }, 1);
         const idle = (async () => {
           for (;;) {
             await sleep(250);
