@@ -38,16 +38,12 @@ const ns = env.namespace;
 const dir = mkdtempSync(join(tmpdir(), 'm87-prune-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const auditFile = join(dir, 'audit.jsonl');
-// Kills alternate between the two kinds of retention work (job Pods/NetworkPolicies, trees), each landing right
-// after a random number of lines of its kind; and no controller lives past MAX_STEPS_PER_LIFE retention steps of
-// either kind, so the work outlasts the kills. (Without that bound the kind not counted went on uncounted: in the
-// long form two controllers did all of it, 8 of 10 kills were idle and the last controller had nothing to do.)
-const KILL_LINES = [
-  new Set(['Deleted the Pod of a finished job', 'Deleted the NetworkPolicy of a finished job']),
-  new Set(['Audit record', 'Deleted a proposal tree']),
-];
-const RETENTION_LINES = new Set(KILL_LINES.flatMap((kind) => [...kind]));
-const MAX_STEPS_PER_LIFE = 12;
+// The retention steps a kill can land right after (job resources go before their trees). Each controller is
+// killed after a random number of them, about the whole work's share per life, so the kills spread over it, both
+// kinds included. (Counting one kind per life let the other kind go on uncounted: in the long form two
+// controllers did all of the work, 8 of 10 kills were idle and the last controller had nothing to do; a small
+// fixed bound per life never reached the trees, which come after every job's Pod and NetworkPolicy.)
+const RETENTION_LINES = new Set(['Deleted the Pod of a finished job', 'Deleted the NetworkPolicy of a finished job', 'Audit record', 'Deleted a proposal tree']);
 
 // Trees finish 60 s after the last event at the earliest (the rate window; the session window is 1 s here).
 await kubeRequest(admin, {
@@ -121,7 +117,10 @@ describe('controller killed with SIGKILL while it prunes', () => {
     const finished = new Set(names.filter((n) => templates.get(n) !== 'human'));
     report.count('trees to prune', finished.size);
     report.count('trees awaiting approval (never pruned)', names.length - finished.size);
-    report.count('job Pods (and NetworkPolicies) to delete', names.filter((n) => templates.get(n) === 'allow').length);
+    const jobPods = names.filter((n) => templates.get(n) === 'allow').length;
+    report.count('job Pods (and NetworkPolicies) to delete', jobPods);
+    // Two lines per job (Pod, NetworkPolicy) and per tree (audit record, deletion), shared by the kills and the last life.
+    const stepsPerLife = Math.max(1, Math.floor((2 * jobPods + 2 * finished.size) / (counts.kills + 1)));
 
     // The rate window (60 s) protects every tree that long after it finished.
     await sleep(Math.max(0, lastFinish + 62_000 - Date.now()));
@@ -129,16 +128,8 @@ describe('controller killed with SIGKILL while it prunes', () => {
     await report.step(`kill the controller ${counts.kills} times while it prunes`, async () => {
       for (let k = 0; k < counts.kills; k++) {
         const proc = new ControllerProcess({ env, label: `prune-${k}`, identity: IDENTITY, lease: LEASE, extraArgs: ['--audit-file', auditFile, '--retention-rate', '8'] });
-        const target = 1 + Math.floor(random() * 8);
-        const kind = KILL_LINES[k % 2]!;
-        let ofKind = 0;
-        let steps = 0;
-        const killed = proc.killAtLine((l: LogLine) => {
-          if (!RETENTION_LINES.has(l.msg ?? '') || !(l.namespace === ns || l.audit !== undefined)) return false;
-          steps++;
-          if (kind.has(l.msg ?? '')) ofKind++;
-          return ofKind >= target || steps >= MAX_STEPS_PER_LIFE;
-        }, 1);
+        const target = 1 + Math.floor(random() * stepsPerLife * 2);
+        const killed = proc.killAtLine((l: LogLine) => RETENTION_LINES.has(l.msg ?? '') && (l.namespace === ns || l.audit !== undefined), target);
         const idle = (async () => {
           for (;;) {
             await sleep(250);
