@@ -3,11 +3,9 @@
 // identity was never refused, instead of trusting what the client chose to log.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { planeLayout } from '../../dev/cluster/layout.ts';
 import { kubeRequest } from '../../src/runtime/kube-http.ts';
-import { clusterInfo, waitFor } from './kube.ts';
+import { testPlaneLayout, waitFor } from './kube.ts';
 
 export interface AuditEvent {
   readonly auditID: string;
@@ -21,8 +19,7 @@ export interface AuditEvent {
 
 /** The audit log of the test cluster (the plane started by the run, or the `npm run cluster` plane). */
 export function auditLogPath(): string {
-  const info = clusterInfo();
-  return planeLayout(info.stateDir ?? dirname(info.kubeconfigPath)).auditLog;
+  return testPlaneLayout().auditLog;
 }
 
 function readEvents(path: string): AuditEvent[] {

@@ -1,9 +1,10 @@
 // Helpers for tests that talk to the real control plane started by cluster-global-setup.ts.
 import { randomBytes } from 'node:crypto';
+import { dirname } from 'node:path';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, inject } from 'vitest';
 import type { UserContext } from '../../dev/cluster/identities.ts';
-import { planeLayout } from '../../dev/cluster/layout.ts';
+import { planeLayout, type PlaneLayout } from '../../dev/cluster/layout.ts';
 import { waitUntil } from '../../dev/cluster/probe.ts';
 import type { ServiceAccountTokenOptions } from '../../dev/cluster/service-account.ts';
 import { logTail } from '../../dev/cluster/supervisor.ts';
@@ -15,6 +16,12 @@ export function clusterInfo(): M87ClusterInfo {
   const info = inject('m87Cluster');
   if (info === undefined) throw new Error('no m87Cluster provided: run this file in the integration or e2e project');
   return info;
+}
+
+/** The files of the test cluster's plane (the plane started by the run, or the `npm run cluster` plane). */
+export function testPlaneLayout(): PlaneLayout {
+  const info = clusterInfo();
+  return planeLayout(info.stateDir ?? dirname(info.kubeconfigPath));
 }
 
 /** A KubeConfig for a static identity: admin (system:masters), alice, bob (m87:approvers), viewer. */
@@ -84,8 +91,7 @@ export async function testNamespace(prefix: string): Promise<string> {
     );
   } catch (error) {
     // kube-controller-manager makes it: what it was doing is the diagnosis (on the local plane).
-    const stateDir = clusterInfo().stateDir;
-    const tail = stateDir === null || stateDir === undefined ? '' : logTail(planeLayout(stateDir).logFile('kube-controller-manager'), 40);
+    const tail = logTail(testPlaneLayout().logFile('kube-controller-manager'), 40);
     throw new Error(`${(error as Error).message}${tail === '' ? '' : `\nkube-controller-manager log (last lines):\n${tail}`}`, { cause: error });
   }
   return name;
