@@ -187,26 +187,35 @@ describe('controller killed with SIGKILL while it prunes', () => {
       for (const n of finished) expect(byUID.get(uids.get(n) ?? ''), `audit record of ${n}`).toBeGreaterThanOrEqual(1);
       const allDeletes = (await auditEvents(admin)).filter((e) => e.objectRef?.namespace === ns && e.verb === 'delete');
       const events = allDeletes.filter((e) => (e.responseStatus?.code ?? 0) < 300);
-      const proposalDeletes = events.filter((e) => e.objectRef?.resource === 'proposals');
-      expect(new Set(proposalDeletes.map((e) => e.objectRef?.name))).toEqual(finished);
-      // When a Pod went: its first successful DELETE. A DELETE in flight when its controller was killed can be
-      // applied while the API server records an error (the request's context was cancelled with the client),
-      // and then no DELETE of that Pod ever succeeds: its first DELETE of any outcome is when it went. (Had it
-      // failed for real, the Pod would have been deleted again later, successfully, and that time counts.)
-      const podDeletedAt = new Map<string, number>();
-      for (const e of [...events, ...allDeletes]) {
-        const name = e.objectRef?.name ?? '';
-        if (e.objectRef?.resource === 'pods' && !podDeletedAt.has(name)) podDeletedAt.set(name, Date.parse(e.stageTimestamp));
+      // When an object went: its first successful DELETE. A DELETE in flight when its controller was killed can be
+      // applied while the API server records an error (the request's context was cancelled with the client), and
+      // then no DELETE of that object ever succeeds: its first DELETE of any outcome is when it went. (Had it
+      // failed for real, the object would have been deleted again later, successfully, and that time counts.)
+      const deletedAt = (resource: string): Map<string, number> => {
+        const at = new Map<string, number>();
+        for (const e of [...events, ...allDeletes]) {
+          const name = e.objectRef?.name ?? '';
+          if (e.objectRef?.resource === resource && !at.has(name)) at.set(name, Date.parse(e.stageTimestamp));
+        }
+        return at;
+      };
+      const deletesOf = (resource: string, name: string): string =>
+        JSON.stringify(allDeletes.filter((e) => e.objectRef?.resource === resource && e.objectRef.name === name).map((e) => [e.user.username, e.responseStatus?.code, e.stageTimestamp]));
+      // Only finished trees were ever sent a DELETE, each after its first audit record (recordedAt is to the second).
+      const proposalDeletedAt = deletedAt('proposals');
+      expect(new Set(proposalDeletedAt.keys())).toEqual(finished);
+      for (const [name, at] of proposalDeletedAt) {
+        const first = Math.min(...recorded.filter((r) => r.proposal.uid === uids.get(name)).map((r) => Date.parse(r.recordedAt)));
+        expect(at, `Proposal ${name} deleted at ${new Date(at).toISOString()}, recorded at ${new Date(first).toISOString()}; its DELETEs: ${deletesOf('proposals', name)}`).toBeGreaterThanOrEqual(first);
       }
-      const podDeletes = (name: string): string =>
-        JSON.stringify(allDeletes.filter((e) => e.objectRef?.resource === 'pods' && e.objectRef.name === name).map((e) => [e.user.username, e.responseStatus?.code, e.stageTimestamp]));
+      const podDeletedAt = deletedAt('pods');
       let npDeletes = 0;
       for (const e of events) {
         if (e.objectRef?.resource !== 'networkpolicies' || e.user.username !== 'admin') continue;
         npDeletes++;
         const podAt = podDeletedAt.get(e.objectRef.name ?? '');
         expect(podAt, `Pod ${e.objectRef.name ?? ''} deleted before its NetworkPolicy`).toBeDefined();
-        expect(Date.parse(e.stageTimestamp), `NetworkPolicy ${e.objectRef.name ?? ''} deleted at ${e.stageTimestamp}; its Pod's DELETEs: ${podDeletes(e.objectRef.name ?? '')}`).toBeGreaterThanOrEqual(podAt!);
+        expect(Date.parse(e.stageTimestamp), `NetworkPolicy ${e.objectRef.name ?? ''} deleted at ${e.stageTimestamp}; its Pod's DELETEs: ${deletesOf('pods', e.objectRef.name ?? '')}`).toBeGreaterThanOrEqual(podAt!);
       }
       report.count('NetworkPolicies deleted by the controller (after their Pod)', npDeletes);
       // Rate: of the last controller's deletions, any n within t seconds stay within burst + rate × t (+1 slack).
