@@ -12,6 +12,8 @@
 // touching anyone else's connections.
 import type { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { accessOf, KubeAccess, type KubeClient, type TlsMaterial } from './kube-access.ts';
 
@@ -23,6 +25,13 @@ const RENEW_AFTER_MS = 5 * 60_000;
 const RETIRED_CLOSE_AFTER_MS = 15 * 60_000;
 /** TCP keep-alive probes on idle pooled sockets (as client-go: 30 s). */
 const KEEPALIVE_INITIAL_DELAY_MS = 30_000;
+/**
+ * A pooled socket idle this long is closed by us. kube-apiserver closes connections idle for 90 s; a request
+ * written to a socket at the instant the server closes it fails before any answer, and a write cannot be sent
+ * again safely (kube-transport.ts). Closing first leaves that race to sockets the server closed for other
+ * reasons (a restart). 60 s also stays under the idle timeouts of common load balancers in front of it.
+ */
+export const IDLE_SOCKET_CLOSE_MS = 60_000;
 
 function sameMaterial(a: TlsMaterial, b: TlsMaterial): boolean {
   const eq = (x: Buffer | undefined, y: Buffer | undefined): boolean => (x === undefined ? y === undefined : y !== undefined && x.equals(y));
@@ -57,7 +66,7 @@ export class ConnectionPool {
     const old = this.#agent;
     const https = this.#access.server.startsWith('https:');
     const options = { keepAlive: true, keepAliveMsecs: KEEPALIVE_INITIAL_DELAY_MS, scheduling: 'lifo' as const };
-    this.#agent = https ? new HttpsAgent({ ...options, ...definedOnly(material) }) : new HttpAgentClass(options);
+    this.#agent = closeIdleSockets(https ? new HttpsAgent({ ...options, ...definedOnly(material) }) : new HttpAgentClass(options), IDLE_SOCKET_CLOSE_MS);
     this.#material = material;
     if (old !== undefined) {
       // Requests in flight (long watches) finish on the old Agent; it is destroyed later.
@@ -77,6 +86,26 @@ export class ConnectionPool {
     this.#retired.clear();
     this.#agent = undefined;
   }
+}
+
+/**
+ * Makes agent close a pooled socket once it has been idle (free) for idleMs; a socket in use has no timeout
+ * (a watch may be quiet for minutes). Node's own `timeout` option would also arm the timer on sockets in use.
+ */
+export function closeIdleSockets<A extends HttpAgent>(agent: A, idleMs: number): A {
+  const keepSocketAlive = agent.keepSocketAlive.bind(agent) as (socket: Duplex) => boolean;
+  const reuseSocket = agent.reuseSocket.bind(agent);
+  // Node's Agent destroys a free socket when it times out (it listens for 'timeout' on every socket it made).
+  agent.keepSocketAlive = (socket: Duplex): boolean => {
+    const keep = keepSocketAlive(socket);
+    if (keep && socket instanceof Socket) socket.setTimeout(idleMs);
+    return keep;
+  };
+  agent.reuseSocket = (socket, request) => {
+    if (socket instanceof Socket) socket.setTimeout(0);
+    reuseSocket(socket, request);
+  };
+  return agent;
 }
 
 function definedOnly(material: TlsMaterial): Record<string, unknown> {

@@ -1,14 +1,15 @@
 // The runtime's HTTP transport to the API server: Node's built-in node:https / node:http on the KubeAccess's
 // keep-alive pool (connection-pool.ts). kube-http.ts builds requests and reads answers on top of it.
 //
-// A pooled keep-alive socket can be closed by the server (idle timeout, restart) just as a request is
-// written to it; the request then fails with ECONNRESET/EPIPE ("socket hang up") before any byte of a
-// response. A reading request (GET, HEAD, OPTIONS) is then sent once more on a new connection, and the pool's
-// other idle sockets to that server are dropped (they are likely as stale). A write is not: the same failure
-// is what a server killed while it applied the request looks like, and replaying a create that was stored
-// answers AlreadyExists to the caller who made it (seen in the chaos tier when kube-apiserver was killed
-// mid-burst). The write fails as a transport error and its caller's own retry decides, as client-go replays
-// only GETs. Any other failure, or one on a fresh socket, fails the request.
+// A pooled keep-alive socket can be closed by the server (a restart; or its idle timeout, though the pool
+// closes idle sockets first) just as a request is written to it; the request then fails with
+// ECONNRESET/EPIPE ("socket hang up") before any byte of a response. A reading request (GET, HEAD, OPTIONS)
+// is then sent once more on a new connection, and the pool's other idle sockets to that server are dropped
+// (they are likely as stale). A write is not: the same failure is what a server killed while it applied the
+// request looks like, and replaying a create that was stored answers AlreadyExists to the caller who made it
+// (seen in the chaos tier when kube-apiserver was killed mid-burst). The write fails as a transport error and
+// its caller's own retry decides, as client-go replays only GETs. Any other failure, or one on a fresh socket,
+// fails the request.
 import type { Agent, ClientRequest, IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { poolOf } from './connection-pool.ts';

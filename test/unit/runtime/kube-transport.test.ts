@@ -1,12 +1,12 @@
 // The runtime's transport (node:http/https, one keep-alive pool per KubeAccess) against real loopback servers:
 // pooling, the one retry after a stale pooled socket, errors, and TLS with a client certificate.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, Agent as HttpAgent, get as httpGet, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../../dev/cluster/pki.ts';
-import { closeConnections, hasConnectionPool, withOwnConnections } from '../../../src/runtime/connection-pool.ts';
+import { closeConnections, closeIdleSockets, hasConnectionPool, withOwnConnections } from '../../../src/runtime/connection-pool.ts';
 import { KubeAccess, staticCredentials } from '../../../src/runtime/kube-access.ts';
 import { errorCode, errorReason, isConflict, isNotFound, KubeApiError, kubeRequest, streamWatch } from '../../../src/runtime/kube-http.ts';
 import { KubeTransportError, transportStats } from '../../../src/runtime/kube-transport.ts';
@@ -111,6 +111,39 @@ describe('kube transport (node:http, one keep-alive pool per KubeAccess)', () =>
       await kubeRequest(a, { method: 'GET', path: '/prime' });
     }
     expect(transportStats.staleRetries - before).toBe(2);
+  });
+
+  it('closes a pooled socket idle longer than its limit, before the server would; a slow answer keeps its socket', async () => {
+    const closed: number[] = [];
+    let opened = 0;
+    const server = await loopback((req, res) => setTimeout(() => json(res, 200, { url: req.url }), req.url === '/slow' ? 300 : 0));
+    for (const s of servers) s.on('connection', (socket: Socket) => ((opened += 1), socket.on('close', () => closed.push(performance.now()))));
+    const agent = closeIdleSockets(new HttpAgent({ keepAlive: true }), 150);
+    /** Whether the request went out on a pooled socket, and that socket's timeout while it was in use. */
+    const get = (path: string): Promise<[reused: boolean, timeoutInUse: number | undefined]> =>
+      new Promise((resolve, reject) => {
+        const r = httpGet(`${server.url}${path}`, { agent }, (res) => {
+          const timeoutInUse = res.socket.timeout ?? 0;
+          res.resume();
+          res.on('end', () => resolve([r.reusedSocket, timeoutInUse]));
+        });
+        r.on('error', reject);
+      });
+    try {
+      expect(await get('/fast')).toEqual([false, 0]);
+      // Pooled again, then in use for longer than the idle limit: a socket in use has no timeout.
+      expect(await get('/slow')).toEqual([true, 0]);
+      expect(opened).toBe(1);
+      // Idle past the limit: our side closed it, so the next request opens a new connection (nothing stale).
+      const idleFrom = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(closed).toHaveLength(1);
+      expect(closed[0]! - idleFrom).toBeGreaterThanOrEqual(100);
+      expect(await get('/fast')).toEqual([false, 0]);
+      expect(opened).toBe(2);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('does not retry a reset on a fresh connection, and retries a stale socket only once', async () => {
