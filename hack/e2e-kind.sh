@@ -8,6 +8,13 @@
 # control plane and process node instead (DESIGN §8). This script is for hosts with Docker and for
 # .github/workflows/e2e-kind.yaml.
 #
+# OUT OF DATE, NOT RUN SINCE THE TOOL CATALOGUE: its smoke proposal names the built-in `run_tests` tool, which
+# is gone (steps now name Tool objects, each run in its own tool image), and it loads only the m87 image into
+# kind, not the tool images (`npm run image -- --tools` builds them offline). It needs rework on a host with
+# Docker; until then the workflow runs only when started by hand. What it was for — the chart's controller
+# in-cluster, job Pods in real containers, NetworkPolicy enforced by a real CNI — runs in `npm test`'s e2e-real
+# tier on the project's own real node (containerd, kubelet, kube-router; docs/real-node.md).
+#
 # Needs: docker, kind >= v0.24, kubectl, helm 3, Node 24 (via hack/env.sh). Environment knobs:
 #   M87_KIND_CLUSTER   kind cluster name                    (default m87-e2e)
 #   M87_IMAGE          image reference to build and load    (default ghcr.io/m87/m87:e2e)
