@@ -57,7 +57,9 @@ export class StringTable {
     if (list.length === 0 || list.length > MAX_SHARED_LIST) return undefined;
     for (const v of list) if (typeof v !== 'string' || v.length > this.#maxLength) return undefined;
     const strings = list as readonly string[];
-    const key = strings.join('\u0000');
+    // The key must tell every two lists apart: a separator joined key does not (['a\0b'] and ['a', 'b'], or
+    // ['\0'] and ['', ''], were one key, and an agent's list then stood in the cache for another proposal's).
+    const key = JSON.stringify(strings);
     const known = this.#lists.get(key);
     if (known !== undefined) return known;
     if (this.#lists.size >= this.#capacity) this.#lists.clear();

@@ -1,9 +1,11 @@
 // One copy of each repeated string in the controller's caches (string-table.ts).
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CACHE_STRINGS, CACHE_TRANSFORMS } from '../../../src/controller/informers.ts';
+import { parseProposal } from '../../../src/controller/parse.ts';
 import { StringTable } from '../../../src/controller/string-table.ts';
 import type { KubeObject } from '../../../src/runtime/resource.ts';
-import { decisionFor } from './fixtures.ts';
+import { decisionFor, spec } from './fixtures.ts';
 
 describe('StringTable', () => {
   it('returns the first copy of a string for every later equal one, and leaves the graph otherwise as it was', () => {
@@ -46,6 +48,35 @@ describe('StringTable', () => {
     expect(a.mixed).toEqual(['x', { y: 'z' }]);
     const long = Array.from({ length: 9 }, (_, i) => `e${i}`);
     expect(table.internAll({ long }).long).toBe(long);
+  });
+
+  it('never changes a value: lists that join to the same text stay apart (NUL inside, empty strings)', () => {
+    const table = new StringTable();
+    table.internAll({ observations: ['READ_REPO\u0000RUN_TESTS'], other: ['\u0000'] });
+    const later = table.internAll({ effects: ['READ_REPO', 'RUN_TESTS'], other: ['', ''] });
+    expect(later).toEqual({ effects: ['READ_REPO', 'RUN_TESTS'], other: ['', ''] });
+    // Any sequence of graphs, over an alphabet that makes such lists likely: each comes out as it went in.
+    fc.assert(
+      fc.property(fc.array(fc.array(fc.array(fc.constantFrom('', '\u0000', 'a', 'a\u0000', '\u0000a', '"', ','), { maxLength: 3 }).map((parts) => parts.join('')), { maxLength: 5 }), { maxLength: 8 }), (lists) => {
+        const t = new StringTable();
+        for (const list of lists) expect(t.internAll({ list: [...list], nested: { list: [...list] } })).toEqual({ list, nested: { list } });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("an agent's list never stands in the cache for another proposal's: the cached Proposal hashes as its parse", () => {
+    const proposal = (name: string, overrides: Parameters<typeof spec>[0]): KubeObject =>
+      JSON.parse(JSON.stringify({ apiVersion: 'governance.m87.io/v1alpha1', kind: 'Proposal', metadata: { name, namespace: 'team-a', uid: `uid-${name}`, resourceVersion: '1' }, spec: spec(overrides) })) as KubeObject;
+    // First in the cache: an observation list whose text is the other proposal's effects joined with NUL.
+    CACHE_TRANSFORMS.proposals(proposal('first', { truthAccount: { observations: ['READ_REPO\u0000RUN_TESTS'], claims: [] } }));
+    const victim = proposal('victim', { effects: ['READ_REPO', 'RUN_TESTS'] });
+    const direct = parseProposal(structuredClone(victim));
+    const cached = parseProposal(CACHE_TRANSFORMS.proposals(victim));
+    expect(direct.ok && cached.ok).toBe(true);
+    if (!direct.ok || !cached.ok) return;
+    expect(cached.value.proposal.spec.effects).toEqual(['READ_REPO', 'RUN_TESTS']);
+    expect(cached.value.hash).toBe(direct.value.hash);
   });
 
   it('leaves frozen parts alone (they are shared already)', () => {
