@@ -5,6 +5,7 @@ import { CACHE_STRINGS, CACHE_TRANSFORMS } from '../../../src/controller/informe
 import { parseProposal } from '../../../src/controller/parse.ts';
 import { StringTable } from '../../../src/controller/string-table.ts';
 import type { KubeObject } from '../../../src/runtime/resource.ts';
+import { proposalArb } from '../../chaos/support/proposal-arbitrary.ts';
 import { decisionFor, spec } from './fixtures.ts';
 
 describe('StringTable', () => {
@@ -77,6 +78,26 @@ describe('StringTable', () => {
     if (!direct.ok || !cached.ok) return;
     expect(cached.value.proposal.spec.effects).toEqual(['READ_REPO', 'RUN_TESTS']);
     expect(cached.value.hash).toBe(direct.value.hash);
+  });
+
+  it('the Proposal cache transform never changes what is decided: generated Proposals, one table, parse and hash as uncached', () => {
+    // The chaos fuzz's Proposals (unicode, NUL, limits, path tricks), each cached after the others in a fresh table.
+    fc.assert(
+      fc.property(fc.array(proposalArb('casey', ['system:serviceaccount:a:casey', 'system:serviceaccount:b:other']), { minLength: 2, maxLength: 12 }), (generated) => {
+        const table = new StringTable();
+        generated.forEach((g, i) => {
+          const obj = JSON.parse(JSON.stringify({ apiVersion: 'governance.m87.io/v1alpha1', kind: 'Proposal', metadata: { name: `p-${i}`, namespace: 'ns', uid: `u-${i}`, resourceVersion: '1' }, spec: g.spec ?? null })) as KubeObject;
+          const direct = parseProposal(structuredClone(obj));
+          const cached = parseProposal(table.internAll(CACHE_TRANSFORMS.proposals(obj)));
+          expect(cached.ok).toBe(direct.ok);
+          if (direct.ok && cached.ok) {
+            expect(cached.value.hash).toBe(direct.value.hash);
+            expect(cached.value.proposal.spec).toEqual(direct.value.proposal.spec);
+          }
+        });
+      }),
+      { numRuns: 150 },
+    );
   });
 
   it('leaves frozen parts alone (they are shared already)', () => {
