@@ -206,11 +206,18 @@ export class Decider {
         },
         spec: decisionSpecFrom(input, evaluation),
       };
-      const { object, created } = await createIfAbsent<KubeObject>(this.#s.kc, DECISIONS, decision, {
-        fence: ctx.fence,
-        fieldManager: FIELD_MANAGER,
-        signal: ctx.signal,
-      });
+      const inFlight = this.#s.ledger.deciding(c.namespace, c.name, c.uid);
+      let written: Awaited<ReturnType<typeof createIfAbsent<KubeObject>>>;
+      try {
+        written = await createIfAbsent<KubeObject>(this.#s.kc, DECISIONS, decision, {
+          fence: ctx.fence,
+          fieldManager: FIELD_MANAGER,
+          signal: ctx.signal,
+        });
+      } finally {
+        inFlight.done();
+      }
+      const { object, created } = written;
       const facts = decisionFacts(object);
       if (!facts || facts.proposalUID !== c.uid) {
         // A Decision of an earlier Proposal with this name still exists (the garbage collector removes it).

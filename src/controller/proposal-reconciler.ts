@@ -262,6 +262,8 @@ export class ProposalReconciler {
     const decisionUID = view.metadata.uid ?? '';
     let obj = this.#d.ledger.fullDecision(p.namespace, p.name, p.uid, decisionUID);
     if (obj === undefined) {
+      // Our own create's response is still on its way (its watch event came first): it brings the whole one.
+      if (this.#d.ledger.isDeciding(p.namespace, p.name, p.uid)) return undefined;
       obj = await getObject(this.#d.kc, DECISIONS, { namespace: p.namespace, name: view.metadata.name ?? p.name }, { signal: ctx.signal });
       if (obj?.metadata.uid !== decisionUID) {
         log.info({ decisionUID }, 'The Decision read from the server is not the cached one; not minting yet');

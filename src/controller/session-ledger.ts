@@ -110,6 +110,13 @@ export class SessionLedger {
    * not held: its approval may take hours (or never come), and its minting reads the Decision from the server.
    */
   readonly #unminted = new Map<string, Pending<DecisionFacts>>();
+  /**
+   * key → proposal UID, while our create of its Decision is in flight. The watch event of the new Decision can
+   * arrive before the create's response: a reconcile it triggers then finds neither the whole Decision here nor
+   * an envelope in the cache, and must not read it back from the server — recordDecision follows at once and
+   * the decisions controller queues the proposal again.
+   */
+  readonly #deciding = new Map<string, string>();
 
   /** `now` is the controller's clock (epoch ms). */
   constructor(decisions: Informer<KubeObject>, jobs: Informer<KubeObject>, now: () => number) {
@@ -129,6 +136,22 @@ export class SessionLedger {
       onUpdate: (_old, obj) => this.#forgetJob(obj),
       onDelete: (obj) => this.#forgetJob(obj),
     });
+  }
+
+  /** Marks the Decision create of this proposal incarnation as in flight until `done` is called. */
+  deciding(namespace: string, name: string, proposalUID: string): { done(): void } {
+    const key = keyOf(namespace, name);
+    this.#deciding.set(key, proposalUID);
+    return {
+      done: () => {
+        if (this.#deciding.get(key) === proposalUID) this.#deciding.delete(key);
+      },
+    };
+  }
+
+  /** Whether our Decision create for this proposal incarnation is in flight. */
+  isDeciding(namespace: string, name: string, proposalUID: string): boolean {
+    return this.#deciding.get(keyOf(namespace, name)) === proposalUID;
   }
 
   /** Remember a Decision we created (or found) until the informer has it. */
