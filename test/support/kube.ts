@@ -87,7 +87,10 @@ export async function testNamespace(prefix: string): Promise<string> {
           throw error;
         }
       },
-      { what: `the default ServiceAccount of namespace ${name}` },
+      // Normally at once. After the API server was restarted several times in a row (the chaos tier's long
+      // form), kube-controller-manager's reflectors back off before listing again (client-go: up to 30 s, with
+      // jitter up to twice that), and its serviceaccounts controller sees the new namespace only then.
+      { what: `the default ServiceAccount of namespace ${name}`, timeoutMs: 90_000 },
     );
   } catch (error) {
     // kube-controller-manager makes it: what it was doing is the diagnosis (on the local plane).
