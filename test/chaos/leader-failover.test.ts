@@ -8,11 +8,11 @@ import { DECISIONS, JOBS, PODS } from '../../src/controller/resources.ts';
 import { waitUntil } from '../../dev/cluster/probe.ts';
 import { getObject } from '../../src/runtime/kube-http.ts';
 import { LEASE_RESOURCE, type Lease } from '../../src/runtime/leader-election.ts';
-import { chaosLogDir, ControllerProcess, type LeaseTimings, type LogLine } from './support/controller-process.ts';
+import { ControllerProcess, type LeaseTimings, type LogLine } from './support/controller-process.ts';
 import { admin, setupChaosEnv } from './support/env.ts';
 import { chaosCounts } from './support/mode.ts';
 import { assertSettledInvariants, DecisionPoller, waitForSettled } from './support/observe.ts';
-import { startRecordingProxy, type RecordedRequest, type RecordingProxy } from '../support/recording-proxy.ts';
+import { startRecordingProxy, type RecordedRequest, type RecordingProxy } from './support/recording-proxy.ts';
 import { ScenarioReport } from './support/report.ts';
 import { scenarioRandom } from './support/seed.ts';
 import { burstNames, createBurst } from './support/workload.ts';
@@ -41,7 +41,7 @@ interface Replica {
 
 const replicas: Replica[] = [];
 for (const identity of ['replica-a', 'replica-b']) {
-  const proxy = await startRecordingProxy(admin, identity, chaosLogDir());
+  const proxy = await startRecordingProxy(admin, identity);
   replicas.push({ identity, proxy, proc: undefined as unknown as ControllerProcess, incarnation: 0 });
 }
 afterAll(async () => {

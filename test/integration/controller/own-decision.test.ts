@@ -2,30 +2,21 @@
 // API server sends both at once). The reconcile that event triggers finds the Decision in the cache without its
 // envelope (compact.ts) and the whole one not yet handed back by the create; it must wait for that response,
 // not read the Decision back from the server (an extra request per ALLOW, seen intermittently by the
-// request-count test). A recording proxy between the controller and the real API server holds the create's
+// request-count test). The fault proxy between the controller and the real API server holds the create's
 // response to put the controller exactly there.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../support/kube.ts';
-import { startRecordingProxy, type RecordedRequest } from '../../support/recording-proxy.ts';
+import { startFaultProxy } from '../runtime/fault-proxy.ts';
 import { admin, caseySpec, DECISIONS, get, JOBS, propose, setupEnv, startTestController } from './harness.ts';
 
 const env = await setupEnv('m87-own-decision');
-const dir = mkdtempSync(join(tmpdir(), 'm87-own-decision-'));
-const proxy = await startRecordingProxy(admin, 'own-decision', dir);
-afterAll(async () => {
-  await proxy.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-const viaProxy = new KubeConfig();
-viaProxy.loadFromFile(proxy.kubeconfigPath);
-await startTestController(env, { kubeConfig: viaProxy });
+const proxy = await startFaultProxy(admin);
+afterAll(() => proxy.close());
+await startTestController(env, { kubeConfig: proxy.kubeConfig });
 
 const decisions = `/apis/governance.m87.io/v1alpha1/namespaces/${env.jobNamespace}/decisions`;
-const readBacks = (): RecordedRequest[] => proxy.requests.filter((r) => r.method === 'GET' && !r.watch && r.path.startsWith(`${decisions}/`));
+/** The controller's GETs of one Decision (the proxy records every GET that is not a watch). */
+const readBacks = (): string[] => proxy.listRequests.filter((path) => path.startsWith(`${decisions}/`));
 
 describe('a Decision whose watch event arrives before the response to its create', () => {
   it('is minted from the create’s response, never read back from the server', async () => {
@@ -38,7 +29,7 @@ describe('a Decision whose watch event arrives before the response to its create
     expect(readBacks(), 'Decision reads while its create is unanswered').toEqual([]);
     expect(await get(JOBS, env.jobNamespace, 'early-event'), 'nothing minted before the create’s answer').toBeUndefined();
 
-    expect(proxy.release()).toBe(1);
+    expect(proxy.releaseHeld()).toBe(1);
     await waitFor(() => get(JOBS, env.jobNamespace, 'early-event'), { what: 'the Job minted', timeoutMs: 30_000 });
     expect(readBacks(), 'Decision reads').toEqual([]);
   });

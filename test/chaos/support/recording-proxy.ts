@@ -1,14 +1,13 @@
-// A loopback HTTP proxy in front of the real kube-apiserver that records every request one controller makes
-// (method, path, response status, when), so requests can be attributed to the controller that sent them, and that
-// can hold back responses to put the controller's code exactly where it awaits them. It adds the upstream
-// credentials itself and passes everything through unchanged; it is not a mock of Kubernetes. Used by the chaos
-// tier (two replicas) and the integration tier (a response that arrives after its own watch event).
+// A loopback HTTP proxy in front of the real kube-apiserver that records every request one controller replica
+// makes (method, path, response status, when), so writes can be attributed to the replica that sent them. It adds
+// the upstream credentials itself and passes everything through unchanged; it is not a mock of Kubernetes.
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { chaosLogDir } from './controller-process.ts';
 
 export interface RecordedRequest {
   readonly method: string;
@@ -46,8 +45,7 @@ export interface RecordingProxy {
   close(): Promise<void>;
 }
 
-/** `dir`: where its kubeconfig file goes (the caller's logs or temporary directory). */
-export async function startRecordingProxy(upstream: KubeConfig, label: string, dir: string): Promise<RecordingProxy> {
+export async function startRecordingProxy(upstream: KubeConfig, label: string): Promise<RecordingProxy> {
   const cluster = upstream.getCurrentCluster();
   if (cluster === null) throw new Error('recording proxy: the upstream kubeconfig has no current cluster');
   const target = new URL(cluster.server);
@@ -137,7 +135,7 @@ export async function startRecordingProxy(upstream: KubeConfig, label: string, d
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('recording proxy: no port');
 
-  const kubeconfigPath = join(dir, `proxy-${label}-${address.port}.kubeconfig`);
+  const kubeconfigPath = join(chaosLogDir(), `proxy-${label}-${address.port}.kubeconfig`);
   // Plain HTTP on loopback; client-node insists on insecure-skip-tls-verify to allow http:// at all.
   writeFileSync(
     kubeconfigPath,
